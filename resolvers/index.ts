@@ -1,0 +1,140 @@
+// GraphQL resolvers: arguments in, service calls, GraphQL shapes out. No business logic
+// lives here; the engine validates and the error plugin maps failures to codes.
+
+import type { ConfidenceInterval } from '../src/engine/confidence.js';
+import type { PatternOutcome } from '../src/engine/engine.js';
+import type { MemorySpace } from '../src/engine/memorySpace.js';
+import type { CueInput, RecalledMemory, RecallOptionsInput } from '../src/engine/recall.js';
+import type { MemoryRecord } from '../src/engine/types.js';
+import { BadInputError } from '../src/errors.js';
+import type { NodeService, WriteConsistency } from '../src/service/nodeService.js';
+import { DateTime, JSONScalar } from './scalars.js';
+
+// A type alias (not an interface) so it satisfies yoga's Record-shaped context constraint.
+export type RequestContext = {
+  service: NodeService;
+  /** The x-memory-space header, when sent. */
+  spaceHeader: string | null;
+};
+
+/** A stored record with the space it was read from. */
+export type MemoryView = MemoryRecord & { space: string };
+
+type SpaceArgs = { space?: string | null };
+type WriteArgs = SpaceArgs & { options?: { consistency?: WriteConsistency | null } | null };
+
+const DEFAULT_PAGE_SIZE = 20;
+
+function spaceOf(args: SpaceArgs, context: RequestContext): string {
+  return context.service.resolveSpace(args.space, context.spaceHeader);
+}
+
+function view(record: MemoryRecord, space: string): MemoryView {
+  return { ...record, space };
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString();
+  if (id.length === 0 || encodeCursor(id) !== cursor) throw new BadInputError('Invalid cursor', { details: { field: 'after' } });
+  return id;
+}
+
+function recalled(memories: readonly RecalledMemory[], space: string) {
+  return memories.map((m) => ({ ...m, memory: view(m.record, space) }));
+}
+
+function patternView(outcome: PatternOutcome | { record: MemoryRecord }, space: string) {
+  const record = outcome.record;
+  return {
+    id: record.id,
+    sourceEpisodes: record.pattern?.sourceEpisodes ?? [],
+    confidence: record.confidence,
+    strength: record.pattern?.strength ?? 0,
+    cohesion: record.pattern?.cohesion ?? 0,
+    lastConsolidated: record.pattern?.lastConsolidated ?? record.updatedAt,
+    memory: view(record, space),
+  };
+}
+
+export const resolvers = {
+  DateTime,
+  JSON: JSONScalar,
+
+  Query: {
+    memory: async (_: unknown, args: SpaceArgs & { id: string }, context: RequestContext) => {
+      const space = spaceOf(args, context);
+      const record = await context.service.memory(space, args.id);
+      return record === null ? null : view(record, space);
+    },
+    memories: async (_: unknown, args: SpaceArgs & { first?: number | null; after?: string | null }, context: RequestContext) => {
+      const space = spaceOf(args, context);
+      const page = await context.service.memories(space, args.first ?? DEFAULT_PAGE_SIZE, args.after == null ? null : decodeCursor(args.after));
+      const edges = page.records.map((record) => ({ cursor: encodeCursor(record.id), node: view(record, space) }));
+      return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+    recall: async (_: unknown, args: SpaceArgs & { cue: CueInput; options?: RecallOptionsInput | null }, context: RequestContext) => {
+      const space = spaceOf(args, context);
+      const outcome = await context.service.recall(space, args.cue, args.options);
+      const { activatedCount, candidateCount, ...metadata } = outcome.metadata;
+      return { ...outcome, memories: recalled(outcome.memories, space), metadata: { ...metadata, activated: activatedCount, candidates: candidateCount } };
+    },
+    recognize: async (_: unknown, args: SpaceArgs & { cue: CueInput; threshold?: number | null }, context: RequestContext) => {
+      const space = spaceOf(args, context);
+      const outcome = await context.service.recognize(space, args.cue, args.threshold);
+      return { ...outcome, similar: recalled(outcome.similar, space) };
+    },
+    spaces: (_: unknown, __: unknown, context: RequestContext) => context.service.spaces(),
+    cluster: (_: unknown, __: unknown, context: RequestContext) => context.service.cluster(),
+  },
+
+  Mutation: {
+    createSpace: (_: unknown, args: { id: string; dimension?: number | null; shards?: number | null }, context: RequestContext) =>
+      context.service.createSpace(args.id, args.dimension, args.shards),
+    remember: async (_: unknown, args: WriteArgs & { memory: Parameters<NodeService['remember']>[1] }, context: RequestContext) => {
+      const space = spaceOf(args, context);
+      const outcome = await context.service.remember(space, args.memory, args.options?.consistency ?? 'ONE');
+      return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
+    },
+    rememberEpisode: async (_: unknown, args: WriteArgs & { episode: Parameters<NodeService['rememberEpisode']>[1] }, context: RequestContext) => {
+      const space = spaceOf(args, context);
+      const outcome = await context.service.rememberEpisode(space, args.episode, args.options?.consistency ?? 'ONE');
+      return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
+    },
+    forget: (_: unknown, args: SpaceArgs & { id: string; mode?: 'SUPPRESS' | 'DELETE' | null }, context: RequestContext) =>
+      context.service.forget(spaceOf(args, context), args.id, args.mode ?? 'SUPPRESS'),
+    consolidate: async (_: unknown, args: SpaceArgs, context: RequestContext) => {
+      const space = spaceOf(args, context);
+      const outcome = await context.service.consolidate(space);
+      return { ...outcome, patterns: outcome.patterns.map((p) => patternView(p, space)) };
+    },
+  },
+
+  Memory: {
+    activation: (memory: MemoryView, _: unknown, context: RequestContext) => context.service.engine.activationOf(memory),
+    embedding: async (memory: MemoryView, _: unknown, context: RequestContext) => {
+      if (!memory.hasEmbedding) return null;
+      const embedding = await context.service.embedding(memory.space, memory.id);
+      return embedding === null ? null : Array.from(embedding);
+    },
+    version: (memory: MemoryView) => memory.version,
+    episode: (memory: MemoryView) => memory.episode ?? null,
+    pattern: (memory: MemoryView) => (memory.kind === 'PATTERN' ? patternView({ record: memory }, memory.space) : null),
+  },
+
+  MemorySpace: {
+    id: (space: MemorySpace) => space.id,
+    dimension: (space: MemorySpace) => space.definition.dimension,
+    shards: (space: MemorySpace) => space.definition.shards,
+    createdAt: (space: MemorySpace) => space.definition.createdAt,
+    memoryCount: (space: MemorySpace) => space.counters.count,
+    placement: (space: MemorySpace, _: unknown, context: RequestContext) => context.service.placement(space),
+  },
+
+  ConfidenceInterval: {
+    width: (interval: ConfidenceInterval) => interval.upper - interval.lower,
+  },
+};

@@ -1,0 +1,245 @@
+// The one typed configuration module. Environment variables (see CONTRACT.md) give the
+// values; a command-line flag of the same meaning overrides each one. Relations between
+// fields are validated at start-up so a bad setting fails fast with a clear message.
+
+import { BadInputError } from './errors.js';
+
+export interface EngineSettings {
+  /** Dimension of a space created without one. Default 768: Engram's embedding size. */
+  defaultDimension: number;
+  /** Shards of a space created without a count. Default 1: a single node has nothing to spread over; clusters raise it per space. */
+  defaultShards: number;
+  /** Largest `shards` a space may ask for. Default 256: bounds per-shard log state. */
+  maxShards: number;
+  /** Largest embedding dimension. Default 4096: covers common embedding models while bounding a record's size. */
+  maxDimension: number;
+  /** Similarity at or above which `remember` links two memories. Default 0.75: close enough that spreading stays on-topic. */
+  linkThreshold: number;
+  /** Most associations `remember` creates for one memory. Default 16: keeps fan-out bounded. */
+  maxLinksPerMemory: number;
+  /** Most edges read per memory while spreading. Default 64: bounds the cost of a hub. */
+  maxEdgesPerHop: number;
+  /** Spreading depth in hops. Default 4 (Engram). */
+  spreadDepth: number;
+  /** Activation below which spreading stops. Default 0.01 (Engram). */
+  activationThreshold: number;
+  /** Activation kept per hop. Default 0.7 (Engram). */
+  hopDecay: number;
+  /** Factor applied when activation re-enters an already active memory. Default 0.93 (Engram). */
+  cyclePenalty: number;
+  /** Most memories one recall may activate. Default 5000: bounds work per query. */
+  maxActivated: number;
+  /** Boost for memories accessed or created within `recencyWindowMs`. Default 1.2 (Engram). */
+  recencyBoost: number;
+  /** Default 3,600,000 ms (one hour, Engram). */
+  recencyWindowMs: number;
+  /** Default result count of a recall. Default 100 (Engram's max_results). */
+  defaultMaxResults: number;
+  /** Size of the adjacency cache, in memories. Default 200,000: about 20 MB, enough for a 100k-memory space. */
+  adjacencyCacheEntries: number;
+  /** Pending access updates kept before new ones are dropped. Default 100,000. */
+  maxPendingTouches: number;
+  /** How often access statistics are written. Default 1000 ms: recall stays read-only on the hot path. */
+  touchFlushIntervalMs: number;
+  /** How often a changed ANN index is checkpointed to disk. Default 60,000 ms: bounds replay on restart. */
+  indexCheckpointIntervalMs: number;
+  /** Log entries kept per shard behind the index checkpoint. Default 1,000,000: lets replicas catch up from far behind. */
+  logRetentionEntries: number;
+  /** Most episodes one consolidation run reads. Default 50,000. */
+  maxConsolidationEpisodes: number;
+  /** Most patterns one consolidation run produces. Default 100 (Engram). */
+  maxPatternsPerRun: number;
+  /** Similarity an episode needs to the pattern centroid. Default 0.8 (Engram). */
+  consolidationSimilarity: number;
+  /** Episodes a pattern needs. Default 3 (Engram). */
+  minEpisodesPerPattern: number;
+}
+
+export interface LimitSettings {
+  /** Largest request body. Default 8 MiB: 1000 embeddings of 768 floats as JSON fit well inside. */
+  maxBodyBytes: number;
+  /** Largest `content`. Default 64 KiB (issue 2). */
+  maxContentBytes: number;
+  /** Largest serialised `metadata`. Default 16 KiB. */
+  maxMetadataBytes: number;
+  /** Most tags on one memory. Default 64. */
+  maxTags: number;
+  /** Longest tag. Default 128 characters. */
+  maxTagLength: number;
+  /** Longest memory id. Default 128 characters. */
+  maxIdLength: number;
+  /** Largest `maxResults` / `first`. Default 1000 (issue 2). */
+  maxResults: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  nodeId: string | undefined;
+  natsUrl: string | undefined;
+  cluster: string;
+  seeds: string[];
+  rack: string | undefined;
+  zone: string | undefined;
+  replicationFactor: number;
+  logLevel: string;
+  /** Time allowed for in-flight requests on SIGTERM before the process exits. Default 10,000 ms. */
+  shutdownGraceMs: number;
+  engine: EngineSettings;
+  limits: LimitSettings;
+}
+
+export const defaultEngineSettings: EngineSettings = {
+  defaultDimension: 768,
+  defaultShards: 1,
+  maxShards: 256,
+  maxDimension: 4096,
+  linkThreshold: 0.75,
+  maxLinksPerMemory: 16,
+  maxEdgesPerHop: 64,
+  spreadDepth: 4,
+  activationThreshold: 0.01,
+  hopDecay: 0.7,
+  cyclePenalty: 0.93,
+  maxActivated: 5000,
+  recencyBoost: 1.2,
+  recencyWindowMs: 3_600_000,
+  defaultMaxResults: 100,
+  adjacencyCacheEntries: 200_000,
+  maxPendingTouches: 100_000,
+  touchFlushIntervalMs: 1000,
+  indexCheckpointIntervalMs: 60_000,
+  logRetentionEntries: 1_000_000,
+  maxConsolidationEpisodes: 50_000,
+  maxPatternsPerRun: 100,
+  consolidationSimilarity: 0.8,
+  minEpisodesPerPattern: 3,
+};
+
+export const defaultLimitSettings: LimitSettings = {
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxContentBytes: 64 * 1024,
+  maxMetadataBytes: 16 * 1024,
+  maxTags: 64,
+  maxTagLength: 128,
+  maxIdLength: 128,
+  maxResults: 1000,
+};
+
+export const defaultConfig: Config = {
+  host: '127.0.0.1',
+  port: 4000,
+  dataDir: './data',
+  nodeId: undefined,
+  natsUrl: undefined,
+  cluster: 'engram',
+  seeds: [],
+  rack: undefined,
+  zone: undefined,
+  replicationFactor: 3,
+  logLevel: 'info',
+  shutdownGraceMs: 10_000,
+  engine: defaultEngineSettings,
+  limits: defaultLimitSettings,
+};
+
+/** Named presets. `test` checkpoints and flushes quickly so tests see effects sooner. */
+export const presets = {
+  local: defaultConfig,
+  test: {
+    ...defaultConfig,
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: 'warn',
+    shutdownGraceMs: 2000,
+    engine: { ...defaultEngineSettings, touchFlushIntervalMs: 100, indexCheckpointIntervalMs: 5000 },
+  },
+} satisfies Record<string, Config>;
+
+const flagToEnv: Record<string, string> = {
+  host: 'ENGRAM_HOST',
+  port: 'ENGRAM_PORT',
+  'data-dir': 'ENGRAM_DATA_DIR',
+  'node-id': 'ENGRAM_NODE_ID',
+  'nats-url': 'ENGRAM_NATS_URL',
+  cluster: 'ENGRAM_CLUSTER',
+  seeds: 'ENGRAM_SEEDS',
+  rack: 'ENGRAM_RACK',
+  zone: 'ENGRAM_ZONE',
+  'replication-factor': 'ENGRAM_REPLICATION_FACTOR',
+  'embedding-dim': 'ENGRAM_EMBEDDING_DIM',
+  'log-level': 'ENGRAM_LOG_LEVEL',
+};
+
+/** Parses `--name value` and `--name=value` flags into the environment names they override. */
+export function flagsToEnv(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new BadInputError(`Unexpected argument ${arg}`);
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const env = flagToEnv[name];
+    if (env === undefined) throw new BadInputError(`Unknown flag --${name}; known flags: ${Object.keys(flagToEnv).map((f) => `--${f}`).join(', ')}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new BadInputError(`Flag --${name} needs a value`);
+    out[env] = value;
+  }
+  return out;
+}
+
+function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BadInputError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function optional(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, argv: readonly string[] = [], base: Config = defaultConfig): Config {
+  const merged = { ...env, ...flagsToEnv(argv) };
+  const config: Config = {
+    ...base,
+    host: optional(merged, 'ENGRAM_HOST') ?? base.host,
+    port: integer(merged, 'ENGRAM_PORT', base.port, 0, 65535),
+    dataDir: optional(merged, 'ENGRAM_DATA_DIR') ?? base.dataDir,
+    nodeId: optional(merged, 'ENGRAM_NODE_ID') ?? base.nodeId,
+    natsUrl: optional(merged, 'ENGRAM_NATS_URL') ?? base.natsUrl,
+    cluster: optional(merged, 'ENGRAM_CLUSTER') ?? base.cluster,
+    seeds: (optional(merged, 'ENGRAM_SEEDS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    rack: optional(merged, 'ENGRAM_RACK') ?? base.rack,
+    zone: optional(merged, 'ENGRAM_ZONE') ?? base.zone,
+    replicationFactor: integer(merged, 'ENGRAM_REPLICATION_FACTOR', base.replicationFactor, 1, 15),
+    logLevel: optional(merged, 'ENGRAM_LOG_LEVEL') ?? base.logLevel,
+    engine: {
+      ...base.engine,
+      defaultDimension: integer(merged, 'ENGRAM_EMBEDDING_DIM', base.engine.defaultDimension, 1, base.engine.maxDimension),
+    },
+  };
+  validateConfig(config);
+  return config;
+}
+
+export function validateConfig(config: Config): void {
+  const { engine } = config;
+  if (config.nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(config.nodeId)) {
+    throw new BadInputError('ENGRAM_NODE_ID must be 1-64 characters of [A-Za-z0-9_-]');
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.cluster)) {
+    throw new BadInputError('ENGRAM_CLUSTER must be 1-64 characters of [A-Za-z0-9_-], as it starts every NATS subject');
+  }
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
+    throw new BadInputError(`ENGRAM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  if (engine.defaultShards > engine.maxShards) throw new BadInputError('defaultShards exceeds maxShards');
+  if (engine.hopDecay <= 0 || engine.hopDecay >= 1) throw new BadInputError('hopDecay must be in (0, 1)');
+  if (engine.linkThreshold < 0 || engine.linkThreshold > 1) throw new BadInputError('linkThreshold must be in [0, 1]');
+  if (config.limits.maxResults < 1) throw new BadInputError('maxResults must be at least 1');
+}

@@ -1,0 +1,93 @@
+// Consolidation: clusters episodes into semantic patterns. Episodes are visited oldest
+// first; each unassigned episode gathers its unassigned near neighbours (from the ANN
+// index), the cluster's centroid is computed, and only members at least `minSimilarity`
+// from the centroid stay. A cluster of at least `minEpisodes` becomes a pattern whose
+// embedding is the confidence-weighted, L2-normalised mean of its members.
+
+export interface EpisodeSample {
+  id: string;
+  embedding: Float32Array;
+  confidence: number;
+  whenMs: number;
+  content: string;
+  tags: readonly string[];
+}
+
+export interface ConsolidationSettings {
+  minSimilarity: number;
+  minEpisodes: number;
+  maxPatterns: number;
+}
+
+export interface EpisodeCluster {
+  members: EpisodeSample[];
+  centroid: Float32Array;
+  /** Mean cosine similarity of the members to the centroid. */
+  cohesion: number;
+  /** Cosine similarity of each member to the centroid, in member order. */
+  similarities: number[];
+}
+
+/** Returns indexes (into the sample array) of episodes near sample `index`. */
+export type NeighbourFinder = (index: number) => number[];
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
+}
+
+export function normalise(vector: Float32Array): Float32Array {
+  const norm = Math.sqrt(dot(vector, vector));
+  const out = new Float32Array(vector.length);
+  if (norm === 0) return out;
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
+  return out;
+}
+
+export function weightedCentroid(members: readonly { embedding: Float32Array; confidence: number }[]): Float32Array {
+  const dimension = members[0]!.embedding.length;
+  const sum = new Float32Array(dimension);
+  for (const member of members) {
+    const unit = normalise(member.embedding);
+    const weight = Math.max(member.confidence, 0.01);
+    for (let i = 0; i < dimension; i++) sum[i]! += unit[i]! * weight;
+  }
+  return normalise(sum);
+}
+
+export function clusterEpisodes(samples: readonly EpisodeSample[], neighbours: NeighbourFinder, settings: ConsolidationSettings): EpisodeCluster[] {
+  const order = samples.map((_, index) => index).sort((a, b) => samples[a]!.whenMs - samples[b]!.whenMs || (samples[a]!.id < samples[b]!.id ? -1 : 1));
+  const assigned = new Set<number>();
+  const clusters: EpisodeCluster[] = [];
+  for (const index of order) {
+    if (clusters.length >= settings.maxPatterns) break;
+    if (assigned.has(index)) continue;
+    const candidates = [index, ...neighbours(index).filter((n) => n !== index && !assigned.has(n))];
+    if (candidates.length < settings.minEpisodes) continue;
+    let kept = candidates;
+    let centroid = weightedCentroid(kept.map((i) => samples[i]!));
+    // Two refinement passes: drop members far from the centroid, then recentre.
+    for (let pass = 0; pass < 2; pass++) {
+      kept = candidates.filter((i) => dot(normalise(samples[i]!.embedding), centroid) >= settings.minSimilarity);
+      if (kept.length < settings.minEpisodes) break;
+      centroid = weightedCentroid(kept.map((i) => samples[i]!));
+    }
+    if (kept.length < settings.minEpisodes) continue;
+    const members = kept.map((i) => samples[i]!);
+    const similarities = members.map((m) => dot(normalise(m.embedding), centroid));
+    if (similarities.some((s) => s < settings.minSimilarity)) continue;
+    for (const i of kept) assigned.add(i);
+    clusters.push({ members, centroid, cohesion: similarities.reduce((a, b) => a + b, 0) / similarities.length, similarities });
+  }
+  return clusters;
+}
+
+export function jaccard(a: readonly string[], b: readonly string[]): number {
+  const left = new Set(a);
+  const right = new Set(b);
+  let shared = 0;
+  for (const item of left) if (right.has(item)) shared++;
+  const union = left.size + right.size - shared;
+  return union === 0 ? 0 : shared / union;
+}

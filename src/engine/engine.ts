@@ -1,0 +1,755 @@
+// The memory engine of one node: memory spaces on RocksDB with an ANN index per space.
+// Every mutation is validated first, then built as one MutationBatch (data, index entries,
+// operation-log entry, counters) and committed atomically through the space's write queue,
+// so a failed request changes nothing and an acknowledged one survives a crash.
+
+import { createHash, randomUUID } from 'node:crypto';
+import type { EngineSettings, LimitSettings } from '../config.js';
+import { BadInputError, NotFoundError, UnavailableError } from '../errors.js';
+import { keys } from '../storage/keys.js';
+import type { Store } from '../storage/store.js';
+import { activationAfterAccess, clamp01, currentActivation } from './confidence.js';
+import { clusterEpisodes, jaccard, type EpisodeSample } from './consolidation.js';
+import { IndexCheckpointer } from './indexCheckpointer.js';
+import { termFrequencies, tokenize } from './lexical.js';
+import { MemorySpace, MutationBatch } from './memorySpace.js';
+import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
+import { decodeEmbedding, encodeEmbedding, encodeRecord, encodeWeight } from './recordCodec.js';
+import { AdjacencyCache, SpaceReader } from './spaceReader.js';
+import type { Association, EpisodeFields, MemoryKind, MemoryRecord, SpaceDefinition } from './types.js';
+import {
+  validateContent,
+  validateCount,
+  validateEmbedding,
+  validateMemoryId,
+  validateMetadata,
+  validateSpaceId,
+  validateTags,
+  validateTime,
+  validateUnit,
+} from './validation.js';
+import { tick } from './vectorClock.js';
+import { VectorIndex } from './vectorIndex.js';
+
+export const DEFAULT_SPACE = 'default';
+/** Confidence of a memory stored without one: Engram's MEDIUM level. */
+export const DEFAULT_CONFIDENCE = 0.5;
+/** Activation decay per hour for memories (Engram: 0.1) and episodes (Engram: 0.05). */
+export const DEFAULT_DECAY_RATE: Record<MemoryKind, number> = { MEMORY: 0.1, EPISODE: 0.05, PATTERN: 0.02 };
+
+export interface Logger {
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}
+
+export interface EngineOptions {
+  store: Store;
+  /** Directory for ANN index checkpoints. */
+  indexDir: string;
+  nodeId: string;
+  settings: EngineSettings;
+  limits: LimitSettings;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface MemoryInput {
+  id?: string | null;
+  content?: string | null;
+  embedding?: readonly number[] | null;
+  confidence?: number | null;
+  tags?: readonly string[] | null;
+  metadata?: unknown;
+}
+
+export interface EpisodeInput {
+  id?: string | null;
+  what: string;
+  when?: number | null;
+  where?: string | null;
+  who?: readonly string[] | null;
+  why?: string | null;
+  how?: string | null;
+  embedding?: readonly number[] | null;
+  confidence?: number | null;
+  vividness?: number | null;
+  reliability?: number | null;
+  tags?: readonly string[] | null;
+  metadata?: unknown;
+}
+
+export type ForgetMode = 'SUPPRESS' | 'DELETE';
+
+export interface ForgetOutcome {
+  affected: number;
+  reversible: boolean;
+}
+
+export interface MemoryPage {
+  records: MemoryRecord[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+export interface PatternOutcome {
+  record: MemoryRecord;
+  created: boolean;
+}
+
+export interface ConsolidationOutcome {
+  patterns: PatternOutcome[];
+  episodesConsidered: number;
+  patternsCreated: number;
+  patternsUpdated: number;
+  elapsedMs: number;
+}
+
+export interface StoreOutcome {
+  record: MemoryRecord;
+  /** False when the request matched the stored memory exactly and nothing was written. */
+  changed: boolean;
+}
+
+/** Text that lexical cues match against. */
+function searchableText(record: MemoryRecord): string {
+  const parts = [record.content ?? '', ...record.tags];
+  if (record.episode) {
+    const e = record.episode;
+    parts.push(e.where ?? '', ...e.who, e.why ?? '', e.how ?? '');
+  }
+  return parts.join(' ');
+}
+
+function eventTime(record: MemoryRecord): number {
+  return record.episode?.when ?? record.createdAt;
+}
+
+function sameEmbedding(a: Float32Array | null, b: Float32Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class Engine {
+  private readonly spaces = new Map<string, MemorySpace>();
+  private readonly adjacency: AdjacencyCache;
+  private readonly spaceCreation = new Map<string, Promise<MemorySpace>>();
+  private readonly pendingTouches = new Map<string, Map<string, { count: number; atMs: number }>>();
+  private pendingTouchCount = 0;
+  private touchTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  /** Touches dropped because the pending map was full. */
+  droppedTouches = 0;
+  readonly now: () => number;
+  readonly checkpointer: IndexCheckpointer;
+
+  private constructor(private readonly options: EngineOptions) {
+    this.now = options.now ?? Date.now;
+    this.adjacency = new AdjacencyCache(options.settings.adjacencyCacheEntries);
+    this.checkpointer = new IndexCheckpointer(options.store, options.indexDir, options.logger);
+  }
+
+  get nodeId(): string {
+    return this.options.nodeId;
+  }
+
+  get settings(): EngineSettings {
+    return this.options.settings;
+  }
+
+  get limits(): LimitSettings {
+    return this.options.limits;
+  }
+
+  static async open(options: EngineOptions): Promise<Engine> {
+    const engine = new Engine(options);
+    for await (const { value } of options.store.scan(keys.allSpaces())) {
+      const definition = JSON.parse(value.toString()) as SpaceDefinition;
+      engine.spaces.set(definition.id, await engine.checkpointer.recover(definition));
+    }
+    if (!engine.spaces.has(DEFAULT_SPACE)) await engine.createSpace(DEFAULT_SPACE);
+    engine.touchTimer = setInterval(() => void engine.flushTouches(), options.settings.touchFlushIntervalMs);
+    engine.touchTimer.unref();
+    engine.checkpointTimer = setInterval(() => void engine.checkpoint(), options.settings.indexCheckpointIntervalMs);
+    engine.checkpointTimer.unref();
+    return engine;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.touchTimer);
+    clearInterval(this.checkpointTimer);
+    await this.flushTouches(true);
+    for (const space of this.spaces.values()) await space.queue.drain();
+    await this.checkpoint();
+    await this.options.store.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new UnavailableError('The node is shutting down', 1000);
+  }
+
+  // ---- spaces -------------------------------------------------------------------------
+
+  listSpaces(): MemorySpace[] {
+    return [...this.spaces.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** The space, or NOT_FOUND. */
+  space(id: string): MemorySpace {
+    validateSpaceId(id);
+    const space = this.spaces.get(id);
+    if (space === undefined) throw new NotFoundError(`Memory space "${id}" does not exist`, { details: { space: id } });
+    return space;
+  }
+
+  /** Creates the space, or returns it when it already exists with the same settings. */
+  async createSpace(id: string, dimension?: number | null, shards?: number | null): Promise<MemorySpace> {
+    this.assertOpen();
+    validateSpaceId(id);
+    const settings = this.options.settings;
+    const wantDimension = dimension ?? null;
+    const wantShards = shards ?? null;
+    if (wantDimension !== null) validateCount('dimension', wantDimension, 1, settings.maxDimension);
+    if (wantShards !== null) validateCount('shards', wantShards, 1, settings.maxShards);
+    const existing = this.spaces.get(id) ?? (await this.spaceCreation.get(id));
+    if (existing !== undefined) {
+      if ((wantDimension !== null && wantDimension !== existing.definition.dimension) || (wantShards !== null && wantShards !== existing.definition.shards)) {
+        throw new BadInputError(`Memory space "${id}" already exists with dimension ${existing.definition.dimension} and ${existing.definition.shards} shards`, {
+          details: { space: id },
+        });
+      }
+      return existing;
+    }
+    const creation = this.writeNewSpace(id, wantDimension ?? settings.defaultDimension, wantShards ?? settings.defaultShards);
+    this.spaceCreation.set(id, creation);
+    try {
+      return await creation;
+    } finally {
+      this.spaceCreation.delete(id);
+    }
+  }
+
+  private async writeNewSpace(id: string, dimension: number, shards: number): Promise<MemorySpace> {
+    const definition: SpaceDefinition = { id, dimension, shards, createdAt: this.now(), version: tick({}, this.nodeId) };
+    const space = new MemorySpace(definition, { count: 0, nextLabel: 0 }, new Array<number>(shards).fill(0), new VectorIndex({ dimension }));
+    const batch = new MutationBatch(space, definition.createdAt);
+    batch.put(keys.space(id), JSON.stringify(definition));
+    batch.log(0, 'CREATE_SPACE', { space: definition });
+    await space.commit(this.options.store, batch);
+    this.spaces.set(id, space);
+    this.options.logger.info({ space: id, dimension, shards }, 'memory space created');
+    return space;
+  }
+
+  /** Writes create a missing space with the default settings. */
+  private async spaceForWrite(id: string): Promise<MemorySpace> {
+    validateSpaceId(id);
+    return this.spaces.get(id) ?? (await this.createSpace(id));
+  }
+
+  reader(space: MemorySpace): SpaceReader {
+    return new SpaceReader(this.options.store, space.id, this.adjacency);
+  }
+
+  // ---- reads --------------------------------------------------------------------------
+
+  async getMemory(spaceId: string, id: string): Promise<MemoryRecord | null> {
+    validateMemoryId(id, this.limits);
+    return this.reader(this.space(spaceId)).record(id);
+  }
+
+  async getEmbedding(spaceId: string, id: string): Promise<Float32Array | null> {
+    return this.reader(this.space(spaceId)).embedding(id);
+  }
+
+  async listMemories(spaceId: string, first: number, afterId: string | null): Promise<MemoryPage> {
+    validateCount('first', first, 1, this.limits.maxResults);
+    if (afterId !== null) validateMemoryId(afterId, this.limits);
+    const space = this.space(spaceId);
+    const records = await this.reader(space).page(afterId, first + 1);
+    return { records: records.slice(0, first), hasNextPage: records.length > first, totalCount: space.counters.count };
+  }
+
+  async recall(spaceId: string, cue: CueInput, options: RecallOptionsInput = {}): Promise<RecallOutcome> {
+    const space = this.space(spaceId);
+    const outcome = await runRecall(this.recallContext(space), cue, options);
+    this.recordTouches(space, outcome.memories.map((m) => m.record.id));
+    return outcome;
+  }
+
+  async recognize(spaceId: string, cue: CueInput, threshold?: number | null): Promise<RecognitionOutcome> {
+    const space = this.space(spaceId);
+    const minimum = threshold ?? 0.8;
+    validateUnit('threshold', minimum);
+    const outcome = await runRecall(this.recallContext(space), cue, { mode: 'SIMILARITY', maxResults: 5 });
+    const best = outcome.memories[0];
+    return {
+      recognized: best !== undefined && (best.similarity ?? 0) >= minimum,
+      confidence: best === undefined ? { point: 0, lower: 0, upper: 0 } : best.confidence,
+      similar: outcome.memories,
+    };
+  }
+
+  private recallContext(space: MemorySpace) {
+    return { space, reader: this.reader(space), settings: this.settings, limits: this.limits, nowMs: this.now() };
+  }
+
+  // ---- writes -------------------------------------------------------------------------
+
+  async remember(spaceId: string, input: MemoryInput): Promise<StoreOutcome> {
+    this.assertOpen();
+    const space = await this.spaceForWrite(spaceId);
+    const limits = this.limits;
+    const id = input.id == null ? null : validateMemoryId(input.id, limits);
+    const content = input.content == null ? null : validateContent('content', input.content, limits);
+    const embedding = input.embedding == null ? null : validateEmbedding('embedding', input.embedding, space.definition.dimension);
+    const confidence = input.confidence == null ? null : validateUnit('confidence', input.confidence);
+    const tags = input.tags == null ? null : validateTags(input.tags, limits);
+    const metadata = input.metadata === undefined ? undefined : validateMetadata(input.metadata, limits);
+    if (id === null && (content === null || content.length === 0) && embedding === null) {
+      throw new BadInputError('A memory needs content or an embedding', { details: { field: 'memory' } });
+    }
+    return space.queue.run(() =>
+      this.storeRecord(space, id ?? randomUUID(), embedding, (existing, now) => {
+        if (existing === null) {
+          return this.newRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
+        }
+        return {
+          ...existing,
+          content: content ?? existing.content,
+          confidence: confidence ?? existing.confidence,
+          tags: tags ?? existing.tags,
+          metadata: metadata === undefined ? existing.metadata : metadata,
+          suppressed: false,
+        };
+      }),
+    );
+  }
+
+  async rememberEpisode(spaceId: string, input: EpisodeInput): Promise<StoreOutcome> {
+    this.assertOpen();
+    const space = await this.spaceForWrite(spaceId);
+    const limits = this.limits;
+    const id = input.id == null ? null : validateMemoryId(input.id, limits);
+    if (typeof input.what !== 'string' || input.what.trim().length === 0) throw new BadInputError('episode.what must not be empty', { details: { field: 'what' } });
+    const what = validateContent('what', input.what, limits);
+    for (const [field, value] of [['where', input.where], ['why', input.why], ['how', input.how]] as const) {
+      if (value != null) validateContent(field, value, limits);
+    }
+    const who = input.who == null ? [] : validateTags(input.who, limits);
+    const embedding = input.embedding == null ? null : validateEmbedding('embedding', input.embedding, space.definition.dimension);
+    const encoding = input.confidence == null ? DEFAULT_CONFIDENCE : validateUnit('confidence', input.confidence);
+    const vividness = input.vividness == null ? encoding : validateUnit('vividness', input.vividness);
+    const reliability = input.reliability == null ? encoding : validateUnit('reliability', input.reliability);
+    const tags = input.tags == null ? [] : validateTags(input.tags, limits);
+    const metadata = validateMetadata(input.metadata, limits);
+    const now = this.now();
+    const when = input.when == null ? now : validateTime('when', input.when);
+    const episode: EpisodeFields = {
+      what,
+      when,
+      where: input.where ?? null,
+      who,
+      why: input.why ?? null,
+      how: input.how ?? null,
+      encodingConfidence: encoding,
+      vividness,
+      reliability,
+    };
+    // The episode's confidence combines its three confidences (geometric mean), so one weak signal lowers it.
+    const confidence = Math.cbrt(encoding * vividness * reliability);
+    return space.queue.run(() =>
+      this.storeRecord(space, id ?? randomUUID(), embedding, (existing, at) => {
+        const base = existing ?? this.newRecord('EPISODE', { content: what, confidence, tags, metadata }, at);
+        return { ...base, kind: 'EPISODE', content: what, confidence, tags, metadata, episode, suppressed: false };
+      }),
+    );
+  }
+
+  private newRecord(kind: MemoryKind, fields: Pick<MemoryRecord, 'content' | 'confidence' | 'tags' | 'metadata'>, nowMs: number): MemoryRecord {
+    return {
+      id: '',
+      kind,
+      ...fields,
+      activation: 1,
+      activatedAt: nowMs,
+      decayRate: DEFAULT_DECAY_RATE[kind],
+      createdAt: nowMs,
+      updatedAt: nowMs,
+      lastAccess: null,
+      accessCount: 0,
+      suppressed: false,
+      label: -1,
+      hasEmbedding: false,
+      version: {},
+    };
+  }
+
+  /**
+   * Inserts or updates one record. `build` gets the stored record (or null) and returns the
+   * desired record; identical requests write nothing, so retries are safe.
+   * Must run inside the space's queue.
+   */
+  private async storeRecord(
+    space: MemorySpace,
+    id: string,
+    embeddingInput: Float32Array | null,
+    build: (existing: MemoryRecord | null, nowMs: number) => MemoryRecord,
+  ): Promise<StoreOutcome> {
+    const reader = this.reader(space);
+    const now = this.now();
+    const existing = await reader.record(id);
+    const oldEmbedding = existing?.hasEmbedding ? await reader.embedding(id) : null;
+    const embedding = embeddingInput ?? oldEmbedding;
+    const draft = build(existing, now);
+    if (existing !== null && !existing.suppressed && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
+      return { record: existing, changed: false };
+    }
+    const batch = new MutationBatch(space, now);
+    const record: MemoryRecord = {
+      ...draft,
+      id,
+      label: existing?.label ?? batch.allocateLabel(),
+      hasEmbedding: embedding !== null,
+      updatedAt: now,
+      version: tick(existing?.version ?? {}, this.nodeId),
+    };
+    if (existing !== null) this.deleteIndexEntries(batch, space, existing);
+    this.putRecord(batch, space, record);
+    if (existing === null) batch.countDelta = 1;
+
+    const embeddingChanged = !sameEmbedding(embedding, oldEmbedding);
+    let links: Association[] = [];
+    const removedLinks: string[] = [];
+    if (embeddingChanged) {
+      if (existing !== null) removedLinks.push(...(await this.deleteAssociations(batch, space, reader, id)));
+      if (embedding !== null) {
+        batch.put(keys.embedding(space.id, id), encodeEmbedding(embedding));
+        links = this.findLinks(space, embedding, record.label);
+        for (const link of links) this.putAssociation(batch, space, id, link.to, link.weight);
+      }
+    }
+    batch.log(space.shardOf(id), existing === null ? 'STORE' : 'UPDATE', {
+      memory: record,
+      embedding: embeddingChanged && embedding !== null ? encodeEmbedding(embedding).toString('base64') : null,
+      links,
+      removedLinks,
+    });
+    batch.afterCommit(() => {
+      if (embedding !== null && !record.suppressed) this.indexUpsert(space, record, embedding);
+      for (const other of [id, ...removedLinks, ...links.map((l) => l.to)]) reader.invalidateAdjacency(other);
+    });
+    await space.commit(this.options.store, batch);
+    return { record, changed: true };
+  }
+
+  private indexUpsert(space: MemorySpace, record: MemoryRecord, embedding: Float32Array): void {
+    space.index.upsert(record.label, embedding);
+    space.labels.set(record.label, record.id);
+    space.indexDirty = true;
+  }
+
+  private indexRemove(space: MemorySpace, label: number): void {
+    space.index.remove(label);
+    space.labels.delete(label);
+    space.indexDirty = true;
+  }
+
+  private findLinks(space: MemorySpace, embedding: Float32Array, ownLabel: number): Association[] {
+    const settings = this.settings;
+    const hits = space.index.search(embedding, settings.maxLinksPerMemory + 1);
+    const links: Association[] = [];
+    for (const hit of hits) {
+      if (hit.label === ownLabel || hit.similarity < settings.linkThreshold) continue;
+      const to = space.labels.get(hit.label);
+      if (to !== undefined && links.length < settings.maxLinksPerMemory) links.push({ to, weight: clamp01(hit.similarity) });
+    }
+    return links;
+  }
+
+  private putAssociation(batch: MutationBatch, space: MemorySpace, a: string, b: string, weight: number): void {
+    const value = encodeWeight(weight);
+    batch.put(keys.association(space.id, a, b), value);
+    batch.put(keys.association(space.id, b, a), value);
+  }
+
+  /** Deletes every association of `id` in both directions; returns the former neighbours. */
+  private async deleteAssociations(batch: MutationBatch, space: MemorySpace, reader: SpaceReader, id: string): Promise<string[]> {
+    const neighbours = (await reader.associationsUncached(id, Number.MAX_SAFE_INTEGER)).map((a) => a.to);
+    for (const to of neighbours) {
+      batch.del(keys.association(space.id, id, to));
+      batch.del(keys.association(space.id, to, id));
+    }
+    return neighbours;
+  }
+
+  private putRecord(batch: MutationBatch, space: MemorySpace, record: MemoryRecord): void {
+    batch.put(keys.memory(space.id, record.id), encodeRecord(record));
+    for (const tag of record.tags) batch.put(keys.tag(space.id, tag, record.id), Buffer.alloc(0));
+    batch.put(keys.time(space.id, eventTime(record), record.id), Buffer.alloc(0));
+    batch.put(keys.kindEntry(space.id, record.kind, record.id), Buffer.alloc(0));
+    for (const [term, frequency] of termFrequencies(searchableText(record))) {
+      const value = Buffer.alloc(2);
+      value.writeUInt16BE(Math.min(frequency, 0xffff));
+      batch.put(keys.term(space.id, term, record.id), value);
+    }
+  }
+
+  private deleteIndexEntries(batch: MutationBatch, space: MemorySpace, record: MemoryRecord): void {
+    for (const tag of record.tags) batch.del(keys.tag(space.id, tag, record.id));
+    batch.del(keys.time(space.id, eventTime(record), record.id));
+    batch.del(keys.kindEntry(space.id, record.kind, record.id));
+    for (const term of termFrequencies(searchableText(record)).keys()) batch.del(keys.term(space.id, term, record.id));
+  }
+
+  async forget(spaceId: string, id: string, mode: ForgetMode = 'SUPPRESS'): Promise<ForgetOutcome> {
+    this.assertOpen();
+    validateMemoryId(id, this.limits);
+    const space = this.space(spaceId);
+    return space.queue.run(async () => {
+      const reader = this.reader(space);
+      const existing = await reader.record(id);
+      if (existing === null) return { affected: 0, reversible: mode === 'SUPPRESS' };
+      const now = this.now();
+      const batch = new MutationBatch(space, now);
+      if (mode === 'SUPPRESS') {
+        if (existing.suppressed) return { affected: 0, reversible: true };
+        const record: MemoryRecord = { ...existing, suppressed: true, updatedAt: now, version: tick(existing.version, this.nodeId) };
+        batch.put(keys.memory(space.id, id), encodeRecord(record));
+        batch.log(space.shardOf(id), 'SUPPRESS', { id, label: existing.label, suppressed: true, version: record.version });
+        batch.afterCommit(() => this.indexRemove(space, existing.label));
+      } else {
+        this.deleteIndexEntries(batch, space, existing);
+        batch.del(keys.memory(space.id, id));
+        batch.del(keys.embedding(space.id, id));
+        const neighbours = await this.deleteAssociations(batch, space, reader, id);
+        batch.countDelta = -1;
+        batch.log(space.shardOf(id), 'DELETE', { id, label: existing.label, version: tick(existing.version, this.nodeId) });
+        batch.afterCommit(() => {
+          this.indexRemove(space, existing.label);
+          for (const other of [id, ...neighbours]) reader.invalidateAdjacency(other);
+        });
+      }
+      await space.commit(this.options.store, batch);
+      return { affected: 1, reversible: mode === 'SUPPRESS' };
+    });
+  }
+
+  // ---- consolidation ------------------------------------------------------------------
+
+  async consolidate(spaceId: string): Promise<ConsolidationOutcome> {
+    this.assertOpen();
+    const space = this.space(spaceId);
+    const started = performance.now();
+    return space.queue.run(async () => {
+      const settings = this.settings;
+      const reader = this.reader(space);
+      const episodeIds = await reader.ofKind('EPISODE', settings.maxConsolidationEpisodes);
+      const records = await reader.records(episodeIds);
+      const embeddings = await reader.embeddings(episodeIds.filter((id) => records.get(id)?.hasEmbedding));
+      const samples: EpisodeSample[] = [];
+      for (const id of episodeIds) {
+        const record = records.get(id);
+        const embedding = embeddings.get(id);
+        if (record === undefined || embedding === undefined || record.suppressed) continue;
+        samples.push({ id, embedding, confidence: record.confidence, whenMs: eventTime(record), content: record.content ?? '', tags: record.tags });
+      }
+      const sampleByLabel = new Map<number, number>();
+      samples.forEach((sample, index) => sampleByLabel.set(records.get(sample.id)!.label, index));
+      const neighbours = (index: number): number[] =>
+        space.index
+          .search(samples[index]!.embedding, 64)
+          .filter((hit) => hit.similarity >= settings.consolidationSimilarity)
+          .map((hit) => sampleByLabel.get(hit.label))
+          .filter((i): i is number => i !== undefined);
+      const clusters = clusterEpisodes(samples, neighbours, {
+        minSimilarity: settings.consolidationSimilarity,
+        minEpisodes: settings.minEpisodesPerPattern,
+        maxPatterns: settings.maxPatternsPerRun,
+      });
+
+      const existingPatterns = [...(await reader.records(await reader.ofKind('PATTERN', 10_000))).values()];
+      const now = this.now();
+      const batch = new MutationBatch(space, now);
+      const outcomes: PatternOutcome[] = [];
+      const touched: string[] = [];
+      for (const cluster of clusters) {
+        const sources = cluster.members.map((m) => m.id).sort();
+        const match = existingPatterns.find((p) => jaccard(p.pattern?.sourceEpisodes ?? [], sources) > 0.5);
+        const mergedSources = match === undefined ? sources : [...new Set([...(match.pattern?.sourceEpisodes ?? []), ...sources])].sort();
+        if (match !== undefined && sameJson(match.pattern?.sourceEpisodes, mergedSources) && !match.suppressed) {
+          outcomes.push({ record: match, created: false });
+          continue;
+        }
+        const id = match?.id ?? `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
+        const meanConfidence = cluster.members.reduce((sum, m) => sum + m.confidence, 0) / cluster.members.length;
+        const record: MemoryRecord = {
+          ...(match ?? this.newRecord('PATTERN', { content: null, confidence: 0, tags: [], metadata: null }, now)),
+          id,
+          kind: 'PATTERN',
+          content: patternSummary(cluster.members),
+          confidence: clamp01(Math.max(meanConfidence * cluster.cohesion, 0.1)),
+          tags: [...new Set(cluster.members.flatMap((m) => m.tags))].slice(0, this.limits.maxTags),
+          label: match?.label ?? batch.allocateLabel(),
+          hasEmbedding: true,
+          suppressed: false,
+          updatedAt: now,
+          version: tick(match?.version ?? {}, this.nodeId),
+          pattern: {
+            sourceEpisodes: mergedSources,
+            strength: clamp01(1 - Math.exp(-mergedSources.length / 5)),
+            cohesion: cluster.cohesion,
+            lastConsolidated: now,
+          },
+        };
+        if (match !== undefined) {
+          this.deleteIndexEntries(batch, space, match);
+          touched.push(...(await this.deleteAssociations(batch, space, reader, id)));
+        } else {
+          batch.countDelta += 1;
+        }
+        this.putRecord(batch, space, record);
+        batch.put(keys.embedding(space.id, id), encodeEmbedding(cluster.centroid));
+        cluster.members.forEach((member, i) => this.putAssociation(batch, space, id, member.id, clamp01(cluster.similarities[i]!)));
+        batch.log(space.shardOf(id), 'CONSOLIDATION', {
+          memory: record,
+          embedding: encodeEmbedding(cluster.centroid).toString('base64'),
+          links: cluster.members.map((m, i) => ({ to: m.id, weight: clamp01(cluster.similarities[i]!) })),
+        });
+        batch.afterCommit(() => this.indexUpsert(space, record, cluster.centroid));
+        touched.push(id, ...sources);
+        outcomes.push({ record, created: match === undefined });
+      }
+      batch.afterCommit(() => {
+        for (const other of touched) reader.invalidateAdjacency(other);
+      });
+      await space.commit(this.options.store, batch);
+      return {
+        patterns: outcomes,
+        episodesConsidered: samples.length,
+        patternsCreated: outcomes.filter((o) => o.created).length,
+        patternsUpdated: outcomes.filter((o) => !o.created && o.record.updatedAt === now).length,
+        elapsedMs: performance.now() - started,
+      };
+    });
+  }
+
+  // ---- access statistics --------------------------------------------------------------
+
+  /** Queues access updates for recalled memories; they are written in the background. */
+  private recordTouches(space: MemorySpace, ids: readonly string[]): void {
+    let pending = this.pendingTouches.get(space.id);
+    if (pending === undefined) {
+      pending = new Map();
+      this.pendingTouches.set(space.id, pending);
+    }
+    const at = this.now();
+    for (const id of ids) {
+      const entry = pending.get(id);
+      if (entry !== undefined) {
+        entry.count++;
+        entry.atMs = at;
+      } else if (this.pendingTouchCount >= this.settings.maxPendingTouches) {
+        this.droppedTouches++;
+      } else {
+        pending.set(id, { count: 1, atMs: at });
+        this.pendingTouchCount++;
+      }
+    }
+  }
+
+  /** Writes queued access updates: one batch and one TOUCH log entry per shard per space. */
+  async flushTouches(force = false): Promise<void> {
+    if (this.closing && !force) return;
+    const all = [...this.pendingTouches.entries()];
+    this.pendingTouches.clear();
+    this.pendingTouchCount = 0;
+    for (const [spaceId, touches] of all) {
+      const space = this.spaces.get(spaceId);
+      if (space === undefined || touches.size === 0) continue;
+      try {
+        await space.queue.run(() => this.writeTouches(space, touches));
+      } catch (error) {
+        this.options.logger.warn({ err: error, space: spaceId }, 'access statistics not written');
+      }
+    }
+  }
+
+  private async writeTouches(space: MemorySpace, touches: Map<string, { count: number; atMs: number }>): Promise<void> {
+    const reader = this.reader(space);
+    const records = await reader.records([...touches.keys()]);
+    const batch = new MutationBatch(space, this.now());
+    const byShard = new Map<number, { id: string; lastAccess: number; accessCount: number; activation: number }[]>();
+    for (const [id, touch] of touches) {
+      const record = records.get(id);
+      if (record === undefined) continue;
+      const updated: MemoryRecord = {
+        ...record,
+        activation: activationAfterAccess(record, touch.atMs, touch.count),
+        activatedAt: touch.atMs,
+        lastAccess: Math.max(record.lastAccess ?? 0, touch.atMs),
+        accessCount: record.accessCount + touch.count,
+      };
+      batch.put(keys.memory(space.id, id), encodeRecord(updated));
+      const shard = space.shardOf(id);
+      const list = byShard.get(shard) ?? [];
+      list.push({ id, lastAccess: updated.lastAccess!, accessCount: updated.accessCount, activation: updated.activation });
+      byShard.set(shard, list);
+    }
+    for (const [shard, list] of byShard) batch.log(shard, 'TOUCH', { touches: list });
+    await space.commit(this.options.store, batch);
+  }
+
+  // ---- checkpoints --------------------------------------------------------------------
+
+  /** Saves changed ANN indexes with the log position they reflect. */
+  async checkpoint(): Promise<void> {
+    for (const space of this.spaces.values()) {
+      if (!space.indexDirty) continue;
+      await space.queue.run(async () => {
+        try {
+          await this.checkpointer.save(space, this.settings.logRetentionEntries);
+        } catch (error) {
+          this.options.logger.error({ err: error, space: space.id }, 'index checkpoint failed; the log still covers every change');
+        }
+      });
+    }
+  }
+
+  /** Activation of a record now (resting activation after decay). */
+  activationOf(record: MemoryRecord): number {
+    return currentActivation(record, this.now());
+  }
+
+  storeSizes() {
+    return this.options.store.sizes();
+  }
+
+  pendingWrites(): number {
+    let total = 0;
+    for (const space of this.spaces.values()) total += space.queue.length;
+    return total;
+  }
+}
+
+/** A readable label for a pattern: its most frequent content words and its size. */
+function patternSummary(members: readonly EpisodeSample[]): string {
+  const counts = new Map<string, number>();
+  for (const member of members) for (const term of new Set(tokenize(member.content))) counts.set(term, (counts.get(term) ?? 0) + 1);
+  const top = [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, 5)
+    .map(([term]) => term);
+  return `Pattern of ${members.length} episodes${top.length > 0 ? `: ${top.join(', ')}` : ''}`;
+}
+
+export { decodeEmbedding };

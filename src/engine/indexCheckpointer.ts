@@ -1,0 +1,213 @@
+// ANN index checkpoints and recovery. A checkpoint is the saved index plus the per-shard
+// log sequence it reflects. On start the index is loaded and the log entries after that
+// position are replayed into it; without a usable checkpoint (missing, corrupt, or the log
+// already pruned past it) the index is rebuilt from the stored embeddings. Either way the
+// index ends up consistent with what the log says was committed.
+
+import { existsSync, mkdirSync, openSync, fsyncSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { keys, logKeySeq, prefixEnd } from '../storage/keys.js';
+import { decodeLogEntry, type LogEntry } from '../storage/operationLog.js';
+import type { Store } from '../storage/store.js';
+import type { Logger } from './engine.js';
+import { MemorySpace } from './memorySpace.js';
+import { decodeEmbedding, decodeRecord } from './recordCodec.js';
+import type { MemoryRecord, SpaceCounters, SpaceDefinition } from './types.js';
+import { VectorIndex } from './vectorIndex.js';
+
+const CHECKPOINT_FORMAT = 1;
+/** Embeddings read per batch while rebuilding an index. */
+const REBUILD_BATCH = 512;
+
+interface CheckpointFile {
+  format: number;
+  space: string;
+  dimension: number;
+  shardSeqs: number[];
+  savedAtMs: number;
+}
+
+export interface RecoveryReport {
+  space: string;
+  memories: number;
+  indexed: number;
+  replayedEntries: number;
+  rebuilt: boolean;
+  elapsedMs: number;
+}
+
+function writeFileDurably(path: string, data: string | Buffer): void {
+  const temporary = `${path}.tmp`;
+  writeFileSync(temporary, data);
+  const fd = openSync(temporary, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+}
+
+/** Memory ids (with labels) whose index state a log entry may have changed. */
+export function indexAffected(entry: LogEntry): { id: string; label: number }[] {
+  const payload = entry.payload as { memory?: MemoryRecord; id?: string; label?: number };
+  switch (entry.type) {
+    case 'STORE':
+    case 'UPDATE':
+    case 'CONSOLIDATION':
+      return payload.memory ? [{ id: payload.memory.id, label: payload.memory.label }] : [];
+    case 'DELETE':
+    case 'SUPPRESS':
+      return payload.id !== undefined && payload.label !== undefined ? [{ id: payload.id, label: payload.label }] : [];
+    default:
+      return [];
+  }
+}
+
+export class IndexCheckpointer {
+  readonly reports: RecoveryReport[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly directory: string,
+    private readonly logger: Logger,
+  ) {
+    mkdirSync(directory, { recursive: true });
+  }
+
+  private indexPath(space: string): string {
+    return join(this.directory, `${space}.usearch`);
+  }
+
+  private checkpointPath(space: string): string {
+    return join(this.directory, `${space}.checkpoint.json`);
+  }
+
+  /** Saves the index and its log position, then prunes log entries beyond the retention. */
+  async save(space: MemorySpace, retentionEntries: number): Promise<void> {
+    space.index.save(this.indexPath(space.id));
+    const checkpoint: CheckpointFile = {
+      format: CHECKPOINT_FORMAT,
+      space: space.id,
+      dimension: space.definition.dimension,
+      shardSeqs: [...space.shardSeqs],
+      savedAtMs: Date.now(),
+    };
+    writeFileDurably(this.checkpointPath(space.id), JSON.stringify(checkpoint));
+    space.indexDirty = false;
+    const prunes = space.shardSeqs
+      .map((seq, shard) => ({ shard, upTo: seq - retentionEntries }))
+      .filter(({ upTo }) => upTo > 0)
+      .map(({ shard, upTo }) => ({ type: 'delRange' as const, start: keys.log(space.id, shard), end: keys.logEntry(space.id, shard, upTo + 1) }));
+    await this.store.write(prunes);
+  }
+
+  async recover(definition: SpaceDefinition): Promise<MemorySpace> {
+    const started = performance.now();
+    const countersValue = await this.store.get(keys.spaceState(definition.id));
+    const counters: SpaceCounters = countersValue === null ? { count: 0, nextLabel: 0 } : (JSON.parse(countersValue.toString()) as SpaceCounters);
+    const shardSeqs = await Promise.all(Array.from({ length: definition.shards }, (_, shard) => this.lastSeq(definition.id, shard)));
+    const space = new MemorySpace(definition, counters, shardSeqs, new VectorIndex({ dimension: definition.dimension }));
+
+    const indexable = new Map<number, string>();
+    let memories = 0;
+    const prefix = keys.memories(definition.id);
+    for await (const { value } of this.store.scan({ gte: prefix, lt: prefixEnd(prefix) })) {
+      const record = decodeRecord(value);
+      memories++;
+      if (record.hasEmbedding && !record.suppressed) indexable.set(record.label, record.id);
+    }
+    if (memories !== counters.count) {
+      this.logger.error({ space: definition.id, counted: memories, recorded: counters.count }, 'memory count differs from the stored counter; using the count');
+      space.counters = { ...counters, count: memories };
+    }
+    for (const [label, id] of indexable) space.labels.set(label, id);
+
+    let replayedEntries = 0;
+    let rebuilt = false;
+    const loaded = this.loadCheckpoint(definition);
+    if (loaded !== null && (replayedEntries = await this.replay(space, loaded)) >= 0) {
+      space.index = loaded.index;
+    } else {
+      rebuilt = true;
+      replayedEntries = 0;
+      space.index = await this.rebuild(definition, indexable);
+      space.indexDirty = true;
+    }
+    const report: RecoveryReport = {
+      space: definition.id,
+      memories,
+      indexed: space.index.size,
+      replayedEntries,
+      rebuilt,
+      elapsedMs: performance.now() - started,
+    };
+    this.reports.push(report);
+    this.logger.info(report, 'memory space recovered');
+    return space;
+  }
+
+  private async lastSeq(space: string, shard: number): Promise<number> {
+    const prefix = keys.log(space, shard);
+    for await (const { key } of this.store.scan({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) return logKeySeq(key);
+    return 0;
+  }
+
+  private loadCheckpoint(definition: SpaceDefinition): { checkpoint: CheckpointFile; index: VectorIndex } | null {
+    const checkpointPath = this.checkpointPath(definition.id);
+    if (!existsSync(checkpointPath) || !existsSync(this.indexPath(definition.id))) return null;
+    try {
+      const checkpoint = JSON.parse(readFileSync(checkpointPath, 'utf8')) as CheckpointFile;
+      if (checkpoint.format !== CHECKPOINT_FORMAT || checkpoint.dimension !== definition.dimension || checkpoint.shardSeqs.length !== definition.shards) return null;
+      return { checkpoint, index: VectorIndex.load(this.indexPath(definition.id), { dimension: definition.dimension }) };
+    } catch (error) {
+      this.logger.warn({ err: error, space: definition.id }, 'index checkpoint unusable; rebuilding from stored embeddings');
+      return null;
+    }
+  }
+
+  /** Replays log entries after the checkpoint into its index; -1 when the log no longer covers the gap. */
+  private async replay(space: MemorySpace, loaded: { checkpoint: CheckpointFile; index: VectorIndex }): Promise<number> {
+    const affected = new Map<number, string>();
+    let replayed = 0;
+    for (let shard = 0; shard < space.definition.shards; shard++) {
+      const from = loaded.checkpoint.shardSeqs[shard]!;
+      if (from >= space.shardSeqs[shard]!) continue;
+      const prefix = keys.log(space.id, shard);
+      let expected = from + 1;
+      for await (const { key, value } of this.store.scan({ gte: keys.logEntry(space.id, shard, from + 1), lt: prefixEnd(prefix) })) {
+        const seq = logKeySeq(key);
+        if (seq !== expected) return -1;
+        expected++;
+        replayed++;
+        for (const { id, label } of indexAffected(decodeLogEntry(shard, seq, value))) affected.set(label, id);
+      }
+      if (expected !== space.shardSeqs[shard]! + 1) return -1;
+    }
+    for (const [label, id] of affected) {
+      if (space.labels.get(label) === id) {
+        const value = await this.store.get(keys.embedding(space.id, id));
+        if (value !== null) {
+          loaded.index.upsert(label, decodeEmbedding(value));
+          continue;
+        }
+      }
+      loaded.index.remove(label);
+    }
+    if (replayed > 0) space.indexDirty = true;
+    return replayed;
+  }
+
+  private async rebuild(definition: SpaceDefinition, indexable: Map<number, string>): Promise<VectorIndex> {
+    const index = new VectorIndex({ dimension: definition.dimension });
+    const entries = [...indexable.entries()];
+    for (let i = 0; i < entries.length; i += REBUILD_BATCH) {
+      const chunk = entries.slice(i, i + REBUILD_BATCH);
+      const values = await this.store.getMany(chunk.map(([, id]) => keys.embedding(definition.id, id)));
+      values.forEach((value, j) => {
+        if (value !== null) index.upsert(chunk[j]![0], decodeEmbedding(value));
+      });
+    }
+    return index;
+  }
+}

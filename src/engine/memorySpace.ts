@@ -1,0 +1,110 @@
+// The in-memory side of one memory space: its definition, counters, per-shard log
+// sequence numbers, the ANN index with its label map, and the write queue. Every mutation
+// of the space is built as a MutationBatch and committed here as one RocksDB batch; only
+// after the batch is durable does the in-memory state (index, counters, sequences) move.
+
+import { createHash } from 'node:crypto';
+import { assert } from '../errors.js';
+import { keys } from '../storage/keys.js';
+import { encodeLogEntry, type OperationType } from '../storage/operationLog.js';
+import type { Store, WriteOp } from '../storage/store.js';
+import { SerialQueue } from './serialQueue.js';
+import type { SpaceCounters, SpaceDefinition } from './types.js';
+import type { VectorIndex } from './vectorIndex.js';
+
+/** Stable shard of a memory id: the first 4 bytes of its SHA-1, modulo the shard count. */
+export function shardOf(id: string, shards: number): number {
+  if (shards === 1) return 0;
+  return createHash('sha1').update(id).digest().readUInt32BE(0) % shards;
+}
+
+export class MutationBatch {
+  readonly ops: WriteOp[] = [];
+  readonly entries: { shard: number; type: OperationType; payload: unknown }[] = [];
+  private readonly effects: (() => void)[] = [];
+  countDelta = 0;
+  labelsAllocated = 0;
+
+  constructor(
+    readonly space: MemorySpace,
+    readonly nowMs: number,
+  ) {}
+
+  put(key: Buffer, value: Buffer | string): void {
+    this.ops.push({ type: 'put', key, value: typeof value === 'string' ? Buffer.from(value) : value });
+  }
+
+  del(key: Buffer): void {
+    this.ops.push({ type: 'del', key });
+  }
+
+  log(shard: number, type: OperationType, payload: unknown): void {
+    this.entries.push({ shard, type, payload });
+  }
+
+  allocateLabel(): number {
+    return this.space.counters.nextLabel + this.labelsAllocated++;
+  }
+
+  /** Runs after the batch is durable, in order; used for index and cache updates. */
+  afterCommit(effect: () => void): void {
+    this.effects.push(effect);
+  }
+
+  get isEmpty(): boolean {
+    return this.ops.length === 0 && this.entries.length === 0;
+  }
+
+  runEffects(): void {
+    for (const effect of this.effects) effect();
+  }
+}
+
+export class MemorySpace {
+  readonly queue = new SerialQueue();
+  /** ANN label -> memory id. */
+  readonly labels = new Map<number, string>();
+  /** Whether the index has changed since its last checkpoint. */
+  indexDirty = false;
+
+  constructor(
+    public definition: SpaceDefinition,
+    public counters: SpaceCounters,
+    public shardSeqs: number[],
+    public index: VectorIndex,
+  ) {}
+
+  get id(): string {
+    return this.definition.id;
+  }
+
+  shardOf(id: string): number {
+    return shardOf(id, this.definition.shards);
+  }
+
+  /** Writes the batch with its log entries and counters atomically, then applies its effects. */
+  async commit(store: Store, batch: MutationBatch): Promise<void> {
+    assert(batch.space === this, 'a batch commits to the space that built it');
+    if (batch.isEmpty) return;
+    const seqs = [...this.shardSeqs];
+    const ops = [...batch.ops];
+    for (const entry of batch.entries) {
+      seqs[entry.shard] = seqs[entry.shard]! + 1;
+      ops.push({
+        type: 'put',
+        key: keys.logEntry(this.id, entry.shard, seqs[entry.shard]!),
+        value: encodeLogEntry({ type: entry.type, timestampMs: batch.nowMs, payload: entry.payload }),
+      });
+    }
+    const counters: SpaceCounters = {
+      count: this.counters.count + batch.countDelta,
+      nextLabel: this.counters.nextLabel + batch.labelsAllocated,
+    };
+    assert(counters.count >= 0, 'memory count never goes negative');
+    ops.push({ type: 'put', key: keys.spaceState(this.id), value: Buffer.from(JSON.stringify(counters)) });
+    await store.write(ops);
+    this.shardSeqs = seqs;
+    this.counters = counters;
+    batch.runEffects();
+  }
+}

@@ -1,0 +1,220 @@
+// Recall by cue. A cue's embedding (ANN search) and text (lexical match) give candidates
+// with a similarity; its tags and time range filter them, or give candidates on their own.
+// SIMILARITY ranks by similarity; SPREADING and HYBRID seed spreading activation with the
+// best candidates and rank by activation x confidence (HYBRID averages in similarity),
+// with a recency boost. The formulas are written out in docs/recall.md.
+
+import type { EngineSettings, LimitSettings } from '../config.js';
+import { BadInputError } from '../errors.js';
+import { cosineSimilarity } from './vectorIndex.js';
+import { overallInterval, resultInterval, type ConfidenceInterval } from './confidence.js';
+import { scoreLexical, tokenize } from './lexical.js';
+import type { MemorySpace } from './memorySpace.js';
+import { rankScore, type RecallMode } from './ranking.js';
+import type { SpaceReader } from './spaceReader.js';
+import { spreadActivation } from './spreading.js';
+import type { MemoryRecord } from './types.js';
+import { validateContent, validateCount, validateEmbedding, validateTags, validateTime, validateUnit } from './validation.js';
+
+export type { RecallMode };
+
+export interface CueInput {
+  embedding?: readonly number[] | null;
+  text?: string | null;
+  from?: number | null;
+  to?: number | null;
+  tags?: readonly string[] | null;
+  threshold?: number | null;
+}
+
+export interface RecallOptionsInput {
+  mode?: RecallMode | null;
+  maxResults?: number | null;
+}
+
+export interface RecalledMemory {
+  record: MemoryRecord;
+  score: number;
+  similarity: number | null;
+  activation: number;
+  confidence: ConfidenceInterval;
+}
+
+export interface RecallMetadata {
+  mode: RecallMode;
+  /** Memories that received activation (seeds included). */
+  activatedCount: number;
+  /** Memories considered before ranking. */
+  candidateCount: number;
+  /** Hops spreading actually walked. */
+  depthReached: number;
+  /** True when the activation bound cut spreading short. */
+  truncated: boolean;
+  elapsedMs: number;
+}
+
+export interface RecallOutcome {
+  memories: RecalledMemory[];
+  confidence: ConfidenceInterval;
+  /** True when part of the data could not be searched (never on a single node). */
+  partial: boolean;
+  metadata: RecallMetadata;
+}
+
+export interface RecognitionOutcome {
+  recognized: boolean;
+  confidence: ConfidenceInterval;
+  similar: RecalledMemory[];
+}
+
+export interface RecallContext {
+  space: MemorySpace;
+  reader: SpaceReader;
+  settings: EngineSettings;
+  limits: LimitSettings;
+  nowMs: number;
+}
+
+interface ParsedCue {
+  embedding: Float32Array | null;
+  terms: string[];
+  hasText: boolean;
+  from: number | null;
+  to: number | null;
+  tags: string[];
+  threshold: number;
+}
+
+/** Seeds that start spreading activation. */
+const SPREAD_SEEDS = 10;
+
+export function parseCue(cue: CueInput, dimension: number, limits: LimitSettings): ParsedCue {
+  const embedding = cue.embedding == null ? null : validateEmbedding('cue.embedding', cue.embedding, dimension);
+  const text = cue.text == null ? '' : validateContent('cue.text', cue.text, limits);
+  const tags = cue.tags == null ? [] : validateTags(cue.tags, limits);
+  const from = cue.from == null ? null : validateTime('cue.from', cue.from);
+  const to = cue.to == null ? null : validateTime('cue.to', cue.to);
+  const threshold = cue.threshold == null ? 0 : validateUnit('cue.threshold', cue.threshold);
+  if (from !== null && to !== null && from > to) throw new BadInputError('cue.from is after cue.to', { details: { field: 'cue' } });
+  const hasText = text.trim().length > 0;
+  if (embedding === null && !hasText && from === null && to === null && tags.length === 0) {
+    throw new BadInputError('The cue is empty: give an embedding, text, a time range or tags', { details: { field: 'cue' } });
+  }
+  return { embedding, terms: [...new Set(tokenize(text))], hasText, from, to, tags, threshold };
+}
+
+function eventTime(record: MemoryRecord): number {
+  return record.episode?.when ?? record.createdAt;
+}
+
+function passesFilters(record: MemoryRecord, cue: ParsedCue): boolean {
+  if (record.suppressed) return false;
+  const when = eventTime(record);
+  if (cue.from !== null && when < cue.from) return false;
+  if (cue.to !== null && when > cue.to) return false;
+  return cue.tags.every((tag) => record.tags.includes(tag));
+}
+
+/** Candidates with their similarity to the cue (before filters). */
+async function directCandidates(ctx: RecallContext, cue: ParsedCue, maxResults: number): Promise<Map<string, number>> {
+  const similarity = new Map<string, number>();
+  const filtered = cue.tags.length > 0 || cue.from !== null || cue.to !== null;
+  if (cue.embedding !== null) {
+    // Oversample so filters and suppressed memories still leave enough results.
+    const k = filtered ? Math.min(Math.max(maxResults * 10, 200), 5000) : Math.min(Math.max(maxResults * 2, 50), 2000);
+    for (const hit of ctx.space.index.search(cue.embedding, k)) {
+      const id = ctx.space.labels.get(hit.label);
+      // Orthogonal or opposite vectors say nothing about the cue.
+      if (id !== undefined && hit.similarity > 0 && hit.similarity >= cue.threshold) similarity.set(id, hit.similarity);
+    }
+  }
+  if (cue.hasText && cue.terms.length > 0) {
+    const postings = await Promise.all(cue.terms.map(async (term) => ({ term, postings: await ctx.reader.postings(term) })));
+    for (const [id, score] of scoreLexical(cue.terms, postings, ctx.space.counters.count)) {
+      if (score > 0 && score >= cue.threshold) similarity.set(id, Math.max(similarity.get(id) ?? 0, score));
+    }
+  }
+  if (cue.embedding === null && !cue.hasText) {
+    // Filter-only cue: every memory that passes the filters matches it fully.
+    const ids =
+      cue.tags.length > 0
+        ? await ctx.reader.tagged(cue.tags[0]!)
+        : await ctx.reader.inTimeRange(cue.from ?? -62_135_596_800_000, cue.to ?? 253_402_300_799_999);
+    for (const id of ids) similarity.set(id, 1);
+  }
+  return similarity;
+}
+
+export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: RecallOptionsInput): Promise<RecallOutcome> {
+  const started = performance.now();
+  const mode: RecallMode = options.mode ?? 'HYBRID';
+  const maxResults = validateCount('maxResults', options.maxResults ?? Math.min(ctx.settings.defaultMaxResults, ctx.limits.maxResults), 1, ctx.limits.maxResults);
+  const cue = parseCue(rawCue, ctx.space.definition.dimension, ctx.limits);
+  const settings = ctx.settings;
+
+  const similarity = await directCandidates(ctx, cue, maxResults);
+  const bySimilarity = [...similarity.entries()].sort((a, b) => b[1] - a[1]);
+  const filtered = cue.tags.length > 0 || cue.from !== null || cue.to !== null;
+
+  // Records of similarity candidates: all of them when filters apply, else just enough to rank.
+  const directIds = (filtered ? bySimilarity : bySimilarity.slice(0, Math.max(maxResults * 2, SPREAD_SEEDS))).map(([id]) => id);
+  const records = await ctx.reader.records(directIds);
+  const eligible = directIds.filter((id) => {
+    const record = records.get(id);
+    return record !== undefined && passesFilters(record, cue);
+  });
+
+  let activation = new Map<string, number>();
+  let depthReached = 0;
+  let truncated = false;
+  if (mode !== 'SIMILARITY' && eligible.length > 0) {
+    const seeds = new Map(eligible.slice(0, SPREAD_SEEDS).map((id) => [id, similarity.get(id)!] as const));
+    const spread = await spreadActivation(seeds, (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings);
+    activation = spread.activation;
+    depthReached = spread.depthReached;
+    truncated = spread.truncated;
+    const reached = [...activation.keys()].filter((id) => !records.has(id));
+    for (const [id, record] of await ctx.reader.records(reached)) records.set(id, record);
+  }
+
+  const candidateIds = new Set([...eligible, ...activation.keys()]);
+  const ranked: RecalledMemory[] = [];
+  for (const id of candidateIds) {
+    const record = records.get(id);
+    if (record === undefined || !passesFilters(record, cue)) continue;
+    const sim = similarity.get(id);
+    const act = mode === 'SIMILARITY' ? (sim ?? 0) : (activation.get(id) ?? 0);
+    const score = rankScore(mode, { similarity: sim, activation: act, confidence: record.confidence, lastTouchedMs: record.lastAccess ?? record.createdAt }, ctx.nowMs, settings);
+    const strength = mode === 'SIMILARITY' ? (sim ?? 0) : mode === 'HYBRID' && sim !== undefined ? (act + sim) / 2 : act;
+    ranked.push({ record, score, similarity: sim ?? null, activation: act, confidence: resultInterval(record.confidence, strength) });
+  }
+  ranked.sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1));
+  const memories = ranked.slice(0, maxResults);
+  await fillSimilarity(ctx, cue, memories);
+
+  return {
+    memories,
+    confidence: overallInterval(memories.map((m) => m.confidence)),
+    partial: false,
+    metadata: {
+      mode,
+      activatedCount: activation.size,
+      candidateCount: candidateIds.size,
+      depthReached,
+      truncated,
+      elapsedMs: performance.now() - started,
+    },
+  };
+}
+
+/** Memories reached only by spreading get their embedding similarity to the cue reported. */
+async function fillSimilarity(ctx: RecallContext, cue: ParsedCue, memories: RecalledMemory[]): Promise<void> {
+  if (cue.embedding === null) return;
+  const missing = memories.filter((m) => m.similarity === null && m.record.hasEmbedding).map((m) => m.record.id);
+  if (missing.length === 0) return;
+  const embeddings = await ctx.reader.embeddings(missing);
+  for (const memory of memories) {
+    const embedding = embeddings.get(memory.record.id);
+    if (embedding !== undefined) memory.similarity = Math.max(0, cosineSimilarity(cue.embedding, embedding));
+  }
+}

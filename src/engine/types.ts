@@ -1,0 +1,73 @@
+// The memory model stored by the engine. Every record carries a vector clock from the
+// start, so replication can merge concurrent versions without a migration.
+
+export type MemoryKind = 'MEMORY' | 'EPISODE' | 'PATTERN';
+
+/** Node id -> number of changes that node made to the record. */
+export type VectorClock = Record<string, number>;
+
+export interface EpisodeFields {
+  what: string;
+  /** When the episode happened, epoch ms. */
+  when: number;
+  where: string | null;
+  who: string[];
+  why: string | null;
+  how: string | null;
+  encodingConfidence: number;
+  vividness: number;
+  reliability: number;
+}
+
+export interface PatternFields {
+  sourceEpisodes: string[];
+  /** Grows with the number of episodes folded into the pattern, 0..1. */
+  strength: number;
+  /** Mean similarity of the sources to the pattern centroid. */
+  cohesion: number;
+  lastConsolidated: number;
+}
+
+export interface MemoryRecord {
+  id: string;
+  kind: MemoryKind;
+  content: string | null;
+  confidence: number;
+  /** Activation level at `activatedAt`; it decays exponentially from there. */
+  activation: number;
+  activatedAt: number;
+  /** Activation decay per hour. */
+  decayRate: number;
+  createdAt: number;
+  updatedAt: number;
+  lastAccess: number | null;
+  accessCount: number;
+  tags: string[];
+  metadata: unknown;
+  suppressed: boolean;
+  /** ANN key, unique within the space and never reused. */
+  label: number;
+  hasEmbedding: boolean;
+  version: VectorClock;
+  episode?: EpisodeFields;
+  pattern?: PatternFields;
+}
+
+export interface SpaceDefinition {
+  id: string;
+  dimension: number;
+  shards: number;
+  createdAt: number;
+  version: VectorClock;
+}
+
+/** Counters rewritten in every batch of a space, so they are exact after any crash. */
+export interface SpaceCounters {
+  count: number;
+  nextLabel: number;
+}
+
+export interface Association {
+  to: string;
+  weight: number;
+}

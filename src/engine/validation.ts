@@ -1,0 +1,102 @@
+// Input checks shared by every operation. Each check throws BadInputError with a message
+// that names the field, so a client sees exactly what to fix and nothing is written.
+
+import { BadInputError } from '../errors.js';
+import type { LimitSettings } from '../config.js';
+
+export const SPACE_ID_PATTERN = /^[a-z0-9_-]{3,64}$/;
+
+export function validateSpaceId(id: string): string {
+  if (typeof id !== 'string' || !SPACE_ID_PATTERN.test(id)) {
+    throw new BadInputError(`Invalid space id "${String(id).slice(0, 80)}": it must match [a-z0-9_-]{3,64}`, { details: { field: 'space' } });
+  }
+  return id;
+}
+
+// Printable characters only: ids become RocksDB key parts separated by NUL.
+const ID_PATTERN = /^[^\p{Cc}\s]+$/u;
+
+export function validateMemoryId(id: string, limits: LimitSettings): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > limits.maxIdLength || !ID_PATTERN.test(id)) {
+    throw new BadInputError(`Invalid memory id: it must be 1-${limits.maxIdLength} printable characters without spaces`, { details: { field: 'id' } });
+  }
+  return id;
+}
+
+export function validateUnit(field: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new BadInputError(`${field} must be a number from 0 to 1, got ${String(value)}`, { details: { field } });
+  }
+  return value;
+}
+
+export function validateEmbedding(field: string, values: readonly number[], dimension: number): Float32Array {
+  if (!Array.isArray(values) || values.length !== dimension) {
+    throw new BadInputError(`${field} has ${Array.isArray(values) ? values.length : 0} values but the space's dimension is ${dimension}`, {
+      details: { field, expected: dimension, actual: Array.isArray(values) ? values.length : 0 },
+    });
+  }
+  const vector = new Float32Array(dimension);
+  let norm = 0;
+  for (let i = 0; i < dimension; i++) {
+    const value = values[i]!;
+    if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > 3.4e38) {
+      throw new BadInputError(`${field}[${i}] is not a finite float32`, { details: { field } });
+    }
+    vector[i] = value;
+    norm += value * value;
+  }
+  if (norm === 0) throw new BadInputError(`${field} is all zeros, so it has no direction to compare`, { details: { field } });
+  return vector;
+}
+
+export function validateContent(field: string, content: string, limits: LimitSettings): string {
+  const bytes = Buffer.byteLength(content, 'utf8');
+  if (bytes > limits.maxContentBytes) {
+    throw new BadInputError(`${field} is ${bytes} bytes; the limit is ${limits.maxContentBytes}`, { details: { field, limit: limits.maxContentBytes } });
+  }
+  return content;
+}
+
+export function validateTags(tags: readonly string[], limits: LimitSettings): string[] {
+  const out = new Set<string>();
+  for (const raw of tags) {
+    const tag = raw.trim();
+    if (tag.length === 0 || tag.length > limits.maxTagLength || !/^[^\p{Cc}]+$/u.test(tag)) {
+      throw new BadInputError(`Each tag must be 1-${limits.maxTagLength} printable characters`, { details: { field: 'tags' } });
+    }
+    out.add(tag);
+  }
+  if (out.size > limits.maxTags) throw new BadInputError(`At most ${limits.maxTags} tags are allowed`, { details: { field: 'tags' } });
+  return [...out];
+}
+
+export function validateMetadata(metadata: unknown, limits: LimitSettings): unknown {
+  if (metadata === undefined || metadata === null) return null;
+  let serialised: string;
+  try {
+    serialised = JSON.stringify(metadata);
+  } catch (cause) {
+    throw new BadInputError('metadata must be JSON', { cause, details: { field: 'metadata' } });
+  }
+  const bytes = Buffer.byteLength(serialised, 'utf8');
+  if (bytes > limits.maxMetadataBytes) {
+    throw new BadInputError(`metadata is ${bytes} bytes; the limit is ${limits.maxMetadataBytes}`, { details: { field: 'metadata' } });
+  }
+  return JSON.parse(serialised) as unknown;
+}
+
+export function validateCount(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BadInputError(`${field} must be an integer from ${min} to ${max}, got ${String(value)}`, { details: { field } });
+  }
+  return value;
+}
+
+/** Dates from year 1 to 9999, as epoch ms. */
+export function validateTime(field: string, ms: number): number {
+  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999) {
+    throw new BadInputError(`${field} is not a valid date`, { details: { field } });
+  }
+  return ms;
+}

@@ -1,0 +1,59 @@
+// Expected failures as named error classes. The GraphQL layer maps `code` to
+// `extensions.code`; anything that is not an EngramError is masked as INTERNAL_SERVER_ERROR.
+
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR';
+
+export abstract class EngramError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Extra fields exposed in GraphQL `extensions`. */
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.details = options.details ?? {};
+  }
+}
+
+/** An argument or value the client sent is invalid; nothing was changed. */
+export class BadInputError extends EngramError {
+  override readonly name = 'BadInputError';
+  readonly code = 'BAD_USER_INPUT' as const;
+}
+
+/** The named space or record does not exist. */
+export class NotFoundError extends EngramError {
+  override readonly name = 'NotFoundError';
+  readonly code = 'NOT_FOUND' as const;
+}
+
+/** The node cannot serve the request right now (shutting down, overloaded, unreachable owner). */
+export class UnavailableError extends EngramError {
+  override readonly name = 'UnavailableError';
+  readonly code = 'UNAVAILABLE' as const;
+  constructor(message: string, readonly retryAfterMs: number, options: { cause?: unknown } = {}) {
+    super(message, { ...options, details: { retryAfterMs } });
+  }
+}
+
+/** RocksDB rejected an operation; the write it belonged to was not applied. */
+export class StorageError extends EngramError {
+  override readonly name = 'StorageError';
+  readonly code = 'INTERNAL_SERVER_ERROR' as const;
+}
+
+/** Stored bytes failed their checksum or could not be decoded. */
+export class CorruptionError extends EngramError {
+  override readonly name = 'CorruptionError';
+  readonly code = 'INTERNAL_SERVER_ERROR' as const;
+}
+
+/** Invariant check: crashes tests and simulations loudly instead of limping on. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`Assertion failed: ${message}`);
+}

@@ -1,0 +1,280 @@
+// One Engram node: RocksDB and the engine, graphql-yoga behind a plain Node HTTP server
+// that serves /graphql (GraphiQL on a browser GET), /health/live, /health/ready and
+// /metrics. The HTTP layer reads request bodies itself so it can refuse oversized ones
+// with 413 before any parsing, and caps in-flight requests so overload answers 503.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { resolvers, type RequestContext } from '../../resolvers/index.js';
+import type { Config } from '../config.js';
+import { Engine } from '../engine/engine.js';
+import { NodeService } from '../service/nodeService.js';
+import { keys } from '../storage/keys.js';
+import { Store } from '../storage/store.js';
+import { createErrorMasker, useErrorCodes } from './errorCodes.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { defaultOperationLimits, useOperationLimits } from './operationLimits.js';
+import { useRequestMetrics } from './requestMetrics.js';
+
+/** Requests served at once before new ones get 503. Default 1024: far above what 2 cores serve, so it only trips under overload. */
+export const MAX_IN_FLIGHT_REQUESTS = 1024;
+
+/** Relative cost of root fields for the operation cost limit; plain fields cost 1. */
+export const fieldCosts: Record<string, number> = {
+  'Query.recall': 50,
+  'Query.recognize': 20,
+  'Query.memories': 5,
+  'Mutation.remember': 10,
+  'Mutation.rememberEpisode': 10,
+  'Mutation.forget': 10,
+  'Mutation.createSpace': 10,
+  'Mutation.consolidate': 500,
+};
+
+const EXAMPLE_QUERY = `# Engram: remember, then recall by cue.
+mutation Remember {
+  remember(memory: { content: "Coffee with Ada about the launch plan", tags: ["work"], confidence: 0.9 }) {
+    id
+    memory { content confidence createdAt }
+  }
+}
+
+query Recall {
+  recall(cue: { text: "launch plan" }, options: { mode: HYBRID, maxResults: 5 }) {
+    memories { score similarity memory { id content } confidence { point lower upper } }
+    confidence { point lower upper }
+    metadata { activated elapsedMs }
+  }
+}
+`;
+
+export function schemaDirectory(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // src/server -> repo root, or dist/src/server -> repo root.
+  for (const candidate of [resolve(here, '../../schema'), resolve(here, '../../../schema')]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`schema/ not found near ${here}`);
+}
+
+export function loadTypeDefs(): string {
+  const directory = schemaDirectory();
+  return readdirSync(directory)
+    .filter((file) => file.endsWith('.graphql'))
+    .sort()
+    .map((file) => readFileSync(join(directory, file), 'utf8'))
+    .join('\n');
+}
+
+export interface EngramNode {
+  readonly nodeId: string;
+  readonly url: string;
+  readonly port: number;
+  readonly engine: Engine;
+  readonly service: NodeService;
+  readonly server: Server;
+  readonly logger: Logger;
+  /** Graceful stop: refuse new requests, finish in-flight ones, flush and close storage. */
+  close(): Promise<void>;
+}
+
+async function resolveNodeId(store: Store, configured: string | undefined, logger: Logger): Promise<string> {
+  const stored = (await store.get(keys.nodeMeta('id')))?.toString();
+  if (configured !== undefined) {
+    if (stored !== undefined && stored !== configured) logger.warn({ stored, configured }, 'ENGRAM_NODE_ID differs from the id kept in the data directory; using ENGRAM_NODE_ID');
+    if (stored !== configured) await store.write([{ type: 'put', key: keys.nodeMeta('id'), value: Buffer.from(configured) }]);
+    return configured;
+  }
+  if (stored !== undefined) return stored;
+  const generated = `node-${randomBytes(6).toString('hex')}`;
+  await store.write([{ type: 'put', key: keys.nodeMeta('id'), value: Buffer.from(generated) }]);
+  return generated;
+}
+
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolvePromise, reject) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      request.resume();
+      resolvePromise('too-large');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.removeAllListeners('data');
+        request.resume();
+        resolvePromise('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolvePromise(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload), ...headers });
+  response.end(payload);
+}
+
+function graphqlError(message: string, code: string, extra: Record<string, unknown> = {}) {
+  return { errors: [{ message, extensions: { code, ...extra } }] };
+}
+
+export async function startNode(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<EngramNode> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = await Store.open(join(config.dataDir, 'rocksdb'));
+  let engine: Engine;
+  let nodeId: string;
+  try {
+    nodeId = await resolveNodeId(store, config.nodeId, logger);
+    logger = logger.child({ node: nodeId });
+    engine = await Engine.open({ store, indexDir: join(config.dataDir, 'index'), nodeId, settings: config.engine, limits: config.limits, logger });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const metrics = new Metrics();
+  metrics.observeEngine(engine, nodeId);
+  const service = new NodeService(engine, config, metrics);
+
+  const yoga = createYoga<Record<never, never>, RequestContext>({
+    schema: createSchema<RequestContext>({ typeDefs: loadTypeDefs(), resolvers }),
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    renderGraphiQL,
+    graphiql: { title: 'Engram', defaultQuery: EXAMPLE_QUERY },
+    maskedErrors: { maskError: createErrorMasker(logger) },
+    batching: false,
+    logging: {
+      debug: (...args: unknown[]) => logger.debug({ yoga: args.map(String) }),
+      info: (...args: unknown[]) => logger.info({ yoga: args.map(String) }),
+      warn: (...args: unknown[]) => logger.warn({ yoga: args.map(String) }),
+      // Yoga reports every client error here; unexpected ones are logged by the error masker.
+      error: (...args: unknown[]) => logger.debug({ yoga: args.map(String) }),
+    },
+    context: ({ request }) => ({ service, spaceHeader: request.headers.get('x-memory-space') }),
+    plugins: [useOperationLimits(defaultOperationLimits, fieldCosts), useRequestMetrics(metrics), useErrorCodes()],
+  });
+
+  let ready = false;
+  let stopping = false;
+  let inFlight = 0;
+
+  const handleGraphql = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
+    let body: Buffer | undefined;
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      const read = await readBody(request, config.limits.maxBodyBytes);
+      if (read === 'too-large') {
+        metrics.httpRejections.inc({ reason: 'body_too_large' });
+        sendJson(response, 413, graphqlError(`Request body exceeds ${config.limits.maxBodyBytes} bytes`, 'BAD_USER_INPUT', { limit: config.limits.maxBodyBytes }), {
+          connection: 'close',
+        });
+        return;
+      }
+      body = read;
+    }
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === 'string') headers.set(name, value);
+      else if (Array.isArray(value)) headers.set(name, value.join(', '));
+    }
+    const result = await yoga.fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
+    const payload = Buffer.from(await result.arrayBuffer());
+    const outHeaders: Record<string, string> = {};
+    result.headers.forEach((value, name) => {
+      outHeaders[name] = value;
+    });
+    outHeaders['content-length'] = String(payload.length);
+    response.writeHead(result.status, outHeaders);
+    response.end(payload);
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
+    switch (url.pathname) {
+      case '/health/live':
+        sendJson(response, 200, { status: 'live', node: nodeId });
+        return;
+      case '/health/ready':
+        sendJson(response, ready && !stopping ? 200 : 503, { status: ready && !stopping ? 'ready' : 'not ready', node: nodeId });
+        return;
+      case '/metrics': {
+        const text = await metrics.registry.metrics();
+        response.writeHead(200, { 'content-type': metrics.registry.contentType });
+        response.end(text);
+        return;
+      }
+      case '/graphql':
+        if (stopping) {
+          sendJson(response, 503, graphqlError('The node is shutting down', 'UNAVAILABLE', { retryAfterMs: 1000 }), { 'retry-after': '1' });
+          return;
+        }
+        if (inFlight >= MAX_IN_FLIGHT_REQUESTS) {
+          metrics.httpRejections.inc({ reason: 'overload' });
+          sendJson(response, 503, graphqlError('Too many requests in flight', 'UNAVAILABLE', { retryAfterMs: 100 }), { 'retry-after': '1' });
+          return;
+        }
+        inFlight++;
+        try {
+          await handleGraphql(request, response, url);
+        } finally {
+          inFlight--;
+        }
+        return;
+      default:
+        sendJson(response, 404, { error: 'not found', paths: ['/graphql', '/health/live', '/health/ready', '/metrics'] });
+    }
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      logger.error({ err: error }, 'request failed outside GraphQL');
+      if (!response.headersSent) sendJson(response, 500, graphqlError('Unexpected error.', 'INTERNAL_SERVER_ERROR'));
+      else response.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
+  ready = true;
+  logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      stopping = true;
+      const closed = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + config.shutdownGraceMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await closed;
+      await engine.close();
+      logger.info({}, 'engram node stopped');
+    })();
+    return closing;
+  };
+
+  return { nodeId, url, port, engine, service, server, logger, close };
+}

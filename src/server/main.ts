@@ -1,0 +1,46 @@
+// Process entry point: configuration from the environment and flags, one node, and a
+// graceful stop on SIGTERM or SIGINT (finish in-flight requests, flush, close RocksDB).
+
+import { loadConfig } from '../config.js';
+import { EngramError } from '../errors.js';
+import { startNode } from './app.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env, process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`engram: ${error instanceof EngramError ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.natsUrl !== undefined) {
+    logger.warn({ natsUrl: config.natsUrl }, 'cluster mode is not available in this build; running as a single embedded node');
+  }
+  const node = await startNode(config, logger);
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      node.logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    node.logger.info({ signal }, 'stopping');
+    node.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        node.logger.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('unhandledRejection', (error) => node.logger.error({ err: error }, 'unhandled rejection'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`engram: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,107 @@
+// Prometheus metrics of the node, on a registry of its own so several nodes can run in
+// one process (tests) without clashing. Gauges that mirror engine state are computed when
+// scraped, so the hot path only pays for counters and histograms.
+
+import client from 'prom-client';
+import type { Engine } from '../engine/engine.js';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+
+  readonly requests = new client.Counter({
+    name: 'engram_graphql_requests_total',
+    help: 'GraphQL operations by root field and outcome',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new client.Histogram({
+    name: 'engram_graphql_request_duration_seconds',
+    help: 'GraphQL operation latency by root field',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly recallDuration = new client.Histogram({
+    name: 'engram_recall_duration_seconds',
+    help: 'Engine time of one recall by mode',
+    labelNames: ['mode'] as const,
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+
+  readonly httpRejections = new client.Counter({
+    name: 'engram_http_rejections_total',
+    help: 'Requests rejected before GraphQL execution, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'engram_' });
+  }
+
+  /** Registers the gauges read from the engine at scrape time. */
+  observeEngine(engine: Engine, nodeId: string): void {
+    this.registry.setDefaultLabels({ node: nodeId });
+    new client.Gauge({
+      name: 'engram_memories',
+      help: 'Stored memories per space',
+      labelNames: ['space'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const space of engine.listSpaces()) this.set({ space: space.id }, space.counters.count);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_index_vectors',
+      help: 'Vectors in the ANN index per space',
+      labelNames: ['space'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const space of engine.listSpaces()) this.set({ space: space.id }, space.index.size);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_oplog_sequence',
+      help: 'Last operation-log sequence number per space shard',
+      labelNames: ['space', 'shard'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const space of engine.listSpaces()) space.shardSeqs.forEach((seq, shard) => this.set({ space: space.id, shard: String(shard) }, seq));
+      },
+    });
+    new client.Gauge({
+      name: 'engram_rocksdb_bytes',
+      help: 'RocksDB sizes: sst (files on disk), memtable, live (estimated live data)',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      async collect() {
+        const sizes = await engine.storeSizes();
+        this.set({ kind: 'sst' }, sizes.sstBytes);
+        this.set({ kind: 'memtable' }, sizes.memtableBytes);
+        this.set({ kind: 'live' }, sizes.liveDataBytes);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_pending_writes',
+      help: 'Mutations queued behind space write queues',
+      registers: [this.registry],
+      collect() {
+        this.set(engine.pendingWrites());
+      },
+    });
+    new client.Gauge({
+      name: 'engram_dropped_access_updates',
+      help: 'Access-statistic updates dropped because the pending set was full (total)',
+      registers: [this.registry],
+      collect() {
+        this.set(engine.droppedTouches);
+      },
+    });
+  }
+}
