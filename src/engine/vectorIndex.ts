@@ -357,9 +357,9 @@ export class VectorIndex {
   search(query: Float32Array, k: number): VectorHit[] {
     checkVector(query, this.dimension, 'query');
     if (!Number.isSafeInteger(k) || k < 0) throw new RangeError(`k must be a non-negative integer, got ${String(k)}`);
+    const norm = normaliseInto(query, this.#scratch, 'query');
     const size = this.size;
-    if (k === 0 || size === 0) return [];
-    if (normaliseInto(query, this.#scratch, 'query') === 0) return [];
+    if (k === 0 || size === 0 || norm === 0) return [];
 
     const target = Math.min(k, size);
     let wanted = target;

@@ -62,6 +62,11 @@ export function useErrorCodes(): Plugin {
           if (typeof code === 'string') extensions['reason'] = code;
           extensions['code'] = 'BAD_USER_INPUT';
           delete extensions['originalError'];
+          if (code === 'BAD_REQUEST' || code === 'GRAPHQL_PARSE_FAILED') {
+            // A malformed request is a 4xx for every media type, not only graphql-response+json.
+            const http = (extensions['http'] ?? {}) as { status?: number };
+            extensions['http'] = { ...http, status: http.status ?? 400, spec: false };
+          }
         }
       }
     },
