@@ -335,7 +335,11 @@ export class VectorIndex {
     return this.#native.contains(checkLabel(label)) === true;
   }
 
-  /** Inserts or replaces the vector for `label`. The vector is copied; the caller may reuse it. */
+  /**
+   * Inserts or replaces the vector for `label`. The vector is copied; the caller may reuse it.
+   * Input is validated before anything changes; a replace is remove-then-add, so only a
+   * native failure in the add (out of memory) could leave the label absent.
+   */
   upsert(label: number, vector: Float32Array): void {
     const key = checkLabel(label);
     checkVector(vector, this.dimension, 'vector');

@@ -1,0 +1,118 @@
+// Worker-thread side of runHttpLoad (bench/httpLoad.ts): runs autocannon with bodies
+// generated per request and every response checked, then posts one summary back.
+
+import autocannon from 'autocannon';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { checkResponse, compileBody } from './bodies.js';
+import type { HttpLoadOptions, WorkerReply } from './httpLoad.js';
+
+interface Tally {
+  latencies: number[];
+  ok: number;
+  non2xx: number;
+  graphqlErrors: number;
+  badBodies: number;
+  socketErrors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  firstError: string | undefined;
+  recallIds: (string[] | null)[] | undefined;
+}
+
+async function runOnce(options: HttpLoadOptions, run: { duration?: number; amount?: number }, tally: Tally, seqStart: number): Promise<{ wallSeconds: number; nextSeq: number }> {
+  const target = new URL(options.url);
+  const makeBody = compileBody(options.body, { pool: options.pool, poolDimension: options.poolDimension, salt: threadId * 7919 + seqStart });
+  let seq = seqStart;
+  const request: autocannon.Request = {
+    method: 'POST',
+    path: `${target.pathname}${target.search}`,
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
+    setupRequest: (req, context) => {
+      const generated = makeBody(seq++);
+      context.poolIndex = generated.poolIndex;
+      req.body = generated.body;
+      return req;
+    },
+    onResponse: (status, body, context) => {
+      const checked = checkResponse(status, body);
+      if (checked.verdict === 'ok') tally.ok++;
+      else if (checked.verdict === 'non2xx') tally.non2xx++;
+      else if (checked.verdict === 'graphqlError') tally.graphqlErrors++;
+      else tally.badBodies++;
+      if (checked.verdict !== 'ok') tally.firstError ??= checked.message;
+      const poolIndex = context.poolIndex;
+      if (tally.recallIds !== undefined && typeof poolIndex === 'number') tally.recallIds[poolIndex] = checked.recallIds ?? null;
+    },
+  };
+  const instance = autocannon({
+    url: target.origin,
+    connections: options.connections,
+    timeout: options.timeout ?? 10,
+    requests: [request],
+    ...(run.amount !== undefined ? { amount: run.amount } : { duration: run.duration ?? 10 }),
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+    tally.latencies.push(responseTimeMs);
+    tally.statusCodes[statusCode] = (tally.statusCodes[statusCode] ?? 0) + 1;
+  });
+  instance.on('reqError', (error: Error) => {
+    tally.firstError ??= `request error: ${error.message}`;
+  });
+  const started = performance.now();
+  const result = await instance;
+  const wallSeconds = (performance.now() - started) / 1000;
+  tally.socketErrors += result.errors - result.timeouts;
+  tally.timeouts += result.timeouts;
+  if (result.timeouts > 0) tally.firstError ??= `${result.timeouts} request timeouts`;
+  return { wallSeconds, nextSeq: seq };
+}
+
+function emptyTally(options: HttpLoadOptions): Tally {
+  return {
+    latencies: [],
+    ok: 0,
+    non2xx: 0,
+    graphqlErrors: 0,
+    badBodies: 0,
+    socketErrors: 0,
+    timeouts: 0,
+    statusCodes: {},
+    firstError: undefined,
+    recallIds: options.collectRecallIds === true && options.pool !== undefined && options.poolDimension !== undefined
+      ? new Array<string[] | null>(options.pool.length / options.poolDimension).fill(null)
+      : undefined,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = workerData as HttpLoadOptions;
+  let seq = 0;
+  if (options.warmup !== undefined) seq = (await runOnce(options, options.warmup, emptyTally(options), seq)).nextSeq;
+  const tally = emptyTally(options);
+  const { wallSeconds } = await runOnce(options, { duration: options.duration, amount: options.amount }, tally, seq);
+  const requests = tally.latencies.length;
+  const failed = tally.non2xx + tally.graphqlErrors + tally.badBodies + tally.socketErrors + tally.timeouts;
+  const reply: WorkerReply = {
+    result: {
+      requests,
+      wallSeconds,
+      requestsPerSecond: requests / wallSeconds,
+      latencies: Float64Array.from(tally.latencies),
+      ok: tally.ok,
+      non2xx: tally.non2xx,
+      graphqlErrors: tally.graphqlErrors,
+      badBodies: tally.badBodies,
+      socketErrors: tally.socketErrors,
+      timeouts: tally.timeouts,
+      failed,
+      statusCodes: tally.statusCodes,
+      firstError: tally.firstError,
+      ...(tally.recallIds === undefined ? {} : { recallIds: tally.recallIds }),
+    },
+  };
+  parentPort!.postMessage(reply, [reply.result!.latencies.buffer]);
+}
+
+main().catch((error: unknown) => {
+  parentPort!.postMessage({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies WorkerReply);
+});

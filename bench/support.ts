@@ -1,0 +1,123 @@
+// Shared plumbing for the benchmarks: temporary nodes that always get cleaned up,
+// latency summaries, a tiny GraphQL client and progress logging on stderr (stdout is
+// reserved for the table or the --json object).
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { presets } from '../src/config.js';
+import { startNode, type EngramNode } from '../src/server/app.js';
+
+/** Progress lines go to stderr so `--json` keeps stdout machine-readable. */
+export function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+/** LIFO cleanup actions that run once, on success, failure or a signal. */
+export class Cleanup {
+  private readonly actions: { label: string; action: () => unknown }[] = [];
+  private running: Promise<void> | undefined;
+
+  defer(label: string, action: () => unknown): void {
+    this.actions.push({ label, action });
+  }
+
+  runAll(): Promise<void> {
+    this.running ??= (async () => {
+      while (this.actions.length > 0) {
+        const { label, action } = this.actions.pop()!;
+        try {
+          await action();
+        } catch (error) {
+          log(`cleanup "${label}" failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    })();
+    return this.running;
+  }
+}
+
+/** A fresh directory under the OS temp dir, removed by `cleanup`. */
+export function tempDir(cleanup: Cleanup, label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `engram-${label}-`));
+  cleanup.defer(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Starts an in-process node on a fresh data directory and an ephemeral port. Its logs
+ * (warn and above) go to stderr. The node is closed and the directory removed by `cleanup`,
+ * or earlier by calling the returned `stop()` (idempotent).
+ */
+export async function startTempNode(cleanup: Cleanup, label: string): Promise<{ node: EngramNode; dataDir: string; stop(): Promise<void> }> {
+  const dataDir = tempDir(cleanup, label);
+  const logger = pino({ level: presets.test.logLevel }, pino.destination({ fd: 2, sync: true }));
+  const node = await startNode({ ...presets.test, dataDir, port: 0 }, logger);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= node.close());
+  cleanup.defer(`close node ${label}`, stop);
+  return { node, dataDir, stop };
+}
+
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles over raw samples (milliseconds). */
+export function summarize(samples: ArrayLike<number>): LatencySummary {
+  const sorted = Float64Array.from(samples).sort();
+  const n = sorted.length;
+  if (n === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const at = (p: number): number => sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]!;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += sorted[i]!;
+  return { count: n, mean: sum / n, p50: at(50), p90: at(90), p99: at(99), max: sorted[n - 1]! };
+}
+
+/** Runs `task` `count` times with at most `concurrency` in flight; returns per-call latency (ms) and wall time. */
+export async function timedLoop(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<unknown> | unknown,
+): Promise<{ latencies: Float64Array; wallMs: number }> {
+  const latencies = new Float64Array(count);
+  let next = 0;
+  const started = performance.now();
+  const lane = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const t0 = performance.now();
+      await task(i);
+      latencies[i] = performance.now() - t0;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return { latencies, wallMs: performance.now() - started };
+}
+
+/** One GraphQL request; throws on a non-2xx status or GraphQL errors. */
+export async function graphql<T = Record<string, unknown>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const text = await response.text();
+  let parsed: { data?: T; errors?: { message: string }[] };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    throw new Error(`HTTP ${response.status}: non-JSON body ${text.slice(0, 200)}`);
+  }
+  if (!response.ok || parsed.errors !== undefined) {
+    throw new Error(`HTTP ${response.status}: ${parsed.errors?.map((e) => e.message).join('; ') ?? text.slice(0, 200)}`);
+  }
+  return parsed.data as T;
+}
+
+export function rssMiB(): number {
+  return process.memoryUsage().rss / (1024 * 1024);
+}
