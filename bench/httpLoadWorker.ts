@@ -110,7 +110,7 @@ async function main(): Promise<void> {
       ...(tally.recallIds === undefined ? {} : { recallIds: tally.recallIds }),
     },
   };
-  parentPort!.postMessage(reply, [reply.result!.latencies.buffer]);
+  parentPort!.postMessage(reply, [reply.result!.latencies.buffer as ArrayBuffer]);
 }
 
 main().catch((error: unknown) => {
