@@ -26,6 +26,10 @@ declare module 'autocannon' {
       /** Seconds. */
       timeout?: number;
       pipelining?: number;
+      /** Requests per second across all connections (open-ish loop); unlimited by default. */
+      overallRate?: number;
+      /** Requests per second per connection. */
+      connectionRate?: number;
       method?: string;
       headers?: Record<string, string>;
       body?: string | Buffer;

@@ -49,18 +49,25 @@ async function runOnce(options: HttpLoadOptions, run: { duration?: number; amoun
     connections: options.connections,
     timeout: options.timeout ?? 10,
     requests: [request],
+    ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
     ...(run.amount !== undefined ? { amount: run.amount } : { duration: run.duration ?? 10 }),
   });
+  // Throughput over the span from the first send to the last response: autocannon's own
+  // clock only ends on its one-second ticks, which distorts short `amount` runs.
+  let firstSend = Number.POSITIVE_INFINITY;
+  let lastResponse = Number.NEGATIVE_INFINITY;
   instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+    const now = performance.now();
+    if (now - responseTimeMs < firstSend) firstSend = now - responseTimeMs;
+    lastResponse = now;
     tally.latencies.push(responseTimeMs);
     tally.statusCodes[statusCode] = (tally.statusCodes[statusCode] ?? 0) + 1;
   });
   instance.on('reqError', (error: Error) => {
     tally.firstError ??= `request error: ${error.message}`;
   });
-  const started = performance.now();
   const result = await instance;
-  const wallSeconds = (performance.now() - started) / 1000;
+  const wallSeconds = lastResponse > firstSend ? (lastResponse - firstSend) / 1000 : NaN;
   tally.socketErrors += result.errors - result.timeouts;
   tally.timeouts += result.timeouts;
   if (result.timeouts > 0) tally.firstError ??= `${result.timeouts} request timeouts`;

@@ -1,5 +1,5 @@
 // Report rows and their rendering: an aligned text table (figure | value | baseline |
-// ratio | target) or one JSON object. Every measured figure carries the baseline measured
+// ratio | target | note) or one JSON object. Every measured figure carries the baseline measured
 // in the same run, because this machine is shared and noisy: absolute numbers drift from
 // run to run, ratios to a same-run baseline much less.
 
@@ -51,7 +51,7 @@ function pad(text: string, width: number, right = false): string {
 }
 
 export function renderTable(sections: readonly Section[]): string {
-  const header = ['figure', 'value', 'baseline', 'ratio', 'target'];
+  const header = ['figure', 'value', 'baseline', 'ratio', 'target', 'note'];
   const lines: string[][] = [];
   const sectionStarts = new Map<number, string>();
   for (const section of sections) {
@@ -60,7 +60,7 @@ export function renderTable(sections: readonly Section[]): string {
       const baseline = r.baseline === undefined ? '' : `${formatNumber(r.baseline.value, r.baseline.unit ?? r.unit)}  [${r.baseline.label}]`;
       const ratio = r.ratio === undefined ? '' : `${r.ratio >= 100 ? r.ratio.toFixed(0) : r.ratio >= 10 ? r.ratio.toFixed(1) : r.ratio.toFixed(2)}x`;
       const tgt = r.target === undefined ? '' : `${r.target.pass ? 'PASS' : 'MISS'} (${r.target.text})`;
-      lines.push([r.figure + (r.note === undefined ? '' : `  (${r.note})`), formatNumber(r.value, r.unit), baseline, ratio, tgt]);
+      lines.push([r.figure, formatNumber(r.value, r.unit), baseline, ratio, tgt, r.note ?? '']);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

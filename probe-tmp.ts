@@ -1,0 +1,11 @@
+import { tokenize } from './src/engine/lexical.js';
+import { validateEmbedding } from './src/engine/validation.js';
+import { encodeLogEntry, decodeLogEntry } from './src/storage/operationLog.js';
+import { spreadActivation } from './src/engine/spreading.js';
+console.log(tokenize('100㎒ ℍotel Café Zürich ﬁnance'));
+console.log(validateEmbedding('e', [1e-50, 0, 0], 3));
+const v = encodeLogEntry({ type: 'STORE', timestampMs: 5, payload: { a: 1 } });
+v[1] ^= 1;
+console.log(decodeLogEntry(0, 1, v));
+const r = await spreadActivation(new Map([['A', 1], ['B', 1]]), async (ids) => new Map(ids.map((id) => [id, id === 'C' ? [{ to: 'D', weight: 1 }] : id === 'D' ? [] : [{ to: 'C', weight: 1 }]])), { spreadDepth: 4, activationThreshold: 0.01, hopDecay: 0.7, cyclePenalty: 0.93, maxActivated: 100, maxEdgesPerHop: 10 });
+console.log(r);
