@@ -19,8 +19,6 @@ export interface HttpLoadOptions {
   duration?: number;
   /** Total requests. */
   amount?: number;
-  /** Cap on requests per second over all connections (default: as fast as answers come). */
-  overallRate?: number;
   /** Unmeasured run first, to warm the JIT and connections. */
   warmup?: { duration?: number; amount?: number };
   body: BodySpec;

@@ -49,7 +49,6 @@ async function runOnce(options: HttpLoadOptions, run: { duration?: number; amoun
     connections: options.connections,
     timeout: options.timeout ?? 10,
     requests: [request],
-    ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
     ...(run.amount !== undefined ? { amount: run.amount } : { duration: run.duration ?? 10 }),
   });
   // Throughput over the span from the first send to the last response: autocannon's own

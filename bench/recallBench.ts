@@ -173,7 +173,7 @@ export async function recallBench(cleanup: Cleanup, options: RecallBenchOptions)
         target: target(`>= ${RECALL_TARGET_AT_10}`, recall10 >= RECALL_TARGET_AT_10),
       }),
       row(`recall@10 (${exact.queries} q vs exactSearch)`, recall10VsJs, '', {
-        baseline: { label: 'native truth vs exactSearch', value: truthAgreement },
+        baseline: { label: 'agreement: native truth vs exactSearch', value: truthAgreement },
       }),
       row('engine HYBRID recall p50', hybrid.latencyMs.p50, 'ms', { baseline: { label: 'SIMILARITY p50', value: similarity.latencyMs.p50 } }),
       row('engine HYBRID recall p99', hybrid.latencyMs.p99, 'ms', {
@@ -190,8 +190,9 @@ export async function recallBench(cleanup: Cleanup, options: RecallBenchOptions)
         row(`GraphQL recall failed requests, ${g.concurrency} conn`, g.recall.failed, '', {
           baseline: { label, value: g.typename.failed },
           target: target('0 errors', g.recall.failed === 0),
-          note: `of ${g.recall.requests}; recall@10 over GraphQL ${g.recallAt10.toFixed(3)}`,
+          note: `of ${g.recall.requests}; non-2xx ${g.recall.non2xx}, GraphQL errors ${g.recall.graphqlErrors}, socket ${g.recall.socketErrors}, timeouts ${g.recall.timeouts}${g.recall.firstError === undefined ? '' : `; first: ${g.recall.firstError}`}`,
         }),
+        row(`recall@10 over GraphQL, ${g.concurrency} conn`, g.recallAt10, '', { baseline: { label: 'engine-level recall@10', value: recall10 } }),
       );
     }
     return {

@@ -6,6 +6,11 @@
 // Baselines from the same run: `{ __typename }` with the same 16 connections and duration
 // (the HTTP/GraphQL floor) and raw awaited Store.write puts (the storage floor).
 // Target: remember p99 < 5 ms at 16 clients (reported as PASS/MISS, never an exit failure).
+// The 16 clients are closed-loop (each sends its next request when the last is answered),
+// so on one event loop latency ~ 16 / throughput (Little's law) even for `{ __typename }`.
+// To show the per-request cost without that queueing, remember and `{ __typename }` are
+// also run with a single client. (autocannon's rate limiting sends each second's quota in
+// a burst, so it does not give an open loop; a single client does show the service time.)
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { storeWriteBaseline, typenameBaseline } from './baselines.js';
@@ -25,6 +30,8 @@ export interface RememberBenchOptions {
   dimension: number;
   /** Awaited puts for the Store.write baseline. */
   storeWrites: number;
+  /** Seconds per single-client run. */
+  singleDuration: number;
 }
 
 export function rememberOptions(quick: boolean, durationOverride?: number): RememberBenchOptions {
@@ -34,6 +41,7 @@ export function rememberOptions(quick: boolean, durationOverride?: number): Reme
     warmupSeconds: quick ? 0.5 : 1,
     dimension: 768,
     storeWrites: quick ? 500 : 4000,
+    singleDuration: quick ? 2 : 5,
   };
 }
 
@@ -66,25 +74,25 @@ export async function rememberBench(cleanup: Cleanup, options: RememberBenchOpti
     const typename = await withLoopDelay(() => typenameBaseline(node.url, run));
 
     log(`remember: remember mutation, ${options.connections} connections, ${options.duration}s`);
-    const remember = await withLoopDelay(() =>
-      runHttpLoad({
-        url: node.url,
-        ...run,
-        body: {
-          query: REMEMBER_QUERY,
-          variables: {
-            space: REMEMBER_SPACE,
-            memory: {
-              content: { $gen: 'text', prefix: 'bench memory' },
-              // Random-ish: around 200 seeded centres, so memories have plausible neighbours.
-              embedding: { $gen: 'vector', dimension: options.dimension, clusters: 200, seed: 7 },
-            },
-          },
+    const rememberBody = {
+      query: REMEMBER_QUERY,
+      variables: {
+        space: REMEMBER_SPACE,
+        memory: {
+          content: { $gen: 'text', prefix: 'bench memory' },
+          // Random-ish: around 200 seeded centres, so memories have plausible neighbours.
+          embedding: { $gen: 'vector', dimension: options.dimension, clusters: 200, seed: 7 },
         },
-      }),
-    );
+      },
+    };
+    const remember = await withLoopDelay(() => runHttpLoad({ url: node.url, ...run, body: rememberBody }));
     const r = remember.value;
     const t = typename.value;
+
+    const single = { connections: 1, duration: options.singleDuration, warmup: { duration: options.warmupSeconds } };
+    log(`remember: 1 client, ${options.singleDuration}s each: { __typename }, then remember`);
+    const typename1 = await typenameBaseline(node.url, single);
+    const remember1 = await runHttpLoad({ url: node.url, ...single, body: rememberBody });
     if (r.failed > 0) log(`remember: ${r.failed} FAILED requests (${errorsOf(r)}); first: ${r.firstError ?? '?'}`);
     if (t.failed > 0) log(`remember: baseline had ${t.failed} failed requests; first: ${t.firstError ?? '?'}`);
 
@@ -114,7 +122,13 @@ export async function rememberBench(cleanup: Cleanup, options: RememberBenchOpti
       row('remember failed requests', r.failed, '', {
         baseline: { label: tn, value: t.failed },
         target: target('0 errors', r.failed === 0),
-        note: `of ${r.requests}; ${errorsOf(r)}`,
+        note: `of ${r.requests}; ${errorsOf(r)}${r.firstError === undefined ? '' : `; first: ${r.firstError}`}`,
+      }),
+      row('remember throughput, 1 client', remember1.requestsPerSecond, 'req/s', { baseline: { label: '{ __typename } 1c', value: typename1.requestsPerSecond } }),
+      row('remember p50, 1 client', remember1.latencyMs.p50, 'ms', { baseline: { label: '{ __typename } 1c', value: typename1.latencyMs.p50 } }),
+      row('remember p99, 1 client', remember1.latencyMs.p99, 'ms', {
+        baseline: { label: '{ __typename } 1c', value: typename1.latencyMs.p99 },
+        note: `service time without queueing; ${remember1.failed + typename1.failed} failed`,
       }),
       row('remember throughput vs raw storage', r.requestsPerSecond, 'req/s', { baseline: { label: 'Store.write 1 KiB, 1 in flight', value: store1!.opsPerSecond, unit: 'ops/s' } }),
       row('remember p50 vs raw storage', r.latencyMs.p50, 'ms', { baseline: { label: 'Store.write 1 KiB, 1 in flight', value: store1!.latencyMs.p50 } }),
@@ -127,7 +141,7 @@ export async function rememberBench(cleanup: Cleanup, options: RememberBenchOpti
     return {
       title: `remember over GraphQL (${c} clients, ${options.duration} s, ${options.dimension}-d)`,
       rows,
-      details: { options, remember: r, typename: t, loopDelay: { remember, typename }, store: [store1, store16], storedMemories: stored, checkpointMs },
+      details: { options, remember: r, typename: t, single: { remember: remember1, typename: typename1 }, loopDelay: { remember, typename }, store: [store1, store16], storedMemories: stored, checkpointMs },
     };
   } finally {
     await stop();

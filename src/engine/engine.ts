@@ -95,6 +95,8 @@ export interface MemoryPage {
 export interface PatternOutcome {
   record: MemoryRecord;
   created: boolean;
+  /** False when the pattern already covered exactly these episodes and nothing was written. */
+  changed: boolean;
 }
 
 export interface ConsolidationOutcome {
@@ -315,12 +317,14 @@ export class Engine {
     const confidence = input.confidence == null ? null : validateUnit('confidence', input.confidence);
     const tags = input.tags == null ? null : validateTags(input.tags, limits);
     const metadata = input.metadata === undefined ? undefined : validateMetadata(input.metadata, limits);
-    if (id === null && (content === null || content.length === 0) && embedding === null) {
-      throw new BadInputError('A memory needs content or an embedding', { details: { field: 'memory' } });
-    }
+    const empty = (content === null || content.trim().length === 0) && embedding === null;
+    const emptyError = () => new BadInputError('A memory needs content or an embedding', { details: { field: 'memory' } });
+    if (id === null && empty) throw emptyError();
     return space.queue.run(() =>
       this.storeRecord(space, id ?? randomUUID(), embedding, (existing, now) => {
         if (existing === null) {
+          // Only an update may omit both; a new memory must have something to recall it by.
+          if (empty) throw emptyError();
           return this.newRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
         }
         return {
@@ -345,7 +349,7 @@ export class Engine {
     for (const [field, value] of [['where', input.where], ['why', input.why], ['how', input.how]] as const) {
       if (value != null) validateContent(field, value, limits);
     }
-    const who = input.who == null ? [] : validateTags(input.who, limits);
+    const who = input.who == null ? [] : validateTags(input.who, limits, 'who');
     const embedding = input.embedding == null ? null : validateEmbedding('embedding', input.embedding, space.definition.dimension);
     const encoding = input.confidence == null ? DEFAULT_CONFIDENCE : validateUnit('confidence', input.confidence);
     const vividness = input.vividness == null ? encoding : validateUnit('vividness', input.vividness);
@@ -587,7 +591,7 @@ export class Engine {
         const match = existingPatterns.find((p) => jaccard(p.pattern?.sourceEpisodes ?? [], sources) > 0.5);
         const mergedSources = match === undefined ? sources : [...new Set([...(match.pattern?.sourceEpisodes ?? []), ...sources])].sort();
         if (match !== undefined && sameJson(match.pattern?.sourceEpisodes, mergedSources) && !match.suppressed) {
-          outcomes.push({ record: match, created: false });
+          outcomes.push({ record: match, created: false, changed: false });
           continue;
         }
         const id = match?.id ?? `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
@@ -627,7 +631,7 @@ export class Engine {
         });
         batch.afterCommit(() => this.indexUpsert(space, record, cluster.centroid));
         touched.push(id, ...sources);
-        outcomes.push({ record, created: match === undefined });
+        outcomes.push({ record, created: match === undefined, changed: true });
       }
       batch.afterCommit(() => {
         for (const other of touched) reader.invalidateAdjacency(other);
@@ -637,7 +641,7 @@ export class Engine {
         patterns: outcomes,
         episodesConsidered: samples.length,
         patternsCreated: outcomes.filter((o) => o.created).length,
-        patternsUpdated: outcomes.filter((o) => !o.created && o.record.updatedAt === now).length,
+        patternsUpdated: outcomes.filter((o) => !o.created && o.changed).length,
         elapsedMs: performance.now() - started,
       };
     });

@@ -58,16 +58,17 @@ export function validateContent(field: string, content: string, limits: LimitSet
   return content;
 }
 
-export function validateTags(tags: readonly string[], limits: LimitSettings): string[] {
+/** Trims and de-duplicates a list of short labels (tags, or an episode's `who`). */
+export function validateTags(tags: readonly string[], limits: LimitSettings, field = 'tags'): string[] {
   const out = new Set<string>();
   for (const raw of tags) {
     const tag = raw.trim();
     if (tag.length === 0 || tag.length > limits.maxTagLength || !/^[^\p{Cc}]+$/u.test(tag)) {
-      throw new BadInputError(`Each tag must be 1-${limits.maxTagLength} printable characters`, { details: { field: 'tags' } });
+      throw new BadInputError(`Each entry of ${field} must be 1-${limits.maxTagLength} printable characters`, { details: { field } });
     }
     out.add(tag);
   }
-  if (out.size > limits.maxTags) throw new BadInputError(`At most ${limits.maxTags} tags are allowed`, { details: { field: 'tags' } });
+  if (out.size > limits.maxTags) throw new BadInputError(`At most ${limits.maxTags} entries are allowed in ${field}`, { details: { field } });
   return [...out];
 }
 

@@ -51,6 +51,11 @@ export async function gqlData<T = any>(url: string, query: string, variables?: R
   return response.body.data as T;
 }
 
+export type TestNode = EngramNode & {
+  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<T>;
+  post<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphqlResponse<T>>;
+};
+
 export class Harness {
   private readonly directories: string[] = [];
   private readonly nodes: EngramNode[] = [];
@@ -62,7 +67,7 @@ export class Harness {
     return directory;
   }
 
-  async startNode(overrides: Partial<Config> = {}): Promise<EngramNode & { gql: typeof gqlData; post: typeof postGraphql }> {
+  async startNode(overrides: Partial<Config> = {}): Promise<TestNode> {
     const config: Config = { ...presets.test, dataDir: overrides.dataDir ?? this.directory(), ...overrides };
     const node = await startNode(config, createLogger('silent'));
     this.nodes.push(node);
@@ -70,7 +75,7 @@ export class Harness {
       gql: <T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>) => gqlData<T>(node.url, query, variables, headers),
       post: <T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>) => postGraphql<T>(node.url, query, variables, headers),
     };
-    return Object.assign(node, bound) as EngramNode & { gql: typeof gqlData; post: typeof postGraphql };
+    return Object.assign(node, bound);
   }
 
   /** Starts `npm start`'s entry point as a child process; resolves with its GraphQL URL. */
