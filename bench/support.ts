@@ -9,9 +9,16 @@ import { pino } from 'pino';
 import { presets } from '../src/config.js';
 import { startNode, type EngramNode } from '../src/server/app.js';
 
+let logPrefix = 'bench';
+
+/** Names the tool in progress lines (default "bench"). */
+export function setLogPrefix(prefix: string): void {
+  logPrefix = prefix;
+}
+
 /** Progress lines go to stderr so `--json` keeps stdout machine-readable. */
 export function log(message: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+  process.stderr.write(`[${logPrefix} ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
 /** LIFO cleanup actions that run once, on success, failure or a signal. */

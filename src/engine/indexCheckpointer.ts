@@ -204,9 +204,14 @@ export class IndexCheckpointer {
     for (let i = 0; i < entries.length; i += REBUILD_BATCH) {
       const chunk = entries.slice(i, i + REBUILD_BATCH);
       const values = await this.store.getMany(chunk.map(([, id]) => keys.embedding(definition.id, id)));
+      const labels: number[] = [];
+      const vectors = new Float32Array(chunk.length * definition.dimension);
       values.forEach((value, j) => {
-        if (value !== null) index.upsert(chunk[j]![0], decodeEmbedding(value));
+        if (value === null) return;
+        vectors.set(decodeEmbedding(value), labels.length * definition.dimension);
+        labels.push(chunk[j]![0]);
       });
+      index.addMany(labels, vectors.subarray(0, labels.length * definition.dimension));
     }
     return index;
   }

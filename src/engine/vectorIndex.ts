@@ -349,6 +349,31 @@ export class VectorIndex {
     this.#native.add(key, this.#scratch, 1);
   }
 
+  /**
+   * Bulk insert for rebuilding an index: `vectors` packs one row per label. Labels must be
+   * new and distinct. Single-threaded on purpose: with usearch 2.25, a 2-thread batch add
+   * left about 1 in 1000 vectors unreachable by their own query (18 misses in 20k self
+   * searches on 1000 x 32-d random vectors, 0 with one thread).
+   */
+  addMany(labels: readonly number[], vectors: Float32Array): void {
+    if (vectors.length !== labels.length * this.dimension) {
+      throw new RangeError(`addMany got ${vectors.length} values for ${labels.length} labels of dimension ${this.dimension}`);
+    }
+    if (labels.length === 0) return;
+    const keys = new BigUint64Array(labels.length);
+    const normalised = new Float32Array(vectors.length);
+    for (let i = 0; i < labels.length; i++) {
+      keys[i] = checkLabel(labels[i]!);
+      if (this.#native.contains(keys[i]!) === true) throw new TypeError(`label ${labels[i]} is already in the index`);
+      const row = vectors.subarray(i * this.dimension, (i + 1) * this.dimension);
+      checkVector(row, this.dimension, 'vector');
+      normaliseInto(row, this.#scratch, 'vector');
+      normalised.set(this.#scratch, i * this.dimension);
+    }
+    if (new Set(keys).size !== keys.length) throw new TypeError('addMany labels must be distinct');
+    this.#native.add(keys, normalised, 1);
+  }
+
   /** Removes `label`; true if it was present. */
   remove(label: number): boolean {
     return (this.#native.remove(checkLabel(label)) as number) > 0;
