@@ -182,7 +182,7 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
     const env = flagToEnv[name];
     if (env === undefined) throw new BadInputError(`Unknown flag --${name}; known flags: ${Object.keys(flagToEnv).map((f) => `--${f}`).join(', ')}`);
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new BadInputError(`Flag --${name} needs a value`);
+    if (value === undefined || value.trim() === '') throw new BadInputError(`Flag --${name} needs a value`);
     out[env] = value;
   }
   return out;
@@ -191,7 +191,7 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
 function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new BadInputError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
@@ -213,7 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeId: optional(merged, 'ENGRAM_NODE_ID') ?? base.nodeId,
     natsUrl: optional(merged, 'ENGRAM_NATS_URL') ?? base.natsUrl,
     cluster: optional(merged, 'ENGRAM_CLUSTER') ?? base.cluster,
-    seeds: (optional(merged, 'ENGRAM_SEEDS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    seeds: optional(merged, 'ENGRAM_SEEDS')?.split(',').map((s) => s.trim()).filter(Boolean) ?? base.seeds,
     rack: optional(merged, 'ENGRAM_RACK') ?? base.rack,
     zone: optional(merged, 'ENGRAM_ZONE') ?? base.zone,
     replicationFactor: integer(merged, 'ENGRAM_REPLICATION_FACTOR', base.replicationFactor, 1, 15),

@@ -14,8 +14,11 @@ export const MAX_TERMS_PER_MEMORY = 1000;
 
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  for (const match of text.toLowerCase().normalize('NFKC').matchAll(/[\p{L}\p{N}]+/gu)) {
-    const token = match[0].slice(0, MAX_TERM_LENGTH);
+  // NFKC first: compatibility forms can normalise to capitals (U+210D -> H). Marks (\p{M})
+  // belong to words in scripts such as Devanagari and Thai.
+  for (const match of text.normalize('NFKC').toLowerCase().matchAll(/[\p{L}\p{N}][\p{L}\p{M}\p{N}]*/gu)) {
+    // Cut by code points so a surrogate pair is never split.
+    const token = match[0].length > MAX_TERM_LENGTH ? Array.from(match[0]).slice(0, MAX_TERM_LENGTH).join('') : match[0];
     if (token.length < 2 || STOPWORDS.has(token)) continue;
     out.push(token);
   }

@@ -52,7 +52,11 @@ export async function spreadActivation(seeds: ReadonlyMap<string, number>, readA
     }
     if (incoming.size === 0) break;
     depthReached = depth;
-    for (const [id, delta] of incoming) activation.set(id, Math.min(1, (activation.get(id) ?? 0) + delta));
+    for (const [id, delta] of incoming) {
+      activation.set(id, Math.min(1, (activation.get(id) ?? 0) + delta));
+      // Fan-in can sum past 1; pass on no more than a memory can hold.
+      incoming.set(id, Math.min(1, delta));
+    }
     frontier = incoming;
   }
   return { activation, depthReached, truncated };

@@ -44,7 +44,8 @@ export function validateEmbedding(field: string, values: readonly number[], dime
       throw new BadInputError(`${field}[${i}] is not a finite float32`, { details: { field } });
     }
     vector[i] = value;
-    norm += value * value;
+    // The stored float32, not the double: tiny values underflow to zero.
+    norm += vector[i]! * vector[i]!;
   }
   if (norm === 0) throw new BadInputError(`${field} is all zeros, so it has no direction to compare`, { details: { field } });
   return vector;
@@ -80,6 +81,7 @@ export function validateMetadata(metadata: unknown, limits: LimitSettings): unkn
   } catch (cause) {
     throw new BadInputError('metadata must be JSON', { cause, details: { field: 'metadata' } });
   }
+  if (serialised === undefined) throw new BadInputError('metadata must be JSON', { details: { field: 'metadata' } });
   const bytes = Buffer.byteLength(serialised, 'utf8');
   if (bytes > limits.maxMetadataBytes) {
     throw new BadInputError(`metadata is ${bytes} bytes; the limit is ${limits.maxMetadataBytes}`, { details: { field: 'metadata' } });

@@ -95,8 +95,6 @@ export const keys = {
 
   logEntry: (space: string, shard: number, seq: number) => compose('L', [space, u16(shard), u64(seq)], false),
   log: (space: string, shard: number) => compose('L', [space, u16(shard)], true),
-  /** Every family that holds data of a space, for dropping a whole space. */
-  spaceFamilies: (space: string) => ['S', 'P', 'M', 'E', 'A', 'T', 'C', 'W', 'K', 'L'].map((family) => compose(family, [space], family === 'S' || family === 'P' ? false : true)),
 };
 
 /** The record-id suffix of a key built as `<prefix><id>`. */

@@ -2,8 +2,9 @@
 // shard with a dense, monotonic sequence number. Replicas receive these entries and
 // recovery replays them into the ANN index.
 //
-// Value layout: [format:u8][type:u8][crc32:u32][timestampMs:f64][payload JSON]
-// The CRC covers everything after itself, so a torn or corrupted entry is detected.
+// Value layout: [format:u8][crc32:u32][type:u8][timestampMs:f64][payload JSON]
+// The CRC covers everything after itself (type, time and payload), so a torn or
+// corrupted entry is detected.
 
 import { crc32 } from 'node:zlib';
 import { CorruptionError } from '../errors.js';
@@ -28,10 +29,10 @@ export function encodeLogEntry(entry: Omit<LogEntry, 'shard' | 'seq'>): Buffer {
   const body = Buffer.from(JSON.stringify(entry.payload));
   const value = Buffer.alloc(HEADER_BYTES + body.length);
   value.writeUInt8(LOG_FORMAT_VERSION, 0);
-  value.writeUInt8(operationTypes.indexOf(entry.type), 1);
+  value.writeUInt8(operationTypes.indexOf(entry.type), 5);
   value.writeDoubleBE(entry.timestampMs, 6);
   body.copy(value, HEADER_BYTES);
-  value.writeUInt32BE(crc32(value.subarray(6)), 2);
+  value.writeUInt32BE(crc32(value.subarray(5)), 1);
   return value;
 }
 
@@ -39,10 +40,10 @@ export function decodeLogEntry(shard: number, seq: number, value: Buffer): LogEn
   if (value.length < HEADER_BYTES || value.readUInt8(0) !== LOG_FORMAT_VERSION) {
     throw new CorruptionError(`Log entry ${shard}/${seq} has an unknown format`);
   }
-  if (value.readUInt32BE(2) !== crc32(value.subarray(6))) {
+  if (value.readUInt32BE(1) !== crc32(value.subarray(5))) {
     throw new CorruptionError(`Log entry ${shard}/${seq} failed its checksum`);
   }
-  const type = operationTypes[value.readUInt8(1)];
+  const type = operationTypes[value.readUInt8(5)];
   if (type === undefined) throw new CorruptionError(`Log entry ${shard}/${seq} has an unknown type`);
   return {
     shard,

@@ -1,17 +1,18 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { LOG_FORMAT_VERSION, decodeLogEntry, encodeLogEntry, operationTypes } from '../../src/storage/operationLog.js';
 import type { OperationType } from '../../src/storage/operationLog.js';
 
 const HEADER_BYTES = 14;
 
-function expectCorruption(fn: () => unknown, message?: RegExp): void {
+function expectCorruption(fn: () => unknown, message?: RegExp, label = 'expected a CorruptionError'): void {
   let caught: unknown;
   try {
     fn();
   } catch (err) {
     caught = err;
   }
-  expect(caught, 'expected a CorruptionError').toBeInstanceOf(Error);
+  expect(caught, label).toBeInstanceOf(Error);
   expect((caught as Error).name).toBe('CorruptionError');
   if (message) expect((caught as Error).message).toMatch(message);
 }
@@ -29,14 +30,15 @@ describe('encodeLogEntry', () => {
     const value = encodeLogEntry(sampleEntry);
     expect(LOG_FORMAT_VERSION).toBe(1);
     expect(value.readUInt8(0)).toBe(1);
-    expect(value.readUInt8(1)).toBe(1); // STORE
+    expect(value.readUInt32BE(1)).toBe(crc32(value.subarray(5)));
+    expect(value.readUInt8(5)).toBe(1); // STORE
     expect(value.readDoubleBE(6)).toBe(sampleEntry.timestampMs);
     expect(JSON.parse(value.subarray(HEADER_BYTES).toString())).toEqual(sampleEntry.payload);
   });
 
   it('encodeLogEntry_forEachType_writesItsIndexAsTypeCode', () => {
     operationTypes.forEach((type, code) => {
-      expect(encodeLogEntry({ type, timestampMs: 0, payload: null }).readUInt8(1)).toBe(code);
+      expect(encodeLogEntry({ type, timestampMs: 0, payload: null }).readUInt8(5)).toBe(code);
     });
   });
 });
@@ -59,10 +61,10 @@ describe('decodeLogEntry', () => {
     }
   });
 
-  it('decodeLogEntry_whenAnyByteAfterTheFormatAndTypeIsFlipped_throwsCorruptionError', () => {
+  it('decodeLogEntry_whenAnyByteAfterTheFormatIsFlipped_throwsCorruptionError', () => {
     const value = encodeLogEntry(sampleEntry);
-    // Bytes 2..5 are the CRC itself; 6.. are timestamp and payload, all covered by it.
-    for (let i = 2; i < value.length; i++) {
+    // Bytes 1..4 are the CRC itself; 5.. are type, timestamp and payload, all covered by it.
+    for (let i = 1; i < value.length; i++) {
       for (const mask of [0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff]) {
         const corrupted = Buffer.from(value);
         corrupted[i]! ^= mask;
@@ -72,13 +74,12 @@ describe('decodeLogEntry', () => {
   });
 
   it('decodeLogEntry_whenTypeByteIsFlipped_throwsCorruptionError', () => {
-    // The type code sits before the CRC field, so the checksum must still cover it: a
-    // flipped type bit must not silently turn a STORE into another operation.
+    // A flipped type bit must not silently turn a STORE into another operation.
     const value = encodeLogEntry(sampleEntry);
     for (const mask of [0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80]) {
       const corrupted = Buffer.from(value);
-      corrupted[1]! ^= mask;
-      expectCorruption(() => decodeLogEntry(0, 1, corrupted));
+      corrupted[5]! ^= mask;
+      expectCorruption(() => decodeLogEntry(0, 1, corrupted), undefined, `type byte ${value[5]} xor 0x${mask.toString(16)} decoded without error`);
     }
   });
 
@@ -99,7 +100,8 @@ describe('decodeLogEntry', () => {
 
   it('decodeLogEntry_whenTypeCodeIsOutOfRange_throwsCorruptionError', () => {
     const value = encodeLogEntry(sampleEntry);
-    value.writeUInt8(operationTypes.length, 1);
+    value.writeUInt8(operationTypes.length, 5);
+    value.writeUInt32BE(crc32(value.subarray(5)), 1);
     expectCorruption(() => decodeLogEntry(0, 1, value), /unknown type/);
   });
 
