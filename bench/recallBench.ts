@@ -185,7 +185,13 @@ export async function recallBench(cleanup: Cleanup, options: RecallBenchOptions)
       const label = `{ __typename } ${g.concurrency}c`;
       rows.push(
         row(`GraphQL recall QPS, ${g.concurrency} conn`, g.recall.requestsPerSecond, 'q/s', { baseline: { label, value: g.typename.requestsPerSecond } }),
-        row(`GraphQL recall p50, ${g.concurrency} conn`, g.recall.latencyMs.p50, 'ms', { baseline: { label, value: g.typename.latencyMs.p50 } }),
+        row(`GraphQL recall p50, ${g.concurrency} conn`, g.recall.latencyMs.p50, 'ms', {
+          baseline: { label, value: g.typename.latencyMs.p50 },
+          target: target(
+            `p50 < ${RECALL_TARGET_P50_MS} ms at recall@10 >= ${RECALL_TARGET_AT_10}`,
+            g.recall.latencyMs.p50 < RECALL_TARGET_P50_MS && g.recallAt10 >= RECALL_TARGET_AT_10,
+          ),
+        }),
         row(`GraphQL recall p99, ${g.concurrency} conn`, g.recall.latencyMs.p99, 'ms', { baseline: { label, value: g.typename.latencyMs.p99 } }),
         row(`GraphQL recall failed requests, ${g.concurrency} conn`, g.recall.failed, '', {
           baseline: { label, value: g.typename.failed },
@@ -196,6 +202,7 @@ export async function recallBench(cleanup: Cleanup, options: RecallBenchOptions)
       );
     }
     return {
+      key: 'recall',
       title: `recall over ${count} memories, ${dimension}-d, ${clusters} clusters, ${options.queries} queries`,
       rows,
       details: {

@@ -139,6 +139,7 @@ export async function rememberBench(cleanup: Cleanup, options: RememberBenchOpti
       row(`one index checkpoint (${stored} vectors, sync)`, checkpointMs, 'ms', { note: 'every 5 s in presets.test' }),
     ];
     return {
+      key: 'remember',
       title: `remember over GraphQL (${c} clients, ${options.duration} s, ${options.dimension}-d)`,
       rows,
       details: { options, remember: r, typename: t, single: { remember: remember1, typename: typename1 }, loopDelay: { remember, typename }, store: [store1, store16], storedMemories: stored, checkpointMs },

@@ -15,6 +15,8 @@ export interface Row {
 }
 
 export interface Section {
+  /** Stable key in --json output. */
+  key: string;
   title: string;
   rows: Row[];
   /** Raw measurements for --json. */
@@ -85,8 +87,9 @@ export function toJson(sections: readonly Section[], meta: Record<string, unknow
       ...meta,
       sections: Object.fromEntries(
         sections.map((s) => [
-          s.title,
+          s.key,
           {
+            title: s.title,
             rows: s.rows.map((r) => ({ ...r, target: r.target === undefined ? undefined : { ...r.target, status: r.target.pass ? 'PASS' : 'MISS' } })),
             details: s.details,
           },

@@ -104,12 +104,14 @@ async function main(): Promise<number> {
     only: args.only ?? 'all',
     totalSeconds,
     machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown' },
+    // graphql-js picks its slow development-mode instanceOf checks when NODE_ENV is not "production".
+    nodeEnv: process.env.NODE_ENV ?? '(unset)',
     ...(failure === undefined ? {} : { failure: failure instanceof Error ? (failure.stack ?? failure.message) : String(failure) }),
   };
   if (args.json) {
     process.stdout.write(`${toJson(sections, meta)}\n`);
   } else if (sections.length > 0) {
-    process.stdout.write(`\nEngram benchmarks (${meta.mode}, ${meta.machine.cpus} CPUs, ${meta.machine.cpuModel}, node ${meta.machine.node})\n`);
+    process.stdout.write(`\nEngram benchmarks (${meta.mode}, ${meta.machine.cpus} CPUs, ${meta.machine.cpuModel}, node ${meta.machine.node}, NODE_ENV ${meta.nodeEnv})\n`);
     process.stdout.write('ratio = value / baseline; both measured in this run\n\n');
     process.stdout.write(`${renderTable(sections)}\n\ntotal runtime ${totalSeconds.toFixed(1)} s\n`);
   }

@@ -321,7 +321,7 @@ export class Engine {
     const emptyError = () => new BadInputError('A memory needs content or an embedding', { details: { field: 'memory' } });
     if (id === null && empty) throw emptyError();
     return space.queue.run(() =>
-      this.storeRecord(space, id ?? randomUUID(), embedding, (existing, now) => {
+      this.storeRecord(space, id ?? randomUUID(), id === null, embedding, (existing, now) => {
         if (existing === null) {
           // Only an update may omit both; a new memory must have something to recall it by.
           if (empty) throw emptyError();
@@ -372,7 +372,7 @@ export class Engine {
     // The episode's confidence combines its three confidences (geometric mean), so one weak signal lowers it.
     const confidence = Math.cbrt(encoding * vividness * reliability);
     return space.queue.run(() =>
-      this.storeRecord(space, id ?? randomUUID(), embedding, (existing, at) => {
+      this.storeRecord(space, id ?? randomUUID(), id === null, embedding, (existing, at) => {
         const base = existing ?? this.newRecord('EPISODE', { content: what, confidence, tags, metadata }, at);
         return { ...base, kind: 'EPISODE', content: what, confidence, tags, metadata, episode, suppressed: false };
       }),
@@ -406,12 +406,14 @@ export class Engine {
   private async storeRecord(
     space: MemorySpace,
     id: string,
+    generated: boolean,
     embeddingInput: Float32Array | null,
     build: (existing: MemoryRecord | null, nowMs: number) => MemoryRecord,
   ): Promise<StoreOutcome> {
     const reader = this.reader(space);
     const now = this.now();
-    const existing = await reader.record(id);
+    // A freshly generated id cannot exist yet, so skip the read.
+    const existing = generated ? null : await reader.record(id);
     const oldEmbedding = existing?.hasEmbedding ? await reader.embedding(id) : null;
     const embedding = embeddingInput ?? oldEmbedding;
     const draft = build(existing, now);
