@@ -12,6 +12,7 @@
 // Progress goes to stderr. Targets print PASS/MISS and never change the exit code; a
 // benchmark that crashes does (exit 1). Temporary directories are removed in every case.
 
+import '../src/server/productionMode.js'; // must stay first: sets NODE_ENV before graphql loads
 import { availableParallelism, cpus } from 'node:os';
 import { recallBench, recallOptions } from './recallBench.js';
 import { rememberBench, rememberOptions } from './rememberBench.js';

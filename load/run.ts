@@ -13,6 +13,7 @@
 // Load is generated in a worker thread so it does not share the event loop with an
 // in-process node.
 
+import '../src/server/productionMode.js'; // must stay first: sets NODE_ENV before graphql loads
 import { readFileSync } from 'node:fs';
 import type { BodySpec } from '../bench/bodies.js';
 import { runHttpLoad, type HttpLoadResult } from '../bench/httpLoad.js';

@@ -1,6 +1,7 @@
 // Process entry point: configuration from the environment and flags, one node, and a
 // graceful stop on SIGTERM or SIGINT (finish in-flight requests, flush, close RocksDB).
 
+import './productionMode.js'; // must stay first: sets NODE_ENV before graphql loads
 import { loadConfig } from '../config.js';
 import { EngramError } from '../errors.js';
 import { startNode } from './app.js';
