@@ -94,11 +94,15 @@ function groundTruth(data: Float32Array, queries: Float32Array, dimension: numbe
   return { truth, ms: performance.now() - started };
 }
 
+const SPREAD = 0.5;
+
 export async function recallBench(cleanup: Cleanup, options: RecallBenchOptions): Promise<Section> {
   const { count, dimension, clusters } = options;
   log(`recall: generating ${count} x ${dimension}-d clustered vectors (${clusters} clusters) and ${options.queries} queries`);
-  const data = clusteredVectors({ count, dimension, clusters, seed: SEED });
-  const queries = queryVectors({ count: options.queries, dimension, clusters, seed: SEED });
+  // Spread 0.5 puts cluster-mates at cosine ~0.8, above the 0.75 link threshold, so
+  // remember creates associations and HYBRID recall really spreads activation.
+  const data = clusteredVectors({ count, dimension, clusters, seed: SEED, spread: SPREAD });
+  const queries = queryVectors({ count: options.queries, dimension, clusters, seed: SEED, spread: SPREAD });
 
   const { node, stop } = await startTempNode(cleanup, 'bench-recall');
   try {
