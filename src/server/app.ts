@@ -133,24 +133,8 @@ function graphqlError(message: string, code: string, extra: Record<string, unkno
   return { errors: [{ message, extensions: { code, ...extra } }] };
 }
 
-export async function startNode(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<EngramNode> {
-  mkdirSync(config.dataDir, { recursive: true });
-  const store = await Store.open(join(config.dataDir, 'rocksdb'));
-  let engine: Engine;
-  let nodeId: string;
-  try {
-    nodeId = await resolveNodeId(store, config.nodeId, logger);
-    logger = logger.child({ node: nodeId });
-    engine = await Engine.open({ store, indexDir: join(config.dataDir, 'index'), nodeId, settings: config.engine, limits: config.limits, logger });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  const metrics = new Metrics();
-  metrics.observeEngine(engine, nodeId);
-  const service = new NodeService(engine, config, metrics);
-
-  const yoga = createYoga<Record<never, never>, RequestContext>({
+function createGraphqlHandler(service: NodeService, metrics: Metrics, logger: Logger) {
+  return createYoga<Record<never, never>, RequestContext>({
     schema: createSchema<RequestContext>({ typeDefs: loadTypeDefs(), resolvers }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -168,12 +152,33 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     context: ({ request }) => ({ service, spaceHeader: request.headers.get('x-memory-space') }),
     plugins: [useOperationLimits(defaultOperationLimits, fieldCosts), useRequestMetrics(metrics), useErrorCodes()],
   });
+}
 
-  let ready = false;
+type GraphqlHandler = ReturnType<typeof createGraphqlHandler>;
+
+/**
+ * Starts a node. HTTP listens before recovery so that /health/live answers while indexes
+ * are loaded or rebuilt; until then /health/ready and /graphql answer 503. Resolves once
+ * the node is ready.
+ */
+export async function startNode(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<EngramNode> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = await Store.open(join(config.dataDir, 'rocksdb'));
+  let nodeId: string;
+  try {
+    nodeId = await resolveNodeId(store, config.nodeId, logger);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  logger = logger.child({ node: nodeId });
+  const metrics = new Metrics();
+
+  let graphql: GraphqlHandler | undefined;
   let stopping = false;
   let inFlight = 0;
 
-  const handleGraphql = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
+  const handleGraphql = async (request: IncomingMessage, response: ServerResponse, url: URL, yoga: GraphqlHandler): Promise<void> => {
     let body: Buffer | undefined;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       const read = await readBody(request, config.limits.maxBodyBytes);
@@ -208,18 +213,21 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       case '/health/live':
         sendJson(response, 200, { status: 'live', node: nodeId });
         return;
-      case '/health/ready':
-        sendJson(response, ready && !stopping ? 200 : 503, { status: ready && !stopping ? 'ready' : 'not ready', node: nodeId });
+      case '/health/ready': {
+        const ready = graphql !== undefined && !stopping;
+        sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : stopping ? 'stopping' : 'recovering', node: nodeId });
         return;
+      }
       case '/metrics': {
         const text = await metrics.registry.metrics();
         response.writeHead(200, { 'content-type': metrics.registry.contentType });
         response.end(text);
         return;
       }
-      case '/graphql':
-        if (stopping) {
-          sendJson(response, 503, graphqlError('The node is shutting down', 'UNAVAILABLE', { retryAfterMs: 1000 }), { 'retry-after': '1' });
+      case '/graphql': {
+        if (stopping || graphql === undefined) {
+          const message = stopping ? 'The node is shutting down' : 'The node is recovering its data; retry shortly';
+          sendJson(response, 503, graphqlError(message, 'UNAVAILABLE', { retryAfterMs: 1000 }), { 'retry-after': '1' });
           return;
         }
         if (inFlight >= MAX_IN_FLIGHT_REQUESTS) {
@@ -229,11 +237,12 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
         }
         inFlight++;
         try {
-          await handleGraphql(request, response, url);
+          await handleGraphql(request, response, url, graphql);
         } finally {
           inFlight--;
         }
         return;
+      }
       default:
         sendJson(response, 404, { error: 'not found', paths: ['/graphql', '/health/live', '/health/ready', '/metrics'] });
     }
@@ -257,7 +266,20 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
-  ready = true;
+  logger.info({ url }, 'engram node listening; recovering data');
+
+  let engine: Engine;
+  try {
+    engine = await Engine.open({ store, indexDir: join(config.dataDir, 'index'), nodeId, settings: config.engine, limits: config.limits, logger });
+  } catch (error) {
+    server.closeAllConnections();
+    await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+    await store.close();
+    throw error;
+  }
+  metrics.observeEngine(engine, nodeId);
+  const service = new NodeService(engine, config, metrics);
+  graphql = createGraphqlHandler(service, metrics, logger);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
   let closing: Promise<void> | undefined;
