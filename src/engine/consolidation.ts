@@ -29,7 +29,7 @@ export interface EpisodeCluster {
 }
 
 /** Returns indexes (into the sample array) of episodes near sample `index`. */
-export type NeighbourFinder = (index: number) => number[];
+export type NeighbourFinder = (index: number) => number[] | Promise<number[]>;
 
 export function dot(a: Float32Array, b: Float32Array): number {
   let sum = 0;
@@ -56,14 +56,14 @@ export function weightedCentroid(members: readonly { embedding: Float32Array; co
   return normalise(sum);
 }
 
-export function clusterEpisodes(samples: readonly EpisodeSample[], neighbours: NeighbourFinder, settings: ConsolidationSettings): EpisodeCluster[] {
+export async function clusterEpisodes(samples: readonly EpisodeSample[], neighbours: NeighbourFinder, settings: ConsolidationSettings): Promise<EpisodeCluster[]> {
   const order = samples.map((_, index) => index).sort((a, b) => samples[a]!.whenMs - samples[b]!.whenMs || (samples[a]!.id < samples[b]!.id ? -1 : 1));
   const assigned = new Set<number>();
   const clusters: EpisodeCluster[] = [];
   for (const index of order) {
     if (clusters.length >= settings.maxPatterns) break;
     if (assigned.has(index)) continue;
-    const candidates = [index, ...neighbours(index).filter((n) => n !== index && !assigned.has(n))];
+    const candidates = [index, ...(await neighbours(index)).filter((n) => n !== index && !assigned.has(n))];
     if (candidates.length < settings.minEpisodes) continue;
     let kept = candidates;
     let centroid = weightedCentroid(kept.map((i) => samples[i]!));

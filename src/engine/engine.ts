@@ -11,8 +11,10 @@ import type { Store } from '../storage/store.js';
 import { activationAfterAccess, clamp01, currentActivation } from './confidence.js';
 import { clusterEpisodes, jaccard, type EpisodeSample } from './consolidation.js';
 import { IndexCheckpointer } from './indexCheckpointer.js';
+import { IndexHost } from './indexHost.js';
 import { termFrequencies, tokenize } from './lexical.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
+import { SerialQueue } from './serialQueue.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
 import { decodeEmbedding, encodeEmbedding, encodeRecord, encodeWeight } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
@@ -29,7 +31,6 @@ import {
   validateUnit,
 } from './validation.js';
 import { tick } from './vectorClock.js';
-import { VectorIndex } from './vectorIndex.js';
 
 export const DEFAULT_SPACE = 'default';
 /** Confidence of a memory stored without one: Engram's MEDIUM level. */
@@ -151,11 +152,15 @@ export class Engine {
   droppedTouches = 0;
   readonly now: () => number;
   readonly checkpointer: IndexCheckpointer;
+  private readonly indexHost: IndexHost;
+  /** Checkpoints run one at a time so checkpoint files are written in order. */
+  private readonly checkpoints = new SerialQueue();
 
   private constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? Date.now;
     this.adjacency = new AdjacencyCache(options.settings.adjacencyCacheEntries);
-    this.checkpointer = new IndexCheckpointer(options.store, options.indexDir, options.logger);
+    this.indexHost = new IndexHost(options.logger);
+    this.checkpointer = new IndexCheckpointer(options.store, options.indexDir, this.indexHost, options.logger);
   }
 
   get nodeId(): string {
@@ -172,11 +177,16 @@ export class Engine {
 
   static async open(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(options);
-    for await (const { value } of options.store.scan(keys.allSpaces())) {
-      const definition = JSON.parse(value.toString()) as SpaceDefinition;
-      engine.spaces.set(definition.id, await engine.checkpointer.recover(definition));
+    try {
+      for await (const { value } of options.store.scan(keys.allSpaces())) {
+        const definition = JSON.parse(value.toString()) as SpaceDefinition;
+        engine.spaces.set(definition.id, await engine.checkpointer.recover(definition));
+      }
+      if (!engine.spaces.has(DEFAULT_SPACE)) await engine.createSpace(DEFAULT_SPACE);
+    } catch (error) {
+      await engine.indexHost.close();
+      throw error;
     }
-    if (!engine.spaces.has(DEFAULT_SPACE)) await engine.createSpace(DEFAULT_SPACE);
     engine.touchTimer = setInterval(() => void engine.flushTouches(), options.settings.touchFlushIntervalMs);
     engine.touchTimer.unref();
     engine.checkpointTimer = setInterval(() => void engine.checkpoint(), options.settings.indexCheckpointIntervalMs);
@@ -192,6 +202,7 @@ export class Engine {
     await this.flushTouches(true);
     for (const space of this.spaces.values()) await space.queue.drain();
     await this.checkpoint();
+    await this.indexHost.close();
     await this.options.store.close();
   }
 
@@ -242,7 +253,9 @@ export class Engine {
 
   private async writeNewSpace(id: string, dimension: number, shards: number): Promise<MemorySpace> {
     const definition: SpaceDefinition = { id, dimension, shards, createdAt: this.now(), version: tick({}, this.nodeId) };
-    const space = new MemorySpace(definition, { count: 0, nextLabel: 0 }, new Array<number>(shards).fill(0), new VectorIndex({ dimension }));
+    const index = this.indexHost.space(id, dimension);
+    await index.create();
+    const space = new MemorySpace(definition, { count: 0, nextLabel: 0 }, new Array<number>(shards).fill(0), index);
     const batch = new MutationBatch(space, definition.createdAt);
     batch.put(keys.space(id), JSON.stringify(definition));
     batch.log(0, 'CREATE_SPACE', { space: definition });
@@ -440,7 +453,7 @@ export class Engine {
       if (existing !== null) removedLinks.push(...(await this.deleteAssociations(batch, space, reader, id)));
       if (embedding !== null) {
         batch.put(keys.embedding(space.id, id), encodeEmbedding(embedding));
-        links = this.findLinks(space, embedding, record.label);
+        links = await this.findLinks(space, embedding, record.label);
         for (const link of links) this.putAssociation(batch, space, id, link.to, link.weight);
       }
     }
@@ -470,9 +483,9 @@ export class Engine {
     space.indexDirty = true;
   }
 
-  private findLinks(space: MemorySpace, embedding: Float32Array, ownLabel: number): Association[] {
+  private async findLinks(space: MemorySpace, embedding: Float32Array, ownLabel: number): Promise<Association[]> {
     const settings = this.settings;
-    const hits = space.index.search(embedding, settings.maxLinksPerMemory + 1);
+    const hits = await space.index.search(embedding, settings.maxLinksPerMemory + 1);
     const links: Association[] = [];
     for (const hit of hits) {
       if (hit.label === ownLabel || hit.similarity < settings.linkThreshold) continue;
@@ -571,13 +584,12 @@ export class Engine {
       }
       const sampleByLabel = new Map<number, number>();
       samples.forEach((sample, index) => sampleByLabel.set(records.get(sample.id)!.label, index));
-      const neighbours = (index: number): number[] =>
-        space.index
-          .search(samples[index]!.embedding, 64)
+      const neighbours = async (index: number): Promise<number[]> =>
+        (await space.index.search(samples[index]!.embedding, 64))
           .filter((hit) => hit.similarity >= settings.consolidationSimilarity)
           .map((hit) => sampleByLabel.get(hit.label))
           .filter((i): i is number => i !== undefined);
-      const clusters = clusterEpisodes(samples, neighbours, {
+      const clusters = await clusterEpisodes(samples, neighbours, {
         minSimilarity: settings.consolidationSimilarity,
         minEpisodes: settings.minEpisodesPerPattern,
         maxPatterns: settings.maxPatternsPerRun,
@@ -717,18 +729,22 @@ export class Engine {
 
   // ---- checkpoints --------------------------------------------------------------------
 
-  /** Saves changed ANN indexes with the log position they reflect. */
-  async checkpoint(): Promise<void> {
-    for (const space of this.spaces.values()) {
-      if (!space.indexDirty) continue;
-      await space.queue.run(async () => {
+  /**
+   * Saves changed ANN indexes with the log position they reflect. The save runs in the
+   * index worker, off the event loop and outside the write queues.
+   */
+  checkpoint(): Promise<void> {
+    return this.checkpoints.run(async () => {
+      for (const space of this.spaces.values()) {
+        if (!space.indexDirty) continue;
         try {
           await this.checkpointer.save(space, this.settings.logRetentionEntries);
         } catch (error) {
+          space.indexDirty = true;
           this.options.logger.error({ err: error, space: space.id }, 'index checkpoint failed; the log still covers every change');
         }
-      });
-    }
+      }
+    });
   }
 
   /** Activation of a record now (resting activation after decay). */

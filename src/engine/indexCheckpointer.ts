@@ -10,10 +10,10 @@ import { keys, logKeySeq, prefixEnd } from '../storage/keys.js';
 import { decodeLogEntry, type LogEntry } from '../storage/operationLog.js';
 import type { Store } from '../storage/store.js';
 import type { Logger } from './engine.js';
+import type { IndexHost, SpaceIndex } from './indexHost.js';
 import { MemorySpace } from './memorySpace.js';
 import { decodeEmbedding, decodeRecord } from './recordCodec.js';
 import type { MemoryRecord, SpaceCounters, SpaceDefinition } from './types.js';
-import { VectorIndex } from './vectorIndex.js';
 
 const CHECKPOINT_FORMAT = 1;
 /** Embeddings read per batch while rebuilding an index. */
@@ -70,6 +70,7 @@ export class IndexCheckpointer {
   constructor(
     private readonly store: Store,
     private readonly directory: string,
+    private readonly host: IndexHost,
     private readonly logger: Logger,
   ) {
     mkdirSync(directory, { recursive: true });
@@ -83,9 +84,12 @@ export class IndexCheckpointer {
     return join(this.directory, `${space}.checkpoint.json`);
   }
 
-  /** Saves the index and its log position, then prunes log entries beyond the retention. */
+  /**
+   * Saves the index and its log position, then prunes log entries beyond the retention.
+   * Index updates are posted in the same synchronous step that advances the sequences, so
+   * the sequences read here are exactly those of the updates the worker saves.
+   */
   async save(space: MemorySpace, retentionEntries: number): Promise<void> {
-    space.index.save(this.indexPath(space.id));
     const checkpoint: CheckpointFile = {
       format: CHECKPOINT_FORMAT,
       space: space.id,
@@ -93,9 +97,10 @@ export class IndexCheckpointer {
       shardSeqs: [...space.shardSeqs],
       savedAtMs: Date.now(),
     };
-    writeFileDurably(this.checkpointPath(space.id), JSON.stringify(checkpoint));
     space.indexDirty = false;
-    const prunes = space.shardSeqs
+    await space.index.save(this.indexPath(space.id));
+    writeFileDurably(this.checkpointPath(space.id), JSON.stringify(checkpoint));
+    const prunes = checkpoint.shardSeqs
       .map((seq, shard) => ({ shard, upTo: seq - retentionEntries }))
       .filter(({ upTo }) => upTo > 0)
       .map(({ shard, upTo }) => ({ type: 'delRange' as const, start: keys.log(space.id, shard), end: keys.logEntry(space.id, shard, upTo + 1) }));
@@ -107,7 +112,7 @@ export class IndexCheckpointer {
     const countersValue = await this.store.get(keys.spaceState(definition.id));
     const counters: SpaceCounters = countersValue === null ? { count: 0, nextLabel: 0 } : (JSON.parse(countersValue.toString()) as SpaceCounters);
     const shardSeqs = await Promise.all(Array.from({ length: definition.shards }, (_, shard) => this.lastSeq(definition.id, shard)));
-    const space = new MemorySpace(definition, counters, shardSeqs, new VectorIndex({ dimension: definition.dimension }));
+    const space = new MemorySpace(definition, counters, shardSeqs, this.host.space(definition.id, definition.dimension));
 
     const indexable = new Map<number, string>();
     let memories = 0;
@@ -125,19 +130,17 @@ export class IndexCheckpointer {
 
     let replayedEntries = 0;
     let rebuilt = false;
-    const loaded = this.loadCheckpoint(definition);
-    if (loaded !== null && (replayedEntries = await this.replay(space, loaded)) >= 0) {
-      space.index = loaded.index;
-    } else {
+    const checkpoint = await this.loadCheckpoint(definition, space.index);
+    if (checkpoint === null || (replayedEntries = await this.replay(space, checkpoint)) < 0) {
       rebuilt = true;
       replayedEntries = 0;
-      space.index = await this.rebuild(definition, indexable);
+      await this.rebuild(definition, space.index, indexable);
       space.indexDirty = true;
     }
     const report: RecoveryReport = {
       space: definition.id,
       memories,
-      indexed: space.index.size,
+      indexed: await space.index.size(),
       replayedEntries,
       rebuilt,
       elapsedMs: performance.now() - started,
@@ -153,13 +156,15 @@ export class IndexCheckpointer {
     return 0;
   }
 
-  private loadCheckpoint(definition: SpaceDefinition): { checkpoint: CheckpointFile; index: VectorIndex } | null {
+  /** Loads the saved index into the worker; null when there is no usable checkpoint. */
+  private async loadCheckpoint(definition: SpaceDefinition, index: SpaceIndex): Promise<CheckpointFile | null> {
     const checkpointPath = this.checkpointPath(definition.id);
     if (!existsSync(checkpointPath) || !existsSync(this.indexPath(definition.id))) return null;
     try {
       const checkpoint = JSON.parse(readFileSync(checkpointPath, 'utf8')) as CheckpointFile;
       if (checkpoint.format !== CHECKPOINT_FORMAT || checkpoint.dimension !== definition.dimension || checkpoint.shardSeqs.length !== definition.shards) return null;
-      return { checkpoint, index: VectorIndex.load(this.indexPath(definition.id), { dimension: definition.dimension }) };
+      await index.load(this.indexPath(definition.id));
+      return checkpoint;
     } catch (error) {
       this.logger.warn({ err: error, space: definition.id }, 'index checkpoint unusable; rebuilding from stored embeddings');
       return null;
@@ -167,11 +172,11 @@ export class IndexCheckpointer {
   }
 
   /** Replays log entries after the checkpoint into its index; -1 when the log no longer covers the gap. */
-  private async replay(space: MemorySpace, loaded: { checkpoint: CheckpointFile; index: VectorIndex }): Promise<number> {
+  private async replay(space: MemorySpace, checkpoint: CheckpointFile): Promise<number> {
     const affected = new Map<number, string>();
     let replayed = 0;
     for (let shard = 0; shard < space.definition.shards; shard++) {
-      const from = loaded.checkpoint.shardSeqs[shard]!;
+      const from = checkpoint.shardSeqs[shard]!;
       if (from >= space.shardSeqs[shard]!) continue;
       const prefix = keys.log(space.id, shard);
       let expected = from + 1;
@@ -188,18 +193,18 @@ export class IndexCheckpointer {
       if (space.labels.get(label) === id) {
         const value = await this.store.get(keys.embedding(space.id, id));
         if (value !== null) {
-          loaded.index.upsert(label, decodeEmbedding(value));
+          space.index.upsert(label, decodeEmbedding(value));
           continue;
         }
       }
-      loaded.index.remove(label);
+      space.index.remove(label);
     }
     if (replayed > 0) space.indexDirty = true;
     return replayed;
   }
 
-  private async rebuild(definition: SpaceDefinition, indexable: Map<number, string>): Promise<VectorIndex> {
-    const index = new VectorIndex({ dimension: definition.dimension });
+  private async rebuild(definition: SpaceDefinition, index: SpaceIndex, indexable: Map<number, string>): Promise<void> {
+    await index.create();
     const entries = [...indexable.entries()];
     for (let i = 0; i < entries.length; i += REBUILD_BATCH) {
       const chunk = entries.slice(i, i + REBUILD_BATCH);
@@ -211,8 +216,7 @@ export class IndexCheckpointer {
         vectors.set(decodeEmbedding(value), labels.length * definition.dimension);
         labels.push(chunk[j]![0]);
       });
-      index.addMany(labels, vectors.subarray(0, labels.length * definition.dimension));
+      await index.addMany(labels, vectors.slice(0, labels.length * definition.dimension));
     }
-    return index;
   }
 }

@@ -10,7 +10,7 @@ import { encodeLogEntry, type OperationType } from '../storage/operationLog.js';
 import type { Store, WriteOp } from '../storage/store.js';
 import { SerialQueue } from './serialQueue.js';
 import type { SpaceCounters, SpaceDefinition } from './types.js';
-import type { VectorIndex } from './vectorIndex.js';
+import type { SpaceIndex } from './indexHost.js';
 
 /** Stable shard of a memory id: the first 4 bytes of its SHA-1, modulo the shard count. */
 export function shardOf(id: string, shards: number): number {
@@ -62,7 +62,7 @@ export class MutationBatch {
 
 export class MemorySpace {
   readonly queue = new SerialQueue();
-  /** ANN label -> memory id. */
+  /** ANN label -> memory id; exactly the labels in the index. */
   readonly labels = new Map<number, string>();
   /** Whether the index has changed since its last checkpoint. */
   indexDirty = false;
@@ -71,7 +71,7 @@ export class MemorySpace {
     public definition: SpaceDefinition,
     public counters: SpaceCounters,
     public shardSeqs: number[],
-    public index: VectorIndex,
+    public index: SpaceIndex,
   ) {}
 
   get id(): string {

@@ -122,7 +122,7 @@ async function directCandidates(ctx: RecallContext, cue: ParsedCue, maxResults: 
   if (cue.embedding !== null) {
     // Oversample so filters and suppressed memories still leave enough results.
     const k = filtered ? Math.min(Math.max(maxResults * 10, 200), 5000) : Math.min(Math.max(maxResults * 2, 50), 2000);
-    for (const hit of ctx.space.index.search(cue.embedding, k)) {
+    for (const hit of await ctx.space.index.search(cue.embedding, k)) {
       const id = ctx.space.labels.get(hit.label);
       // Orthogonal or opposite vectors say nothing about the cue.
       if (id !== undefined && hit.similarity > 0 && hit.similarity >= cue.threshold) similarity.set(id, hit.similarity);

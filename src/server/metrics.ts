@@ -62,7 +62,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const space of engine.listSpaces()) this.set({ space: space.id }, space.index.size);
+        for (const space of engine.listSpaces()) this.set({ space: space.id }, space.labels.size);
       },
     });
     new client.Gauge({
