@@ -31,6 +31,7 @@ import {
   validateUnit,
 } from './validation.js';
 import { tick } from './vectorClock.js';
+import { cosineSimilarity, type VectorHit } from './vectorIndex.js';
 
 export const DEFAULT_SPACE = 'default';
 /** Confidence of a memory stored without one: Engram's MEDIUM level. */
@@ -107,6 +108,30 @@ export interface ConsolidationOutcome {
   patternsUpdated: number;
   elapsedMs: number;
 }
+
+/** A store waiting for the space's next group commit. */
+export interface StoreIntent {
+  id: string;
+  /** True when the engine generated the id, so no stored record can exist. */
+  generated: boolean;
+  embedding: Float32Array | null;
+  build: (existing: MemoryRecord | null, nowMs: number) => MemoryRecord;
+  resolve: (outcome: StoreOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/** State shared by the stores of one group commit. */
+interface GroupContext {
+  now: number;
+  reader: SpaceReader;
+  /** Latest record and embedding per id, including stores staged earlier in the group. */
+  state: Map<string, { record: MemoryRecord | null; embedding: Float32Array | null }>;
+  hits: Map<StoreIntent, VectorHit[]>;
+  staged: { id: string; embedding: Float32Array }[];
+}
+
+/** Most stores committed in one batch. Default 64: amortises a batch without long waits. */
+export const MAX_GROUP_COMMIT = 64;
 
 export interface StoreOutcome {
   record: MemoryRecord;
@@ -333,23 +358,21 @@ export class Engine {
     const empty = (content === null || content.trim().length === 0) && embedding === null;
     const emptyError = () => new BadInputError('A memory needs content or an embedding', { details: { field: 'memory' } });
     if (id === null && empty) throw emptyError();
-    return space.queue.run(() =>
-      this.storeRecord(space, id ?? randomUUID(), id === null, embedding, (existing, now) => {
-        if (existing === null) {
-          // Only an update may omit both; a new memory must have something to recall it by.
-          if (empty) throw emptyError();
-          return this.newRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
-        }
-        return {
-          ...existing,
-          content: content ?? existing.content,
-          confidence: confidence ?? existing.confidence,
-          tags: tags ?? existing.tags,
-          metadata: metadata === undefined ? existing.metadata : metadata,
-          suppressed: false,
-        };
-      }),
-    );
+    return this.store(space, id ?? randomUUID(), id === null, embedding, (existing, now) => {
+      if (existing === null) {
+        // Only an update may omit both; a new memory must have something to recall it by.
+        if (empty) throw emptyError();
+        return this.newRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
+      }
+      return {
+        ...existing,
+        content: content ?? existing.content,
+        confidence: confidence ?? existing.confidence,
+        tags: tags ?? existing.tags,
+        metadata: metadata === undefined ? existing.metadata : metadata,
+        suppressed: false,
+      };
+    });
   }
 
   async rememberEpisode(spaceId: string, input: EpisodeInput): Promise<StoreOutcome> {
@@ -384,12 +407,10 @@ export class Engine {
     };
     // The episode's confidence combines its three confidences (geometric mean), so one weak signal lowers it.
     const confidence = Math.cbrt(encoding * vividness * reliability);
-    return space.queue.run(() =>
-      this.storeRecord(space, id ?? randomUUID(), id === null, embedding, (existing, at) => {
-        const base = existing ?? this.newRecord('EPISODE', { content: what, confidence, tags, metadata }, at);
-        return { ...base, kind: 'EPISODE', content: what, confidence, tags, metadata, episode, suppressed: false };
-      }),
-    );
+    return this.store(space, id ?? randomUUID(), id === null, embedding, (existing, at) => {
+      const base = existing ?? this.newRecord('EPISODE', { content: what, confidence, tags, metadata }, at);
+      return { ...base, kind: 'EPISODE', content: what, confidence, tags, metadata, episode, suppressed: false };
+    });
   }
 
   private newRecord(kind: MemoryKind, fields: Pick<MemoryRecord, 'content' | 'confidence' | 'tags' | 'metadata'>, nowMs: number): MemoryRecord {
@@ -412,34 +433,87 @@ export class Engine {
   }
 
   /**
-   * Inserts or updates one record. `build` gets the stored record (or null) and returns the
-   * desired record; identical requests write nothing, so retries are safe.
-   * Must run inside the space's queue.
+   * Queues an insert or update of one record. `build` gets the stored record (or null)
+   * and returns the desired record; identical requests write nothing, so retries are safe.
+   * Queued stores of a space are committed in groups (see commitStores).
    */
-  private async storeRecord(
-    space: MemorySpace,
-    id: string,
-    generated: boolean,
-    embeddingInput: Float32Array | null,
-    build: (existing: MemoryRecord | null, nowMs: number) => MemoryRecord,
-  ): Promise<StoreOutcome> {
+  private store(space: MemorySpace, id: string, generated: boolean, embedding: Float32Array | null, build: StoreIntent['build']): Promise<StoreOutcome> {
+    return new Promise((resolve, reject) => {
+      space.intents.push({ id, generated, embedding, build, resolve, reject });
+      this.scheduleStores(space);
+    });
+  }
+
+  private scheduleStores(space: MemorySpace): void {
+    if (space.storesScheduled || space.intents.length === 0) return;
+    space.storesScheduled = true;
+    void space.queue.run(async () => {
+      space.storesScheduled = false;
+      const group = space.intents.splice(0, MAX_GROUP_COMMIT);
+      this.scheduleStores(space);
+      await this.commitStores(space, group);
+    });
+  }
+
+  /**
+   * Group commit: every store waiting in the space's queue is staged against one read of
+   * the stored state and one batched link search, then committed as one RocksDB batch.
+   * Each store is staged separately, so one invalid request fails alone; a failed commit
+   * fails the whole group and writes nothing.
+   */
+  private async commitStores(space: MemorySpace, group: StoreIntent[]): Promise<void> {
     const reader = this.reader(space);
     const now = this.now();
-    // A freshly generated id cannot exist yet, so skip the read.
-    const existing = generated ? null : await reader.record(id);
-    const oldEmbedding = existing?.hasEmbedding ? await reader.embedding(id) : null;
-    const embedding = embeddingInput ?? oldEmbedding;
-    const draft = build(existing, now);
+    try {
+      // A freshly generated id cannot exist yet, so it needs no read.
+      const ids = [...new Set(group.filter((intent) => !intent.generated).map((intent) => intent.id))];
+      const stored = await reader.records(ids);
+      const storedEmbeddings = await reader.embeddings(ids.filter((id) => stored.get(id)?.hasEmbedding));
+      const searched = group.filter((intent) => intent.embedding !== null);
+      const hits = await space.index.searchMany(
+        searched.map((intent) => intent.embedding!),
+        this.settings.maxLinksPerMemory + 1,
+      );
+      const context: GroupContext = {
+        now,
+        reader,
+        state: new Map(ids.map((id) => [id, { record: stored.get(id) ?? null, embedding: storedEmbeddings.get(id) ?? null }])),
+        hits: new Map(searched.map((intent, i) => [intent, hits[i]!])),
+        staged: [],
+      };
+      const batch = new MutationBatch(space, now);
+      const done: { intent: StoreIntent; outcome: StoreOutcome }[] = [];
+      for (const intent of group) {
+        try {
+          const staged = new MutationBatch(space, now, batch);
+          const outcome = await this.stageStore(space, staged, intent, context);
+          batch.absorb(staged);
+          done.push({ intent, outcome });
+        } catch (error) {
+          intent.reject(error);
+        }
+      }
+      await space.commit(this.options.store, batch);
+      for (const { intent, outcome } of done) intent.resolve(outcome);
+    } catch (error) {
+      for (const intent of group) intent.reject(error);
+    }
+  }
+
+  private async stageStore(space: MemorySpace, batch: MutationBatch, intent: StoreIntent, context: GroupContext): Promise<StoreOutcome> {
+    const { id } = intent;
+    const { record: existing, embedding: oldEmbedding } = context.state.get(id) ?? { record: null, embedding: null };
+    const embedding = intent.embedding ?? oldEmbedding;
+    const draft = intent.build(existing, context.now);
     if (existing !== null && !existing.suppressed && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
       return { record: existing, changed: false };
     }
-    const batch = new MutationBatch(space, now);
     const record: MemoryRecord = {
       ...draft,
       id,
       label: existing?.label ?? batch.allocateLabel(),
       hasEmbedding: embedding !== null,
-      updatedAt: now,
+      updatedAt: context.now,
       version: tick(existing?.version ?? {}, this.nodeId),
     };
     if (existing !== null) this.deleteIndexEntries(batch, space, existing);
@@ -450,10 +524,10 @@ export class Engine {
     let links: Association[] = [];
     const removedLinks: string[] = [];
     if (embeddingChanged) {
-      if (existing !== null) removedLinks.push(...(await this.deleteAssociations(batch, space, reader, id)));
+      if (existing !== null) removedLinks.push(...(await this.deleteAssociations(batch, space, context.reader, id)));
       if (embedding !== null) {
         batch.put(keys.embedding(space.id, id), encodeEmbedding(embedding));
-        links = await this.findLinks(space, embedding, record.label);
+        links = this.chooseLinks(id, record.label, embedding, context.hits.get(intent) ?? [], context.staged, space);
         for (const link of links) this.putAssociation(batch, space, id, link.to, link.weight);
       }
     }
@@ -465,10 +539,34 @@ export class Engine {
     });
     batch.afterCommit(() => {
       if (embedding !== null && !record.suppressed) this.indexUpsert(space, record, embedding);
-      for (const other of [id, ...removedLinks, ...links.map((l) => l.to)]) reader.invalidateAdjacency(other);
+      for (const other of [id, ...removedLinks, ...links.map((l) => l.to)]) context.reader.invalidateAdjacency(other);
     });
-    await space.commit(this.options.store, batch);
+    context.state.set(id, { record, embedding });
+    if (embedding !== null) context.staged.push({ id, embedding });
     return { record, changed: true };
+  }
+
+  /**
+   * Links of a new embedding: index hits plus memories staged earlier in the same group
+   * (not yet in the index), at or above the link threshold, strongest first.
+   */
+  private chooseLinks(id: string, ownLabel: number, embedding: Float32Array, hits: readonly VectorHit[], staged: GroupContext['staged'], space: MemorySpace): Association[] {
+    const settings = this.settings;
+    const best = new Map<string, number>();
+    for (const hit of hits) {
+      const to = space.labels.get(hit.label);
+      if (to !== undefined && hit.label !== ownLabel && to !== id && hit.similarity >= settings.linkThreshold) best.set(to, hit.similarity);
+    }
+    // The group's own earlier memories are not in the index yet; compare with them directly.
+    for (const other of staged) {
+      if (other.id === id) continue;
+      const similarity = cosineSimilarity(embedding, other.embedding);
+      if (similarity >= settings.linkThreshold) best.set(other.id, similarity);
+    }
+    return [...best.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, settings.maxLinksPerMemory)
+      .map(([to, weight]) => ({ to, weight: clamp01(weight) }));
   }
 
   private indexUpsert(space: MemorySpace, record: MemoryRecord, embedding: Float32Array): void {
@@ -481,18 +579,6 @@ export class Engine {
     space.index.remove(label);
     space.labels.delete(label);
     space.indexDirty = true;
-  }
-
-  private async findLinks(space: MemorySpace, embedding: Float32Array, ownLabel: number): Promise<Association[]> {
-    const settings = this.settings;
-    const hits = await space.index.search(embedding, settings.maxLinksPerMemory + 1);
-    const links: Association[] = [];
-    for (const hit of hits) {
-      if (hit.label === ownLabel || hit.similarity < settings.linkThreshold) continue;
-      const to = space.labels.get(hit.label);
-      if (to !== undefined && links.length < settings.maxLinksPerMemory) links.push({ to, weight: clamp01(hit.similarity) });
-    }
-    return links;
   }
 
   private putAssociation(batch: MutationBatch, space: MemorySpace, a: string, b: string, weight: number): void {
@@ -758,7 +844,7 @@ export class Engine {
 
   pendingWrites(): number {
     let total = 0;
-    for (const space of this.spaces.values()) total += space.queue.length;
+    for (const space of this.spaces.values()) total += space.queue.length + space.intents.length;
     return total;
   }
 }

@@ -10,6 +10,7 @@ import { encodeLogEntry, type OperationType } from '../storage/operationLog.js';
 import type { Store, WriteOp } from '../storage/store.js';
 import { SerialQueue } from './serialQueue.js';
 import type { SpaceCounters, SpaceDefinition } from './types.js';
+import type { StoreIntent } from './engine.js';
 import type { SpaceIndex } from './indexHost.js';
 
 /** Stable shard of a memory id: the first 4 bytes of its SHA-1, modulo the shard count. */
@@ -28,6 +29,8 @@ export class MutationBatch {
   constructor(
     readonly space: MemorySpace,
     readonly nowMs: number,
+    /** Allocates labels for a batch that is staged separately and then absorbed into this one. */
+    private readonly labelSource?: MutationBatch,
   ) {}
 
   put(key: Buffer, value: Buffer | string): void {
@@ -43,7 +46,17 @@ export class MutationBatch {
   }
 
   allocateLabel(): number {
+    if (this.labelSource !== undefined) return this.labelSource.allocateLabel();
     return this.space.counters.nextLabel + this.labelsAllocated++;
+  }
+
+  /** Takes over everything staged in `other` (whose labels came from this batch). */
+  absorb(other: MutationBatch): void {
+    assert(other.labelSource === this, 'an absorbed batch allocates labels from the batch that absorbs it');
+    this.ops.push(...other.ops);
+    this.entries.push(...other.entries);
+    this.effects.push(...other.effects);
+    this.countDelta += other.countDelta;
   }
 
   /** Runs after the batch is durable, in order; used for index and cache updates. */
@@ -62,6 +75,9 @@ export class MutationBatch {
 
 export class MemorySpace {
   readonly queue = new SerialQueue();
+  /** Stores waiting for the next group commit, bounded by the HTTP in-flight limit. */
+  readonly intents: StoreIntent[] = [];
+  storesScheduled = false;
   /** ANN label -> memory id; exactly the labels in the index. */
   readonly labels = new Map<number, string>();
   /** Whether the index has changed since its last checkpoint. */
