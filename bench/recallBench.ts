@@ -165,7 +165,7 @@ export async function recallBench(cleanup: Cleanup, options: RecallBenchOptions)
     const rows: Row[] = [
       row(`load ${count} memories via Engine.remember`, loadSeconds, 's', { note: `${(count / loadSeconds).toFixed(0)} memories/s, ${options.loadConcurrency} in flight` }),
       row('RSS after load', rssAfterLoad, 'MiB', { baseline: { label: 'RSS before load (vectors generated)', value: rssBeforeLoad } }),
-      row('index checkpoint after load (sync)', checkpointMs, 'ms'),
+      row('index checkpoint after load (index worker)', checkpointMs, 'ms'),
       row('engine SIMILARITY recall QPS, 1 in flight', similarity.qps, 'q/s', { baseline: { label: exactLabel, value: exact.qps } }),
       row('engine SIMILARITY recall p50', similarity.latencyMs.p50, 'ms', {
         baseline: { label: exactLabel, value: exact.latencyMs.p50 },

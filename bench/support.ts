@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { presets } from '../src/config.js';
+import { defaultConfig } from '../src/config.js';
 import { startNode, type EngramNode } from '../src/server/app.js';
 
 let logPrefix = 'bench';
@@ -59,8 +59,9 @@ export function tempDir(cleanup: Cleanup, label: string): string {
  */
 export async function startTempNode(cleanup: Cleanup, label: string): Promise<{ node: EngramNode; dataDir: string; stop(): Promise<void> }> {
   const dataDir = tempDir(cleanup, label);
-  const logger = pino({ level: presets.test.logLevel }, pino.destination({ fd: 2, sync: true }));
-  const node = await startNode({ ...presets.test, dataDir, port: 0 }, logger);
+  // Production defaults (checkpoint and access-flush intervals) so the figures are what users get.
+  const logger = pino({ level: 'warn' }, pino.destination({ fd: 2, sync: true }));
+  const node = await startNode({ ...defaultConfig, dataDir, port: 0, logLevel: 'warn' }, logger);
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopped ??= node.close());
   cleanup.defer(`close node ${label}`, stop);

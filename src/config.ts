@@ -29,6 +29,8 @@ export interface EngineSettings {
   cyclePenalty: number;
   /** Most memories one recall may activate. Default 5000: bounds work per query. */
   maxActivated: number;
+  /** Most memories expanded per hop, the most active first. Default 128: in a dense cluster every memory is a few hops from every other, and expanding all of them costs far more than it changes the ranking. */
+  maxFrontier: number;
   /** Boost for memories accessed or created within `recencyWindowMs`. Default 1.2 (Engram). */
   recencyBoost: number;
   /** Default 3,600,000 ms (one hour, Engram). */
@@ -103,6 +105,7 @@ export const defaultEngineSettings: EngineSettings = {
   hopDecay: 0.7,
   cyclePenalty: 0.93,
   maxActivated: 5000,
+  maxFrontier: 128,
   recencyBoost: 1.2,
   recencyWindowMs: 3_600_000,
   defaultMaxResults: 100,

@@ -16,7 +16,7 @@ import { termFrequencies, tokenize } from './lexical.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
 import { SerialQueue } from './serialQueue.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
-import { decodeEmbedding, encodeEmbedding, encodeRecord, encodeWeight } from './recordCodec.js';
+import { encodeEmbedding, encodeRecord, encodeWeight } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
 import type { Association, EpisodeFields, MemoryKind, MemoryRecord, SpaceDefinition } from './types.js';
 import {
@@ -860,4 +860,3 @@ function patternSummary(members: readonly EpisodeSample[]): string {
   return `Pattern of ${members.length} episodes${top.length > 0 ? `: ${top.join(', ')}` : ''}`;
 }
 
-export { decodeEmbedding };

@@ -4,7 +4,8 @@
 // already pruned past it) the index is rebuilt from the stored embeddings. Either way the
 // index ends up consistent with what the log says was committed.
 
-import { existsSync, mkdirSync, openSync, fsyncSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keys, logKeySeq, prefixEnd } from '../storage/keys.js';
 import { decodeLogEntry, type LogEntry } from '../storage/operationLog.js';
@@ -36,16 +37,17 @@ export interface RecoveryReport {
   elapsedMs: number;
 }
 
-function writeFileDurably(path: string, data: string | Buffer): void {
+/** Write, fsync, rename: off the event loop, since fsync can take tens of milliseconds. */
+async function writeFileDurably(path: string, data: string | Buffer): Promise<void> {
   const temporary = `${path}.tmp`;
-  writeFileSync(temporary, data);
-  const fd = openSync(temporary, 'r+');
+  const handle = await open(temporary, 'w');
   try {
-    fsyncSync(fd);
+    await handle.writeFile(data);
+    await handle.sync();
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
-  renameSync(temporary, path);
+  await rename(temporary, path);
 }
 
 /** Memory ids (with labels) whose index state a log entry may have changed. */
@@ -99,7 +101,7 @@ export class IndexCheckpointer {
     };
     space.indexDirty = false;
     await space.index.save(this.indexPath(space.id));
-    writeFileDurably(this.checkpointPath(space.id), JSON.stringify(checkpoint));
+    await writeFileDurably(this.checkpointPath(space.id), JSON.stringify(checkpoint));
     const prunes = checkpoint.shardSeqs
       .map((seq, shard) => ({ shard, upTo: seq - retentionEntries }))
       .filter(({ upTo }) => upTo > 0)
@@ -185,7 +187,15 @@ export class IndexCheckpointer {
         if (seq !== expected) return -1;
         expected++;
         replayed++;
-        for (const { id, label } of indexAffected(decodeLogEntry(shard, seq, value))) affected.set(label, id);
+        let entry: LogEntry;
+        try {
+          entry = decodeLogEntry(shard, seq, value);
+        } catch (error) {
+          // The stored records are the truth; a damaged log entry only costs a rebuild.
+          this.logger.warn({ err: error, space: space.id, shard, seq }, 'log entry unreadable during replay; rebuilding the index');
+          return -1;
+        }
+        for (const { id, label } of indexAffected(entry)) affected.set(label, id);
       }
       if (expected !== space.shardSeqs[shard]! + 1) return -1;
     }

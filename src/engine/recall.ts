@@ -153,42 +153,24 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
   const settings = ctx.settings;
 
   const similarity = await directCandidates(ctx, cue, maxResults);
-  const bySimilarity = [...similarity.entries()].sort((a, b) => b[1] - a[1]);
-  const filtered = cue.tags.length > 0 || cue.from !== null || cue.to !== null;
-
-  // Records of similarity candidates: all of them when filters apply, else just enough to rank.
-  const directIds = (filtered ? bySimilarity : bySimilarity.slice(0, Math.max(maxResults * 2, SPREAD_SEEDS))).map(([id]) => id);
-  const records = await ctx.reader.records(directIds);
-  const eligible = directIds.filter((id) => {
-    const record = records.get(id);
-    return record !== undefined && passesFilters(record, cue);
-  });
+  const bySimilarity = [...similarity.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
+  const records = new Map<string, MemoryRecord>();
 
   let activation = new Map<string, number>();
   let depthReached = 0;
   let truncated = false;
-  if (mode !== 'SIMILARITY' && eligible.length > 0) {
-    const seeds = new Map(eligible.slice(0, SPREAD_SEEDS).map((id) => [id, similarity.get(id)!] as const));
-    const spread = await spreadActivation(seeds, (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings);
-    activation = spread.activation;
-    depthReached = spread.depthReached;
-    truncated = spread.truncated;
-    const reached = [...activation.keys()].filter((id) => !records.has(id));
-    for (const [id, record] of await ctx.reader.records(reached)) records.set(id, record);
+  if (mode !== 'SIMILARITY') {
+    const seeds = await firstEligible(ctx, cue, bySimilarity, records, SPREAD_SEEDS);
+    if (seeds.length > 0) {
+      const spread = await spreadActivation(new Map(seeds.map((id) => [id, similarity.get(id)!] as const)), (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings);
+      activation = spread.activation;
+      depthReached = spread.depthReached;
+      truncated = spread.truncated;
+    }
   }
 
-  const candidateIds = new Set([...eligible, ...activation.keys()]);
-  const ranked: RecalledMemory[] = [];
-  for (const id of candidateIds) {
-    const record = records.get(id);
-    if (record === undefined || !passesFilters(record, cue)) continue;
-    const sim = similarity.get(id);
-    const act = mode === 'SIMILARITY' ? (sim ?? 0) : (activation.get(id) ?? 0);
-    const score = rankScore(mode, { similarity: sim, activation: act, confidence: record.confidence, lastTouchedMs: record.lastAccess ?? record.createdAt }, ctx.nowMs, settings);
-    const strength = mode === 'SIMILARITY' ? (sim ?? 0) : mode === 'HYBRID' && sim !== undefined ? (act + sim) / 2 : act;
-    ranked.push({ record, score, similarity: sim ?? null, activation: act, confidence: resultInterval(record.confidence, strength) });
-  }
-  ranked.sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1));
+  const candidateIds = [...new Set([...bySimilarity, ...activation.keys()])];
+  const ranked = await rankCandidates(ctx, cue, mode, candidateIds, similarity, activation, records, maxResults);
   const memories = ranked.slice(0, maxResults);
   await fillSimilarity(ctx, cue, memories);
 
@@ -199,12 +181,72 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
     metadata: {
       mode,
       activatedCount: activation.size,
-      candidateCount: candidateIds.size,
+      candidateCount: candidateIds.length,
       depthReached,
       truncated,
       elapsedMs: performance.now() - started,
     },
   };
+}
+
+/** Records fetched per round while ranking. */
+const RANK_FETCH_CHUNK = 64;
+
+/** The first `count` ids, in order, whose records pass the cue's filters; reads records in chunks. */
+async function firstEligible(ctx: RecallContext, cue: ParsedCue, ordered: readonly string[], records: Map<string, MemoryRecord>, count: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < ordered.length && out.length < count; i += RANK_FETCH_CHUNK) {
+    const chunk = ordered.slice(i, i + RANK_FETCH_CHUNK);
+    for (const [id, record] of await ctx.reader.records(chunk.filter((id) => !records.has(id)))) records.set(id, record);
+    for (const id of chunk) {
+      const record = records.get(id);
+      if (record !== undefined && passesFilters(record, cue) && out.length < count) out.push(id);
+    }
+  }
+  return out;
+}
+
+/**
+ * Scores candidates, reading records only as far as needed. A candidate's score is at most
+ * its bound (confidence 1, full recency boost), so candidates are visited by descending
+ * bound and the visit stops once `maxResults` real scores beat the next bound: the result
+ * equals scoring every candidate, at a fraction of the reads in dense neighbourhoods.
+ */
+async function rankCandidates(
+  ctx: RecallContext,
+  cue: ParsedCue,
+  mode: RecallMode,
+  candidateIds: string[],
+  similarity: ReadonlyMap<string, number>,
+  activation: ReadonlyMap<string, number>,
+  records: Map<string, MemoryRecord>,
+  maxResults: number,
+): Promise<RecalledMemory[]> {
+  const settings = ctx.settings;
+  const activationOf = (id: string) => (mode === 'SIMILARITY' ? (similarity.get(id) ?? 0) : (activation.get(id) ?? 0));
+  // The largest score a candidate can reach: full confidence and the larger recency factor.
+  const bestTouchMs = settings.recencyBoost >= 1 ? ctx.nowMs : Number.NEGATIVE_INFINITY;
+  const bound = (id: string) => rankScore(mode, { similarity: similarity.get(id), activation: activationOf(id), confidence: 1, lastTouchedMs: bestTouchMs }, ctx.nowMs, settings);
+  const bounds = new Map(candidateIds.map((id) => [id, bound(id)]));
+  const order = [...candidateIds].sort((a, b) => bounds.get(b)! - bounds.get(a)! || (a < b ? -1 : 1));
+  const ranked: RecalledMemory[] = [];
+  for (let i = 0; i < order.length; i += RANK_FETCH_CHUNK) {
+    if (ranked.length >= maxResults && ranked[maxResults - 1]!.score >= bounds.get(order[i]!)!) break;
+    const chunk = order.slice(i, i + RANK_FETCH_CHUNK);
+    const missing = chunk.filter((id) => !records.has(id));
+    if (missing.length > 0) for (const [id, record] of await ctx.reader.records(missing)) records.set(id, record);
+    for (const id of chunk) {
+      const record = records.get(id);
+      if (record === undefined || !passesFilters(record, cue)) continue;
+      const sim = similarity.get(id);
+      const act = activationOf(id);
+      const score = rankScore(mode, { similarity: sim, activation: act, confidence: record.confidence, lastTouchedMs: record.lastAccess ?? record.createdAt }, ctx.nowMs, settings);
+      const strength = mode === 'SIMILARITY' ? (sim ?? 0) : mode === 'HYBRID' && sim !== undefined ? (act + sim) / 2 : act;
+      ranked.push({ record, score, similarity: sim ?? null, activation: act, confidence: resultInterval(record.confidence, strength) });
+    }
+    ranked.sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1));
+  }
+  return ranked;
 }
 
 /** Memories reached only by spreading get their embedding similarity to the cue reported. */

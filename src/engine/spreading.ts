@@ -13,6 +13,8 @@ export interface SpreadSettings {
   cyclePenalty: number;
   maxActivated: number;
   maxEdgesPerHop: number;
+  /** Most memories expanded per hop, the most active first (default unbounded). */
+  maxFrontier?: number;
 }
 
 /** Reads the outgoing associations of several memories at once. */
@@ -22,7 +24,7 @@ export interface SpreadOutcome {
   activation: Map<string, number>;
   /** Hops actually walked. */
   depthReached: number;
-  /** True when maxActivated stopped the spread early. */
+  /** True when maxActivated or maxFrontier cut the spread short. */
   truncated: boolean;
 }
 
@@ -58,6 +60,12 @@ export async function spreadActivation(seeds: ReadonlyMap<string, number>, readA
       incoming.set(id, Math.min(1, delta));
     }
     frontier = incoming;
+    const maxFrontier = settings.maxFrontier ?? Number.POSITIVE_INFINITY;
+    if (frontier.size > maxFrontier) {
+      // Dense neighbourhoods would otherwise expand every memory; the weakest add least.
+      frontier = new Map([...frontier.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, maxFrontier));
+      truncated = true;
+    }
   }
   return { activation, depthReached, truncated };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clusterEpisodes, dot, jaccard, normalise, weightedCentroid } from '../../src/engine/consolidation.js';
 import type { ConsolidationSettings, EpisodeSample, NeighbourFinder } from '../../src/engine/consolidation.js';
+import { mulberry32 } from '../support/clusteredVectors.js';
 
 const DEG = Math.PI / 180;
 
@@ -37,17 +38,8 @@ function ids(cluster: { members: EpisodeSample[] }): string[] {
   return cluster.members.map((m) => m.id).sort();
 }
 
-/** Deterministic PRNG (mulberry32) so the property-style tests are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so the property-style tests are reproducible. */
+const prng = mulberry32;
 
 describe('clusterEpisodes', () => {
   it('clusterEpisodes_whenEnoughNearIdenticalEpisodes_formsOnePatternOfAllOfThem', async () => {
