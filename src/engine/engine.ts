@@ -16,7 +16,7 @@ import { termFrequencies, tokenize } from './lexical.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
 import { SerialQueue } from './serialQueue.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
-import { encodeEmbedding, encodeRecord, encodeWeight } from './recordCodec.js';
+import { encodeEmbedding, encodeWeight } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
 import type { Association, EpisodeFields, MemoryKind, MemoryRecord, SpaceDefinition } from './types.js';
 import {
@@ -598,7 +598,7 @@ export class Engine {
   }
 
   private putRecord(batch: MutationBatch, space: MemorySpace, record: MemoryRecord): void {
-    batch.put(keys.memory(space.id, record.id), encodeRecord(record));
+    batch.putRecord(record);
     for (const tag of record.tags) batch.put(keys.tag(space.id, tag, record.id), Buffer.alloc(0));
     batch.put(keys.time(space.id, eventTime(record), record.id), Buffer.alloc(0));
     batch.put(keys.kindEntry(space.id, record.kind, record.id), Buffer.alloc(0));
@@ -629,12 +629,12 @@ export class Engine {
       if (mode === 'SUPPRESS') {
         if (existing.suppressed) return { affected: 0, reversible: true };
         const record: MemoryRecord = { ...existing, suppressed: true, updatedAt: now, version: tick(existing.version, this.nodeId) };
-        batch.put(keys.memory(space.id, id), encodeRecord(record));
+        batch.putRecord(record);
         batch.log(space.shardOf(id), 'SUPPRESS', { id, label: existing.label, suppressed: true, version: record.version });
         batch.afterCommit(() => this.indexRemove(space, existing.label));
       } else {
         this.deleteIndexEntries(batch, space, existing);
-        batch.del(keys.memory(space.id, id));
+        batch.deleteRecord(id);
         batch.del(keys.embedding(space.id, id));
         const neighbours = await this.deleteAssociations(batch, space, reader, id);
         batch.countDelta = -1;
@@ -803,7 +803,7 @@ export class Engine {
         lastAccess: Math.max(record.lastAccess ?? 0, touch.atMs),
         accessCount: record.accessCount + touch.count,
       };
-      batch.put(keys.memory(space.id, id), encodeRecord(updated));
+      batch.putRecord(updated);
       const shard = space.shardOf(id);
       const list = byShard.get(shard) ?? [];
       list.push({ id, lastAccess: updated.lastAccess!, accessCount: updated.accessCount, activation: updated.activation });

@@ -14,7 +14,7 @@ import type { Logger } from './engine.js';
 import type { IndexHost, SpaceIndex } from './indexHost.js';
 import { MemorySpace } from './memorySpace.js';
 import { decodeEmbedding, decodeRecord } from './recordCodec.js';
-import type { MemoryRecord, SpaceCounters, SpaceDefinition } from './types.js';
+import { summarize, type MemoryRecord, type SpaceCounters, type SpaceDefinition } from './types.js';
 
 const CHECKPOINT_FORMAT = 1;
 /** Embeddings read per batch while rebuilding an index. */
@@ -122,6 +122,7 @@ export class IndexCheckpointer {
     for await (const { value } of this.store.scan({ gte: prefix, lt: prefixEnd(prefix) })) {
       const record = decodeRecord(value);
       memories++;
+      space.summaries.set(record.id, summarize(record));
       if (record.hasEmbedding && !record.suppressed) indexable.set(record.label, record.id);
     }
     if (memories !== counters.count) {

@@ -9,7 +9,8 @@ import { keys } from '../storage/keys.js';
 import { encodeLogEntry, type OperationType } from '../storage/operationLog.js';
 import type { Store, WriteOp } from '../storage/store.js';
 import { SerialQueue } from './serialQueue.js';
-import type { SpaceCounters, SpaceDefinition } from './types.js';
+import { encodeRecord } from './recordCodec.js';
+import { summarize, type MemoryRecord, type RankSummary, type SpaceCounters, type SpaceDefinition } from './types.js';
 import type { StoreIntent } from './engine.js';
 import type { SpaceIndex } from './indexHost.js';
 
@@ -39,6 +40,17 @@ export class MutationBatch {
 
   del(key: Buffer): void {
     this.ops.push({ type: 'del', key });
+  }
+
+  /** Writes a memory record and, once durable, its rank summary. */
+  putRecord(record: MemoryRecord): void {
+    this.put(keys.memory(this.space.id, record.id), encodeRecord(record));
+    this.afterCommit(() => this.space.summaries.set(record.id, summarize(record)));
+  }
+
+  deleteRecord(id: string): void {
+    this.del(keys.memory(this.space.id, id));
+    this.afterCommit(() => this.space.summaries.delete(id));
   }
 
   log(shard: number, type: OperationType, payload: unknown): void {
@@ -78,6 +90,8 @@ export class MemorySpace {
   /** Stores waiting for the next group commit, bounded by the HTTP in-flight limit. */
   readonly intents: StoreIntent[] = [];
   storesScheduled = false;
+  /** Memory id -> what ranking needs, for every stored memory of the space. */
+  readonly summaries = new Map<string, RankSummary>();
   /** ANN label -> memory id; exactly the labels in the index. */
   readonly labels = new Map<number, string>();
   /** Whether the index has changed since its last checkpoint. */

@@ -207,10 +207,12 @@ async function firstEligible(ctx: RecallContext, cue: ParsedCue, ordered: readon
 }
 
 /**
- * Scores candidates, reading records only as far as needed. A candidate's score is at most
- * its bound (confidence 1, full recency boost), so candidates are visited by descending
- * bound and the visit stops once `maxResults` real scores beat the next bound: the result
- * equals scoring every candidate, at a fraction of the reads in dense neighbourhoods.
+ * Scores candidates, reading records only as far as needed. Each candidate's score is
+ * estimated from the space's in-memory rank summaries (exact while they are current), or
+ * bounded from above (confidence 1, full recency boost) when a summary is missing.
+ * Candidates are visited by descending estimate and the visit stops once `maxResults` real
+ * scores, computed from the records read, beat the next estimate: the result equals
+ * scoring every candidate, while reading little more than the records returned.
  */
 async function rankCandidates(
   ctx: RecallContext,
@@ -223,16 +225,25 @@ async function rankCandidates(
   maxResults: number,
 ): Promise<RecalledMemory[]> {
   const settings = ctx.settings;
+  const summaries = ctx.space.summaries;
   const activationOf = (id: string) => (mode === 'SIMILARITY' ? (similarity.get(id) ?? 0) : (activation.get(id) ?? 0));
-  // The largest score a candidate can reach: full confidence and the larger recency factor.
+  // The largest recency factor a candidate without a summary could get.
   const bestTouchMs = settings.recencyBoost >= 1 ? ctx.nowMs : Number.NEGATIVE_INFINITY;
-  const bound = (id: string) => rankScore(mode, { similarity: similarity.get(id), activation: activationOf(id), confidence: 1, lastTouchedMs: bestTouchMs }, ctx.nowMs, settings);
-  const bounds = new Map(candidateIds.map((id) => [id, bound(id)]));
-  const order = [...candidateIds].sort((a, b) => bounds.get(b)! - bounds.get(a)! || (a < b ? -1 : 1));
+  const estimates = new Map<string, number>();
+  for (const id of candidateIds) {
+    const summary = summaries.get(id);
+    if (summary?.suppressed) continue;
+    const input = { similarity: similarity.get(id), activation: activationOf(id), confidence: summary?.confidence ?? 1, lastTouchedMs: summary?.lastTouchedMs ?? bestTouchMs };
+    estimates.set(id, rankScore(mode, input, ctx.nowMs, settings));
+  }
+  const order = [...estimates.keys()].sort((a, b) => estimates.get(b)! - estimates.get(a)! || (a < b ? -1 : 1));
   const ranked: RecalledMemory[] = [];
-  for (let i = 0; i < order.length; i += RANK_FETCH_CHUNK) {
-    if (ranked.length >= maxResults && ranked[maxResults - 1]!.score >= bounds.get(order[i]!)!) break;
-    const chunk = order.slice(i, i + RANK_FETCH_CHUNK);
+  for (let i = 0; i < order.length; ) {
+    if (ranked.length >= maxResults && ranked[maxResults - 1]!.score >= estimates.get(order[i]!)!) break;
+    // Read about as many records as are still needed; at least a few to amortise the read.
+    const size = Math.min(RANK_FETCH_CHUNK, Math.max(8, maxResults - ranked.length));
+    const chunk = order.slice(i, i + size);
+    i += size;
     const missing = chunk.filter((id) => !records.has(id));
     if (missing.length > 0) for (const [id, record] of await ctx.reader.records(missing)) records.set(id, record);
     for (const id of chunk) {

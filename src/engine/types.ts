@@ -53,6 +53,18 @@ export interface MemoryRecord {
   pattern?: PatternFields;
 }
 
+/** What ranking needs of a record, kept in memory per space so scoring reads no records. */
+export interface RankSummary {
+  confidence: number;
+  /** Last access, or creation when never accessed, epoch ms. */
+  lastTouchedMs: number;
+  suppressed: boolean;
+}
+
+export function summarize(record: MemoryRecord): RankSummary {
+  return { confidence: record.confidence, lastTouchedMs: record.lastAccess ?? record.createdAt, suppressed: record.suppressed };
+}
+
 export interface SpaceDefinition {
   id: string;
   dimension: number;
