@@ -12,13 +12,14 @@ import { activationAfterAccess, clamp01, currentActivation } from './confidence.
 import { clusterEpisodes, jaccard, type EpisodeSample } from './consolidation.js';
 import { IndexCheckpointer } from './indexCheckpointer.js';
 import { IndexHost } from './indexHost.js';
-import { termFrequencies, tokenize } from './lexical.js';
+import { tokenize } from './lexical.js';
+import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecord } from './recordIndexes.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
 import { SerialQueue } from './serialQueue.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
-import { encodeEmbedding, encodeWeight } from './recordCodec.js';
+import { encodeEmbedding } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
-import type { Association, EpisodeFields, MemoryKind, MemoryRecord, SpaceDefinition } from './types.js';
+import { eventTime, type Association, type EpisodeFields, type MemoryKind, type MemoryRecord, type SpaceDefinition } from './types.js';
 import {
   validateContent,
   validateCount,
@@ -137,20 +138,6 @@ export interface StoreOutcome {
   record: MemoryRecord;
   /** False when the request matched the stored memory exactly and nothing was written. */
   changed: boolean;
-}
-
-/** Text that lexical cues match against. */
-function searchableText(record: MemoryRecord): string {
-  const parts = [record.content ?? '', ...record.tags];
-  if (record.episode) {
-    const e = record.episode;
-    parts.push(e.where ?? '', ...e.who, e.why ?? '', e.how ?? '');
-  }
-  return parts.join(' ');
-}
-
-function eventTime(record: MemoryRecord): number {
-  return record.episode?.when ?? record.createdAt;
 }
 
 function sameEmbedding(a: Float32Array | null, b: Float32Array | null): boolean {
@@ -516,19 +503,19 @@ export class Engine {
       updatedAt: context.now,
       version: tick(existing?.version ?? {}, this.nodeId),
     };
-    if (existing !== null) this.deleteIndexEntries(batch, space, existing);
-    this.putRecord(batch, space, record);
+    if (existing !== null) deleteIndexEntries(batch, existing);
+    putIndexedRecord(batch, record);
     if (existing === null) batch.countDelta = 1;
 
     const embeddingChanged = !sameEmbedding(embedding, oldEmbedding);
     let links: Association[] = [];
     const removedLinks: string[] = [];
     if (embeddingChanged) {
-      if (existing !== null) removedLinks.push(...(await this.deleteAssociations(batch, space, context.reader, id)));
+      if (existing !== null) removedLinks.push(...(await deleteAssociations(batch, context.reader, id)));
       if (embedding !== null) {
         batch.put(keys.embedding(space.id, id), encodeEmbedding(embedding));
         links = this.chooseLinks(id, record.label, embedding, context.hits.get(intent) ?? [], context.staged, space);
-        for (const link of links) this.putAssociation(batch, space, id, link.to, link.weight);
+        for (const link of links) putAssociation(batch, id, link.to, link.weight);
       }
     }
     batch.log(space.shardOf(id), existing === null ? 'STORE' : 'UPDATE', {
@@ -581,41 +568,6 @@ export class Engine {
     space.indexDirty = true;
   }
 
-  private putAssociation(batch: MutationBatch, space: MemorySpace, a: string, b: string, weight: number): void {
-    const value = encodeWeight(weight);
-    batch.put(keys.association(space.id, a, b), value);
-    batch.put(keys.association(space.id, b, a), value);
-  }
-
-  /** Deletes every association of `id` in both directions; returns the former neighbours. */
-  private async deleteAssociations(batch: MutationBatch, space: MemorySpace, reader: SpaceReader, id: string): Promise<string[]> {
-    const neighbours = (await reader.associationsUncached(id, Number.MAX_SAFE_INTEGER)).map((a) => a.to);
-    for (const to of neighbours) {
-      batch.del(keys.association(space.id, id, to));
-      batch.del(keys.association(space.id, to, id));
-    }
-    return neighbours;
-  }
-
-  private putRecord(batch: MutationBatch, space: MemorySpace, record: MemoryRecord): void {
-    batch.putRecord(record);
-    for (const tag of record.tags) batch.put(keys.tag(space.id, tag, record.id), Buffer.alloc(0));
-    batch.put(keys.time(space.id, eventTime(record), record.id), Buffer.alloc(0));
-    batch.put(keys.kindEntry(space.id, record.kind, record.id), Buffer.alloc(0));
-    for (const [term, frequency] of termFrequencies(searchableText(record))) {
-      const value = Buffer.alloc(2);
-      value.writeUInt16BE(Math.min(frequency, 0xffff));
-      batch.put(keys.term(space.id, term, record.id), value);
-    }
-  }
-
-  private deleteIndexEntries(batch: MutationBatch, space: MemorySpace, record: MemoryRecord): void {
-    for (const tag of record.tags) batch.del(keys.tag(space.id, tag, record.id));
-    batch.del(keys.time(space.id, eventTime(record), record.id));
-    batch.del(keys.kindEntry(space.id, record.kind, record.id));
-    for (const term of termFrequencies(searchableText(record)).keys()) batch.del(keys.term(space.id, term, record.id));
-  }
-
   async forget(spaceId: string, id: string, mode: ForgetMode = 'SUPPRESS'): Promise<ForgetOutcome> {
     this.assertOpen();
     validateMemoryId(id, this.limits);
@@ -633,10 +585,10 @@ export class Engine {
         batch.log(space.shardOf(id), 'SUPPRESS', { id, label: existing.label, suppressed: true, version: record.version });
         batch.afterCommit(() => this.indexRemove(space, existing.label));
       } else {
-        this.deleteIndexEntries(batch, space, existing);
+        deleteIndexEntries(batch, existing);
         batch.deleteRecord(id);
         batch.del(keys.embedding(space.id, id));
-        const neighbours = await this.deleteAssociations(batch, space, reader, id);
+        const neighbours = await deleteAssociations(batch, reader, id);
         batch.countDelta = -1;
         batch.log(space.shardOf(id), 'DELETE', { id, label: existing.label, version: tick(existing.version, this.nodeId) });
         batch.afterCommit(() => {
@@ -716,14 +668,14 @@ export class Engine {
           },
         };
         if (match !== undefined) {
-          this.deleteIndexEntries(batch, space, match);
-          touched.push(...(await this.deleteAssociations(batch, space, reader, id)));
+          deleteIndexEntries(batch, match);
+          touched.push(...(await deleteAssociations(batch, reader, id)));
         } else {
           batch.countDelta += 1;
         }
-        this.putRecord(batch, space, record);
+        putIndexedRecord(batch, record);
         batch.put(keys.embedding(space.id, id), encodeEmbedding(cluster.centroid));
-        cluster.members.forEach((member, i) => this.putAssociation(batch, space, id, member.id, clamp01(cluster.similarities[i]!)));
+        cluster.members.forEach((member, i) => putAssociation(batch, id, member.id, clamp01(cluster.similarities[i]!)));
         batch.log(space.shardOf(id), 'CONSOLIDATION', {
           memory: record,
           embedding: encodeEmbedding(cluster.centroid).toString('base64'),

@@ -13,7 +13,7 @@ import type { MemorySpace } from './memorySpace.js';
 import { rankScore, type RecallMode } from './ranking.js';
 import type { SpaceReader } from './spaceReader.js';
 import { spreadActivation } from './spreading.js';
-import type { MemoryRecord } from './types.js';
+import { eventTime, type MemoryRecord } from './types.js';
 import { validateContent, validateCount, validateEmbedding, validateTags, validateTime, validateUnit } from './validation.js';
 
 export type { RecallMode };
@@ -101,10 +101,6 @@ export function parseCue(cue: CueInput, dimension: number, limits: LimitSettings
     throw new BadInputError('The cue is empty: give an embedding, text, a time range or tags', { details: { field: 'cue' } });
   }
   return { embedding, terms: [...new Set(tokenize(text))], hasText, from, to, tags, threshold };
-}
-
-function eventTime(record: MemoryRecord): number {
-  return record.episode?.when ?? record.createdAt;
 }
 
 function passesFilters(record: MemoryRecord, cue: ParsedCue): boolean {

@@ -61,6 +61,11 @@ export interface RankSummary {
   suppressed: boolean;
 }
 
+/** When a memory happened: an episode's `when`, otherwise its creation. Time cues and the time index use it. */
+export function eventTime(record: MemoryRecord): number {
+  return record.episode?.when ?? record.createdAt;
+}
+
 export function summarize(record: MemoryRecord): RankSummary {
   return { confidence: record.confidence, lastTouchedMs: record.lastAccess ?? record.createdAt, suppressed: record.suppressed };
 }
