@@ -131,6 +131,9 @@ interface GroupContext {
   staged: { id: string; embedding: Float32Array }[];
 }
 
+/** Access updates written per batch. Default 1000: a few hundred KiB per batch at most. */
+export const TOUCH_BATCH = 1000;
+
 /** Most stores committed in one batch. Default 64: amortises a batch without long waits. */
 export const MAX_GROUP_COMMIT = 64;
 
@@ -732,10 +735,15 @@ export class Engine {
     for (const [spaceId, touches] of all) {
       const space = this.spaces.get(spaceId);
       if (space === undefined || touches.size === 0) continue;
-      try {
-        await space.queue.run(() => this.writeTouches(space, touches));
-      } catch (error) {
-        this.options.logger.warn({ err: error, space: spaceId }, 'access statistics not written');
+      // Bounded batches, each its own turn in the write queue, so stores are not held up.
+      const entries = [...touches.entries()];
+      for (let i = 0; i < entries.length; i += TOUCH_BATCH) {
+        const chunk = new Map(entries.slice(i, i + TOUCH_BATCH));
+        try {
+          await space.queue.run(() => this.writeTouches(space, chunk));
+        } catch (error) {
+          this.options.logger.warn({ err: error, space: spaceId }, 'access statistics not written');
+        }
       }
     }
   }
