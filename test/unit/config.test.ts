@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, flagsToEnv, loadConfig, presets, validateConfig } from '../../src/config.js';
 import type { Config } from '../../src/config.js';
+import { expectBadInput } from '../support/expectBadInput.js';
 
 /** Runs `fn`, expects a BadInputError, and returns its message. */
 function badInput(fn: () => unknown): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a BadInputError').toBeInstanceOf(Error);
-  expect((caught as { code?: string }).code).toBe('BAD_USER_INPUT');
-  expect((caught as Error).name).toBe('BadInputError');
-  return (caught as Error).message;
+  return expectBadInput(fn).message;
 }
 
 describe('loadConfig', () => {

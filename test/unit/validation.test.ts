@@ -13,19 +13,9 @@ import {
   validateTime,
   validateUnit,
 } from '../../src/engine/validation.js';
+import { expectBadInput } from '../support/expectBadInput.js';
 
-/** Runs `fn`, expects a BadInputError, and returns it. */
-function badInput(fn: () => unknown): Error & { code: string; details: Record<string, unknown> } {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a BadInputError').toBeInstanceOf(Error);
-  expect((caught as { code?: string }).code).toBe('BAD_USER_INPUT');
-  return caught as Error & { code: string; details: Record<string, unknown> };
-}
+const badInput = expectBadInput;
 
 const limits: LimitSettings = { ...defaultLimitSettings };
 
