@@ -529,7 +529,10 @@ export class Engine {
     });
     batch.afterCommit(() => {
       if (embedding !== null && !record.suppressed) this.indexUpsert(space, record, embedding);
-      for (const other of [id, ...removedLinks, ...links.map((l) => l.to)]) context.reader.invalidateAdjacency(other);
+      // Removals can bring a weaker association into a cached top list, so they invalidate;
+      // additions update cached lists in place.
+      for (const other of removedLinks.length > 0 ? [id, ...removedLinks] : []) context.reader.invalidateAdjacency(other);
+      context.reader.cacheLinks(id, links, this.settings.maxEdgesPerHop);
     });
     context.state.set(id, { record, embedding });
     if (embedding !== null) context.staged.push({ id, embedding });

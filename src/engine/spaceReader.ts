@@ -11,9 +11,14 @@ import type { Association, MemoryKind, MemoryRecord } from './types.js';
 export const MAX_POSTINGS_PER_TERM = 20_000;
 /** Index entries read for a tag or time-range cue. */
 export const MAX_INDEX_SCAN = 20_000;
+/** Associations read for one memory before keeping the strongest; bounds the cost of a hub. */
+export const MAX_EDGES_SCANNED = 1024;
 
 export class AdjacencyCache {
   private readonly entries = new Map<string, readonly Association[]>();
+  /** Reads from storage in flight per key, and keys changed while one was in flight. */
+  private readonly reading = new Map<string, number>();
+  private readonly changedWhileReading = new Set<string>();
 
   constructor(private readonly capacity: number) {}
 
@@ -38,6 +43,45 @@ export class AdjacencyCache {
 
   invalidate(key: string): void {
     this.entries.delete(key);
+    this.markChanged(key);
+  }
+
+  private markChanged(key: string): void {
+    if (this.reading.has(key)) this.changedWhileReading.add(key);
+  }
+
+  beginRead(key: string): void {
+    this.reading.set(key, (this.reading.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Caches what a read returned, unless a write changed the key meanwhile (the read may
+   * predate it) or the read failed (`value` undefined).
+   */
+  endRead(key: string, value: readonly Association[] | undefined): void {
+    const remaining = (this.reading.get(key) ?? 1) - 1;
+    const changed = this.changedWhileReading.has(key);
+    if (remaining === 0) {
+      this.reading.delete(key);
+      this.changedWhileReading.delete(key);
+    } else {
+      this.reading.set(key, remaining);
+    }
+    if (!changed && value !== undefined) this.set(key, value);
+  }
+
+  /**
+   * Adds (or re-weights) one association of a cached list, which holds the strongest
+   * `limit` associations: the new one either enters that top list or stays out of it.
+   */
+  addEdge(key: string, edge: Association, limit: number): void {
+    this.markChanged(key);
+    const list = this.entries.get(key);
+    if (list === undefined) return;
+    const updated = list.filter((e) => e.to !== edge.to);
+    updated.push(edge);
+    updated.sort((a, b) => b.weight - a.weight);
+    this.entries.set(key, updated.slice(0, limit));
   }
 
   get size(): number {
@@ -84,14 +128,15 @@ export class SpaceReader {
     return out;
   }
 
-  /** Outgoing associations, strongest first, with no cache. */
+  /** The strongest `limit` outgoing associations, strongest first, with no cache. */
   async associationsUncached(id: string, limit: number): Promise<Association[]> {
     const prefix = keys.associationsFrom(this.space, id);
     const out: Association[] = [];
-    for await (const { key, value } of this.reader.scan({ gte: prefix, lt: prefixEnd(prefix), limit })) {
+    // Keys are in id order, not weight order: read them all (up to the bound), then keep the strongest.
+    for await (const { key, value } of this.reader.scan({ gte: prefix, lt: prefixEnd(prefix), limit: Math.max(limit, MAX_EDGES_SCANNED) })) {
       out.push({ to: suffixAfter(key, prefix.length), weight: decodeWeight(value) });
     }
-    return out.sort((a, b) => b.weight - a.weight);
+    return out.sort((a, b) => b.weight - a.weight || (a.to < b.to ? -1 : 1)).slice(0, limit);
   }
 
   async adjacencyOf(ids: readonly string[], limit: number): Promise<Map<string, readonly Association[]>> {
@@ -102,16 +147,27 @@ export class SpaceReader {
       if (hit === undefined) missing.push(id);
       else out.set(id, hit);
     }
-    const loaded = await Promise.all(missing.map((id) => this.associationsUncached(id, limit)));
-    missing.forEach((id, i) => {
-      out.set(id, loaded[i]!);
-      this.adjacency.set(this.cacheKey(id), loaded[i]!);
-    });
+    for (const id of missing) this.adjacency.beginRead(this.cacheKey(id));
+    let loaded: Association[][] | undefined;
+    try {
+      loaded = await Promise.all(missing.map((id) => this.associationsUncached(id, limit)));
+    } finally {
+      missing.forEach((id, i) => this.adjacency.endRead(this.cacheKey(id), loaded?.[i]));
+    }
+    missing.forEach((id, i) => out.set(id, loaded[i]!));
     return out;
   }
 
   invalidateAdjacency(id: string): void {
     this.adjacency.invalidate(this.cacheKey(id));
+  }
+
+  /** Keeps cached adjacency current after new links, instead of dropping it. */
+  cacheLinks(id: string, links: readonly Association[], limit: number): void {
+    for (const link of links) {
+      this.adjacency.addEdge(this.cacheKey(id), link, limit);
+      this.adjacency.addEdge(this.cacheKey(link.to), { to: id, weight: link.weight }, limit);
+    }
   }
 
   async idsWithPrefix(prefix: Buffer, limit: number): Promise<string[]> {

@@ -77,3 +77,30 @@ describe('group commit', () => {
     expect(outcome.memories[0]?.record.id).toBe('bulk-42');
   });
 });
+
+describe('associations of a hub', () => {
+  it('associationsOfAMemoryWithMoreEdgesThanTheLimit_areTheStrongest', async () => {
+    const dimension = 96;
+    await engine.createSpace('hub-space', dimension);
+    const hub = Array.from({ length: dimension }, (_, d) => (d === 0 ? 1 : 0));
+    await engine.remember('hub-space', { id: 'hub', embedding: hub });
+    // 80 spokes, each the hub plus its own orthogonal offset: every spoke is closer to the
+    // hub than to any other spoke, so each links to the hub, and the smaller the offset the
+    // stronger the link.
+    for (let i = 0; i < 80; i++) {
+      const spoke = [...hub];
+      spoke[i + 1] = 0.3 + i * 0.003;
+      await engine.remember('hub-space', { id: `spoke-${String(79 - i).padStart(2, '0')}-${i}`, embedding: spoke });
+    }
+    const reader = engine.reader(engine.space('hub-space'));
+    const all = await reader.associationsUncached('hub', 1000);
+    expect(all.length).toBeGreaterThan(64);
+    const strongest = await reader.associationsUncached('hub', 64);
+    expect(strongest.map((a) => a.to)).toEqual(all.slice(0, 64).map((a) => a.to));
+    // Ids sort in the opposite order of strength, so key order alone would pick the weakest.
+    expect(strongest[0]!.to).toBe('spoke-79-0');
+    expect(strongest.map((a) => a.to)).not.toContain('spoke-00-79');
+    const cached = await reader.adjacencyOf(['hub'], 64);
+    expect(cached.get('hub')!.map((a) => a.to)).toEqual(strongest.map((a) => a.to));
+  });
+});
