@@ -82,7 +82,7 @@ describe('associations of a hub', () => {
   it('associationsOfAMemoryWithMoreEdgesThanTheLimit_areTheStrongest', async () => {
     const dimension = 96;
     await engine.createSpace('hub-space', dimension);
-    const hub = Array.from({ length: dimension }, (_, d) => (d === 0 ? 1 : 0));
+    const hub: number[] = Array.from({ length: dimension }, (_, d) => (d === 0 ? 1 : 0));
     await engine.remember('hub-space', { id: 'hub', embedding: hub });
     // 80 spokes, each the hub plus its own orthogonal offset: every spoke is closer to the
     // hub than to any other spoke, so each links to the hub, and the smaller the offset the
