@@ -5,6 +5,7 @@ import type { ConfidenceInterval } from '../src/engine/confidence.js';
 import type { PatternOutcome } from '../src/engine/engine.js';
 import type { MemorySpace } from '../src/engine/memorySpace.js';
 import type { CueInput, RecalledMemory, RecallOptionsInput } from '../src/engine/recall.js';
+import { encodeEmbedding } from '../src/engine/recordCodec.js';
 import type { MemoryRecord } from '../src/engine/types.js';
 import { BadInputError } from '../src/errors.js';
 import type { NodeService, WriteConsistency } from '../src/service/nodeService.js';
@@ -119,6 +120,11 @@ export const resolvers = {
       if (!memory.hasEmbedding) return null;
       const embedding = await context.service.embedding(memory.space, memory.id);
       return embedding === null ? null : Array.from(embedding);
+    },
+    embeddingBase64: async (memory: MemoryView, _: unknown, context: RequestContext) => {
+      if (!memory.hasEmbedding) return null;
+      const embedding = await context.service.embedding(memory.space, memory.id);
+      return embedding === null ? null : encodeEmbedding(embedding).toString('base64');
     },
     version: (memory: MemoryView) => memory.version,
     episode: (memory: MemoryView) => memory.episode ?? null,

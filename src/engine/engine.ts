@@ -23,7 +23,7 @@ import { eventTime, type Association, type EpisodeFields, type MemoryKind, type 
 import {
   validateContent,
   validateCount,
-  validateEmbedding,
+  validateEmbeddingInput,
   validateMemoryId,
   validateMetadata,
   validateSpaceId,
@@ -61,6 +61,8 @@ export interface MemoryInput {
   id?: string | null;
   content?: string | null;
   embedding?: readonly number[] | null;
+  /** The embedding as base64 of little-endian float32 values, instead of `embedding`. */
+  embeddingBase64?: string | null;
   confidence?: number | null;
   tags?: readonly string[] | null;
   metadata?: unknown;
@@ -75,6 +77,7 @@ export interface EpisodeInput {
   why?: string | null;
   how?: string | null;
   embedding?: readonly number[] | null;
+  embeddingBase64?: string | null;
   confidence?: number | null;
   vividness?: number | null;
   reliability?: number | null;
@@ -341,7 +344,7 @@ export class Engine {
     const limits = this.limits;
     const id = input.id == null ? null : validateMemoryId(input.id, limits);
     const content = input.content == null ? null : validateContent('content', input.content, limits);
-    const embedding = input.embedding == null ? null : validateEmbedding('embedding', input.embedding, space.definition.dimension);
+    const embedding = validateEmbeddingInput('embedding', input, space.definition.dimension);
     const confidence = input.confidence == null ? null : validateUnit('confidence', input.confidence);
     const tags = input.tags == null ? null : validateTags(input.tags, limits);
     const metadata = input.metadata === undefined ? undefined : validateMetadata(input.metadata, limits);
@@ -376,7 +379,7 @@ export class Engine {
       if (value != null) validateContent(field, value, limits);
     }
     const who = input.who == null ? [] : validateTags(input.who, limits, 'who');
-    const embedding = input.embedding == null ? null : validateEmbedding('embedding', input.embedding, space.definition.dimension);
+    const embedding = validateEmbeddingInput('embedding', input, space.definition.dimension);
     const encoding = input.confidence == null ? DEFAULT_CONFIDENCE : validateUnit('confidence', input.confidence);
     const vividness = input.vividness == null ? encoding : validateUnit('vividness', input.vividness);
     const reliability = input.reliability == null ? encoding : validateUnit('reliability', input.reliability);

@@ -14,12 +14,14 @@ import { rankScore, type RecallMode } from './ranking.js';
 import type { SpaceReader } from './spaceReader.js';
 import { spreadActivation } from './spreading.js';
 import { eventTime, type MemoryRecord } from './types.js';
-import { validateContent, validateCount, validateEmbedding, validateTags, validateTime, validateUnit } from './validation.js';
+import { validateContent, validateCount, validateEmbeddingInput, validateTags, validateTime, validateUnit } from './validation.js';
 
 export type { RecallMode };
 
 export interface CueInput {
   embedding?: readonly number[] | null;
+  /** The embedding as base64 of little-endian float32 values, instead of `embedding`. */
+  embeddingBase64?: string | null;
   text?: string | null;
   from?: number | null;
   to?: number | null;
@@ -89,7 +91,7 @@ interface ParsedCue {
 const SPREAD_SEEDS = 10;
 
 export function parseCue(cue: CueInput, dimension: number, limits: LimitSettings): ParsedCue {
-  const embedding = cue.embedding == null ? null : validateEmbedding('cue.embedding', cue.embedding, dimension);
+  const embedding = validateEmbeddingInput('cue.embedding', cue, dimension);
   const text = cue.text == null ? '' : validateContent('cue.text', cue.text, limits);
   const tags = cue.tags == null ? [] : validateTags(cue.tags, limits);
   const from = cue.from == null ? null : validateTime('cue.from', cue.from);

@@ -51,6 +51,45 @@ export function validateEmbedding(field: string, values: readonly number[], dime
   return vector;
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** An embedding sent as base64 of little-endian float32 values: 4 bytes per dimension. */
+export function validateEmbeddingBase64(field: string, encoded: string, dimension: number): Float32Array {
+  if (typeof encoded !== 'string' || !BASE64.test(encoded)) {
+    throw new BadInputError(`${field} is not base64`, { details: { field } });
+  }
+  const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.length !== dimension * 4) {
+    throw new BadInputError(`${field} holds ${bytes.length / 4} float32 values but the space's dimension is ${dimension}`, {
+      details: { field, expected: dimension, actual: bytes.length / 4 },
+    });
+  }
+  const vector = new Float32Array(dimension);
+  let norm = 0;
+  for (let i = 0; i < dimension; i++) {
+    const value = bytes.readFloatLE(i * 4);
+    if (!Number.isFinite(value)) throw new BadInputError(`${field}[${i}] is not a finite float32`, { details: { field } });
+    vector[i] = value;
+    norm += value * value;
+  }
+  if (norm === 0) throw new BadInputError(`${field} is all zeros, so it has no direction to compare`, { details: { field } });
+  return vector;
+}
+
+/** The embedding of an input that may carry it as a list or as base64 (not both), or null. */
+export function validateEmbeddingInput(
+  field: string,
+  input: { embedding?: readonly number[] | null; embeddingBase64?: string | null },
+  dimension: number,
+): Float32Array | null {
+  if (input.embedding != null && input.embeddingBase64 != null) {
+    throw new BadInputError(`Give ${field} or ${field}Base64, not both`, { details: { field } });
+  }
+  if (input.embedding != null) return validateEmbedding(field, input.embedding, dimension);
+  if (input.embeddingBase64 != null) return validateEmbeddingBase64(`${field}Base64`, input.embeddingBase64, dimension);
+  return null;
+}
+
 export function validateContent(field: string, content: string, limits: LimitSettings): string {
   const bytes = Buffer.byteLength(content, 'utf8');
   if (bytes > limits.maxContentBytes) {

@@ -28,6 +28,11 @@ const bigContent = 'x'.repeat(64 * 1024 + 1);
 const cases: { name: string; query: string; variables?: Record<string, unknown> }[] = [
   { name: 'wrong embedding length', query: `mutation { remember(space: "bad", memory: { id: "n1", content: "x", embedding: [1, 2, 3] }) { id } }` },
   { name: 'wrong cue embedding length', query: `{ recall(space: "bad", cue: { embedding: [1, 2] }) { partial } }` },
+  { name: 'embedding and embeddingBase64 both given', query: `mutation { remember(space: "bad", memory: { id: "n1", embedding: [1, 0, 0, 0], embeddingBase64: "AACAPwAAAAAAAAAAAAAAAA==" }) { id } }` },
+  { name: 'embeddingBase64 that is not base64', query: `mutation { remember(space: "bad", memory: { id: "n1", embeddingBase64: "not base64!" }) { id } }` },
+  { name: 'embeddingBase64 of the wrong length', query: `mutation { remember(space: "bad", memory: { id: "n1", embeddingBase64: "AACAPwAAAAA=" }) { id } }` },
+  { name: 'embeddingBase64 holding NaN', query: `mutation { remember(space: "bad", memory: { id: "n1", embeddingBase64: "AADAfwAAAAAAAAAAAAAAAA==" }) { id } }` },
+  { name: 'cue embeddingBase64 of the wrong length', query: `{ recall(space: "bad", cue: { embeddingBase64: "AACAPw==" }) { partial } }` },
   { name: 'all-zero embedding', query: `mutation { remember(space: "bad", memory: { id: "n1", embedding: [0, 0, 0, 0] }) { id } }` },
   { name: 'confidence above 1', query: `mutation { remember(space: "bad", memory: { id: "n1", content: "x", confidence: 1.5 }) { id } }` },
   { name: 'confidence below 0', query: `mutation { remember(space: "bad", memory: { id: "n1", content: "x", confidence: -0.1 }) { id } }` },

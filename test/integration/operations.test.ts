@@ -63,6 +63,18 @@ describe('remember and read back', () => {
     expect(new Date(data.memory.createdAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  it('embeddingBase64_isAnAlternativeToTheListInAndOut', async () => {
+    const vector = new Float32Array([0.25, -0.5, 0.125, 0, 0, 0, 0, 1]);
+    const encoded = Buffer.from(vector.buffer).toString('base64');
+    await node.gql(`mutation($m: MemoryInput!) { remember(space: "ops", memory: $m) { id } }`, { m: { id: 'b64', content: 'sent as base64', embeddingBase64: encoded } });
+    const read = await node.gql(`{ memory(space: "ops", id: "b64") { embedding embeddingBase64 } }`);
+    expect(read.memory.embedding).toEqual(Array.from(vector));
+    expect(read.memory.embeddingBase64).toBe(encoded);
+    const recall = await node.gql(`query($e: String) { recall(space: "ops", cue: { embeddingBase64: $e }, options: { mode: SIMILARITY, maxResults: 1 }) { memories { memory { id } similarity } } }`, { e: encoded });
+    expect(recall.recall.memories[0].memory.id).toBe('b64');
+    expect(recall.recall.memories[0].similarity).toBeCloseTo(1, 5);
+  });
+
   it('memory_withUnknownId_returnsNull', async () => {
     const data = await node.gql(`{ memory(space: "ops", id: "missing") { id } }`);
     expect(data.memory).toBeNull();
