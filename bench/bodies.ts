@@ -80,6 +80,8 @@ export function compileBody(spec: BodySpec, env: BodyEnvironment): (seq: number)
     for (let j = 0; j < dimension; j++) sum += out[j]! * out[j]!;
     const inv = 1 / Math.sqrt(sum || 1);
     for (let j = 0; j < dimension; j++) out[j] *= inv;
+    // `encoding: 'base64'`: the embeddingBase64 form (little-endian float32) instead of a list.
+    if (hint.encoding === 'base64') return JSON.stringify(Buffer.from(Float32Array.from(out).buffer).toString('base64'));
     return vectorJson(out);
   };
 

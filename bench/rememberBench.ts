@@ -89,6 +89,19 @@ export async function rememberBench(cleanup: Cleanup, options: RememberBenchOpti
     const r = remember.value;
     const t = typename.value;
 
+    log(`remember: with embeddingBase64, ${options.connections} connections, ${options.duration}s`);
+    const base64Body = {
+      query: REMEMBER_QUERY,
+      variables: {
+        space: REMEMBER_SPACE,
+        memory: {
+          content: { $gen: 'text', prefix: 'bench memory b64' },
+          embeddingBase64: { $gen: 'vector', dimension: options.dimension, clusters: 200, seed: 7, encoding: 'base64' },
+        },
+      },
+    };
+    const b = await runHttpLoad({ url: node.url, ...run, body: base64Body });
+
     const single = { connections: 1, duration: options.singleDuration, warmup: { duration: options.warmupSeconds } };
     log(`remember: 1 client, ${options.singleDuration}s each: { __typename }, then remember`);
     const typename1 = await typenameBaseline(node.url, single);
@@ -123,6 +136,10 @@ export async function rememberBench(cleanup: Cleanup, options: RememberBenchOpti
         baseline: { label: tn, value: t.failed },
         target: target('0 errors', r.failed === 0),
         note: `of ${r.requests}; ${errorsOf(r)}${r.firstError === undefined ? '' : `; first: ${r.firstError}`}`,
+      }),
+      row(`remember with embeddingBase64, ${c} clients`, b.requestsPerSecond, 'req/s', {
+        baseline: { label: `remember with a Float list ${c}c`, value: r.requestsPerSecond },
+        note: `p50 ${b.latencyMs.p50.toFixed(1)} ms, p99 ${b.latencyMs.p99.toFixed(1)} ms; ${b.failed} failed`,
       }),
       row('remember throughput, 1 client', remember1.requestsPerSecond, 'req/s', { baseline: { label: '{ __typename } 1c', value: typename1.requestsPerSecond } }),
       row('remember p50, 1 client', remember1.latencyMs.p50, 'ms', { baseline: { label: '{ __typename } 1c', value: typename1.latencyMs.p50 } }),
