@@ -14,7 +14,7 @@ import { rankScore, type RecallMode } from './ranking.js';
 import type { SpaceReader } from './spaceReader.js';
 import { spreadActivation } from './spreading.js';
 import { eventTime, type MemoryRecord } from './types.js';
-import { validateContent, validateCount, validateEmbeddingInput, validateTags, validateTime, validateUnit } from './validation.js';
+import { MAX_TIME_MS, MIN_TIME_MS, validateContent, validateCount, validateEmbeddingInput, validateTags, validateTime, validateUnit } from './validation.js';
 
 export type { RecallMode };
 
@@ -137,7 +137,7 @@ async function directCandidates(ctx: RecallContext, cue: ParsedCue, maxResults: 
     const ids =
       cue.tags.length > 0
         ? await ctx.reader.tagged(cue.tags[0]!)
-        : await ctx.reader.inTimeRange(cue.from ?? -62_135_596_800_000, cue.to ?? 253_402_300_799_999);
+        : await ctx.reader.inTimeRange(cue.from ?? MIN_TIME_MS, cue.to ?? MAX_TIME_MS);
     for (const id of ids) similarity.set(id, 1);
   }
   return similarity;

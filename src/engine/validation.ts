@@ -136,8 +136,11 @@ export function validateCount(field: string, value: number, min: number, max: nu
 }
 
 /** Dates from year 1 to 9999, as epoch ms. */
+export const MIN_TIME_MS = -62_135_596_800_000;
+export const MAX_TIME_MS = 253_402_300_799_999;
+
 export function validateTime(field: string, ms: number): number {
-  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999) {
+  if (!Number.isFinite(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
     throw new BadInputError(`${field} is not a valid date`, { details: { field } });
   }
   return ms;
