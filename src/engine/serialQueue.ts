@@ -21,8 +21,8 @@ export class SerialQueue {
     });
   }
 
-  /** Resolves once every task queued so far has finished. */
+  /** Resolves once the queue is empty, including tasks that queued tasks add while it drains. */
   async drain(): Promise<void> {
-    await this.tail;
+    while (this.pending > 0) await this.tail;
   }
 }

@@ -129,3 +129,20 @@ describe('SerialQueue', () => {
     expect(queue.length).toBe(0);
   });
 });
+
+describe('SerialQueue.drain with follow-up tasks', () => {
+  it('drain_whenATaskQueuesAnotherWhileRunning_waitsForTheFollowUpToo', async () => {
+    const queue = new SerialQueue();
+    const done: string[] = [];
+    void queue.run(async () => {
+      void queue.run(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        done.push('follow-up');
+      });
+      done.push('first');
+    });
+    await queue.drain();
+    expect(done).toEqual(['first', 'follow-up']);
+    expect(queue.length).toBe(0);
+  });
+});
