@@ -10,6 +10,7 @@ import { keys } from '../storage/keys.js';
 import type { Store } from '../storage/store.js';
 import { activationAfterAccess, clamp01, currentActivation } from './confidence.js';
 import { clusterEpisodes, jaccard, type EpisodeSample } from './consolidation.js';
+import { AccessTracker, type Access } from './accessTracker.js';
 import { IndexCheckpointer } from './indexCheckpointer.js';
 import { IndexHost } from './indexHost.js';
 import { tokenize } from './lexical.js';
@@ -161,13 +162,10 @@ export class Engine {
   private readonly spaces = new Map<string, MemorySpace>();
   private readonly adjacency: AdjacencyCache;
   private readonly spaceCreation = new Map<string, Promise<MemorySpace>>();
-  private readonly pendingTouches = new Map<string, Map<string, { count: number; atMs: number }>>();
-  private pendingTouchCount = 0;
   private touchTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private closing = false;
-  /** Touches dropped because the pending map was full. */
-  droppedTouches = 0;
+  private readonly accesses: AccessTracker;
   readonly now: () => number;
   readonly checkpointer: IndexCheckpointer;
   private readonly indexHost: IndexHost;
@@ -177,6 +175,7 @@ export class Engine {
   private constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? Date.now;
     this.adjacency = new AdjacencyCache(options.settings.adjacencyCacheEntries);
+    this.accesses = new AccessTracker(options.settings.maxPendingTouches);
     this.indexHost = new IndexHost(options.logger);
     this.checkpointer = new IndexCheckpointer(options.store, options.indexDir, this.indexHost, options.logger);
   }
@@ -315,7 +314,7 @@ export class Engine {
   async recall(spaceId: string, cue: CueInput, options: RecallOptionsInput = {}): Promise<RecallOutcome> {
     const space = this.space(spaceId);
     const outcome = await runRecall(this.recallContext(space), cue, options);
-    this.recordTouches(space, outcome.memories.map((m) => m.record.id));
+    this.accesses.record(space.id, outcome.memories.map((m) => m.record.id), this.now());
     return outcome;
   }
 
@@ -710,35 +709,10 @@ export class Engine {
 
   // ---- access statistics --------------------------------------------------------------
 
-  /** Queues access updates for recalled memories; they are written in the background. */
-  private recordTouches(space: MemorySpace, ids: readonly string[]): void {
-    let pending = this.pendingTouches.get(space.id);
-    if (pending === undefined) {
-      pending = new Map();
-      this.pendingTouches.set(space.id, pending);
-    }
-    const at = this.now();
-    for (const id of ids) {
-      const entry = pending.get(id);
-      if (entry !== undefined) {
-        entry.count++;
-        entry.atMs = at;
-      } else if (this.pendingTouchCount >= this.settings.maxPendingTouches) {
-        this.droppedTouches++;
-      } else {
-        pending.set(id, { count: 1, atMs: at });
-        this.pendingTouchCount++;
-      }
-    }
-  }
-
   /** Writes queued access updates: one batch and one TOUCH log entry per shard per space. */
   async flushTouches(force = false): Promise<void> {
     if (this.closing && !force) return;
-    const all = [...this.pendingTouches.entries()];
-    this.pendingTouches.clear();
-    this.pendingTouchCount = 0;
-    for (const [spaceId, touches] of all) {
+    for (const [spaceId, touches] of this.accesses.take()) {
       const space = this.spaces.get(spaceId);
       if (space === undefined || touches.size === 0) continue;
       // Bounded batches, each its own turn in the write queue, so stores are not held up.
@@ -754,7 +728,7 @@ export class Engine {
     }
   }
 
-  private async writeTouches(space: MemorySpace, touches: Map<string, { count: number; atMs: number }>): Promise<void> {
+  private async writeTouches(space: MemorySpace, touches: Map<string, Access>): Promise<void> {
     const reader = this.reader(space);
     const records = await reader.records([...touches.keys()]);
     const batch = new MutationBatch(space, this.now());
@@ -802,6 +776,11 @@ export class Engine {
   /** Activation of a record now (resting activation after decay). */
   activationOf(record: MemoryRecord): number {
     return currentActivation(record, this.now());
+  }
+
+  /** Access updates dropped because the buffer was full (total). */
+  get droppedTouches(): number {
+    return this.accesses.dropped;
   }
 
   storeSizes() {
