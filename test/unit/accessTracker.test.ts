@@ -1,3 +1,4 @@
+// The access buffer: coalescing, draining and its bound.
 import { describe, expect, it } from 'vitest';
 import { AccessTracker } from '../../src/engine/accessTracker.js';
 
