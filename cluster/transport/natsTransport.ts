@@ -1,0 +1,150 @@
+// The Transport over a real nats-server (@nats-io/transport-node). NATS core messaging is
+// at-most-once, which is the contract `send` promises; request/reply uses NATS inboxes, and
+// headers (which carry `traceparent`) map to NATS message headers. The client reconnects by
+// itself; while disconnected, sends are buffered by the client up to its limit and then
+// dropped, which protocols already tolerate because `send` is best effort.
+
+import { readFileSync } from 'node:fs';
+import {
+  connect,
+  credsAuthenticator,
+  headers as natsHeaders,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import {
+  RequestTimeoutError,
+  TransportClosedError,
+  type InboundMessage,
+  type MessageHandler,
+  type MessageHeaders,
+  type Reply,
+  type Subscription,
+  type Transport,
+} from './transport.js';
+
+export interface NatsTransportOptions {
+  /** Server URLs, e.g. ["nats://127.0.0.1:4222"]. */
+  servers: string[];
+  /** Connection name shown by the server (the node id). */
+  name: string;
+  /** A NATS credentials file (JWT + nkey seed). */
+  credsFile?: string;
+  /** Token authentication. */
+  token?: string;
+  user?: string;
+  pass?: string;
+  /** TLS: CA to trust, and a client certificate and key for mutual TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Time allowed for the first connection. Default 5000 ms: cluster start-up must finish in 5 s. */
+  connectTimeoutMs?: number;
+}
+
+const EMPTY_HEADERS: MessageHeaders = Object.freeze({});
+
+function toNatsHeaders(values: MessageHeaders | undefined): MsgHdrs | undefined {
+  if (values === undefined) return undefined;
+  const entries = Object.entries(values);
+  if (entries.length === 0) return undefined;
+  const out = natsHeaders();
+  for (const [key, value] of entries) out.set(key, value);
+  return out;
+}
+
+function fromNatsHeaders(values: MsgHdrs | undefined): MessageHeaders {
+  if (values === undefined) return EMPTY_HEADERS;
+  const out: Record<string, string> = {};
+  for (const key of values.keys()) out[key] = values.get(key);
+  return out;
+}
+
+export class NatsTransport implements Transport {
+  private closed = false;
+
+  private constructor(private readonly connection: NatsConnection) {}
+
+  static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
+    const connectOptions: NodeConnectionOptions = {
+      servers: options.servers,
+      name: options.name,
+      timeout: options.connectTimeoutMs ?? 5000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.user === undefined ? {} : { user: options.user, pass: options.pass ?? '' }),
+      ...(options.credsFile === undefined ? {} : { authenticator: credsAuthenticator(readFileSync(options.credsFile)) }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    };
+    return new NatsTransport(await connect(connectOptions));
+  }
+
+  /** The server-side view of this connection, for health and metrics. */
+  get isClosed(): boolean {
+    return this.closed || this.connection.isClosed();
+  }
+
+  send(subject: string, data: Uint8Array, headers?: MessageHeaders): void {
+    if (this.isClosed) throw new TransportClosedError();
+    const natsHeaderValues = toNatsHeaders(headers);
+    this.connection.publish(subject, data, natsHeaderValues === undefined ? undefined : { headers: natsHeaderValues });
+  }
+
+  async request(subject: string, data: Uint8Array, options: { timeoutMs: number; headers?: MessageHeaders }): Promise<Reply> {
+    if (this.isClosed) throw new TransportClosedError();
+    const natsHeaderValues = toNatsHeaders(options.headers);
+    try {
+      const reply = await this.connection.request(subject, data, {
+        timeout: options.timeoutMs,
+        ...(natsHeaderValues === undefined ? {} : { headers: natsHeaderValues }),
+      });
+      return { data: reply.data, headers: fromNatsHeaders(reply.headers) };
+    } catch (error) {
+      if (this.isClosed) throw new TransportClosedError();
+      // No responders and timeouts both mean: no reply (the contract does not tell them apart).
+      if (error instanceof TimeoutError || error instanceof NoRespondersError || error instanceof RequestError) {
+        throw new RequestTimeoutError(subject, options.timeoutMs);
+      }
+      throw error;
+    }
+  }
+
+  subscribe(subject: string, handler: MessageHandler): Subscription {
+    if (this.isClosed) throw new TransportClosedError();
+    const subscription = this.connection.subscribe(subject, {
+      callback: (error, message: Msg) => {
+        if (error !== null) return;
+        const inbound: InboundMessage = {
+          subject: message.subject,
+          data: message.data,
+          headers: fromNatsHeaders(message.headers),
+          ...(message.reply === undefined || message.reply === ''
+            ? {}
+            : {
+                respond: (data: Uint8Array, headers?: MessageHeaders) => {
+                  if (this.isClosed) return;
+                  const replyHeaders = toNatsHeaders(headers);
+                  message.respond(data, replyHeaders === undefined ? undefined : { headers: replyHeaders });
+                },
+              }),
+        };
+        try {
+          handler(inbound);
+        } catch {
+          // A failing handler must not stop delivery (Transport contract).
+        }
+      },
+    });
+    return { unsubscribe: () => subscription.unsubscribe() };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connection.close();
+  }
+}
