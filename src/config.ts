@@ -80,6 +80,9 @@ export interface Config {
   dataDir: string;
   nodeId: string | undefined;
   natsUrl: string | undefined;
+  /** NATS credentials file (ENGRAM_NATS_CREDS), and TLS files (ENGRAM_NATS_TLS_CA, _CERT, _KEY). */
+  natsCredsFile: string | undefined;
+  natsTls: { caFile?: string; certFile?: string; keyFile?: string } | undefined;
   cluster: string;
   seeds: string[];
   rack: string | undefined;
@@ -136,6 +139,8 @@ export const defaultConfig: Config = {
   dataDir: './data',
   nodeId: undefined,
   natsUrl: undefined,
+  natsCredsFile: undefined,
+  natsTls: undefined,
   cluster: 'engram',
   seeds: [],
   rack: undefined,
@@ -166,6 +171,10 @@ const flagToEnv: Record<string, string> = {
   'data-dir': 'ENGRAM_DATA_DIR',
   'node-id': 'ENGRAM_NODE_ID',
   'nats-url': 'ENGRAM_NATS_URL',
+  'nats-creds': 'ENGRAM_NATS_CREDS',
+  'nats-tls-ca': 'ENGRAM_NATS_TLS_CA',
+  'nats-tls-cert': 'ENGRAM_NATS_TLS_CERT',
+  'nats-tls-key': 'ENGRAM_NATS_TLS_KEY',
   cluster: 'ENGRAM_CLUSTER',
   seeds: 'ENGRAM_SEEDS',
   rack: 'ENGRAM_RACK',
@@ -201,6 +210,14 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
   return value;
 }
 
+function natsTls(env: Record<string, string | undefined>): Config['natsTls'] {
+  const caFile = optional(env, 'ENGRAM_NATS_TLS_CA');
+  const certFile = optional(env, 'ENGRAM_NATS_TLS_CERT');
+  const keyFile = optional(env, 'ENGRAM_NATS_TLS_KEY');
+  if (caFile === undefined && certFile === undefined && keyFile === undefined) return undefined;
+  return { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined ? {} : { certFile }), ...(keyFile === undefined ? {} : { keyFile }) };
+}
+
 function optional(env: Record<string, string | undefined>, name: string): string | undefined {
   const raw = env[name]?.trim();
   return raw === undefined || raw === '' ? undefined : raw;
@@ -215,6 +232,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: optional(merged, 'ENGRAM_DATA_DIR') ?? base.dataDir,
     nodeId: optional(merged, 'ENGRAM_NODE_ID') ?? base.nodeId,
     natsUrl: optional(merged, 'ENGRAM_NATS_URL') ?? base.natsUrl,
+    natsCredsFile: optional(merged, 'ENGRAM_NATS_CREDS') ?? base.natsCredsFile,
+    natsTls: natsTls(merged) ?? base.natsTls,
     cluster: optional(merged, 'ENGRAM_CLUSTER') ?? base.cluster,
     seeds: optional(merged, 'ENGRAM_SEEDS')?.split(',').map((s) => s.trim()).filter(Boolean) ?? base.seeds,
     rack: optional(merged, 'ENGRAM_RACK') ?? base.rack,

@@ -168,6 +168,11 @@ export class Swim {
     return this.seeds.map((seed) => ({ type: 'send', to: seed, message: this.syncMessage(true) }));
   }
 
+  /** A full state exchange with one node, e.g. one that just announced itself. */
+  syncWith(node: string): Directive[] {
+    return node === this.self || this.selfState === 'LEFT' ? [] : [{ type: 'send', to: node, message: this.syncMessage(true) }];
+  }
+
   /** Graceful leave: announces LEFT with a higher incarnation to a few members directly and by gossip. */
   leave(): Directive[] {
     this.incarnation++;

@@ -59,6 +59,11 @@ export class SwimShell {
     this.execute(this.swim.join(seeds));
   }
 
+  /** Exchanges full state with `node` (a newcomer that announced itself). */
+  syncWith(node: string): void {
+    if (!this.stopped) this.execute(this.swim.syncWith(node));
+  }
+
   /** Announces a graceful leave, then stops. */
   leave(): void {
     this.execute(this.swim.leave());

@@ -13,6 +13,8 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { resolvers, type RequestContext } from '../../resolvers/index.js';
 import type { Config } from '../config.js';
+import { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
+import { NatsTransport } from '../../cluster/transport/natsTransport.js';
 import { Engine } from '../engine/engine.js';
 import { NodeService } from '../service/nodeService.js';
 import { keys } from '../storage/keys.js';
@@ -156,6 +158,25 @@ function createGraphqlHandler(service: NodeService, metrics: Metrics, logger: Lo
 
 type GraphqlHandler = ReturnType<typeof createGraphqlHandler>;
 
+/** Cluster mode: connects to NATS and joins the cluster's membership. */
+async function startCluster(config: Config, nodeId: string, metrics: Metrics, logger: Logger): Promise<{ transport: NatsTransport; membership: ClusterMembership }> {
+  const servers = config.natsUrl!.split(',').map((url) => url.trim()).filter(Boolean);
+  const transport = await NatsTransport.connect({
+    servers,
+    name: nodeId,
+    ...(config.natsCredsFile === undefined ? {} : { credsFile: config.natsCredsFile }),
+    ...(config.natsTls === undefined ? {} : { tls: config.natsTls }),
+  });
+  const meta: Record<string, string> = {};
+  if (config.rack !== undefined) meta['rack'] = config.rack;
+  if (config.zone !== undefined) meta['zone'] = config.zone;
+  const membership = new ClusterMembership({ transport, cluster: config.cluster, nodeId, seeds: config.seeds, meta, listener: metrics.membershipListener() });
+  membership.start();
+  metrics.observeMembership(membership);
+  logger.info({ servers, cluster: config.cluster, seeds: config.seeds }, 'joined the cluster over NATS');
+  return { transport, membership };
+}
+
 /**
  * Starts a node. HTTP listens before recovery so that /health/live answers while indexes
  * are loaded or rebuilt; until then /health/ready and /graphql answer 503. Resolves once
@@ -278,7 +299,19 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     throw error;
   }
   metrics.observeEngine(engine, nodeId);
-  const service = new NodeService(engine, config, metrics);
+  let transport: NatsTransport | undefined;
+  let membership: ClusterMembership | undefined;
+  if (config.natsUrl !== undefined) {
+    try {
+      ({ transport, membership } = await startCluster(config, nodeId, metrics, logger));
+    } catch (error) {
+      server.closeAllConnections();
+      await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+      await engine.close();
+      throw error;
+    }
+  }
+  const service = new NodeService(engine, config, metrics, membership);
   graphql = createGraphqlHandler(service, metrics, logger);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
@@ -292,6 +325,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
+      membership?.stop(true);
+      await transport?.close();
       await engine.close();
       logger.info({}, 'engram node stopped');
     })();

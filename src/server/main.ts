@@ -16,9 +16,6 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
-  if (config.natsUrl !== undefined) {
-    logger.warn({ natsUrl: config.natsUrl }, 'cluster mode is not available in this build; running as a single embedded node');
-  }
   const node = await startNode(config, logger);
   let signals = 0;
   const stop = (signal: string) => {

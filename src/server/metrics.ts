@@ -3,6 +3,8 @@
 // scraped, so the hot path only pays for counters and histograms.
 
 import client from 'prom-client';
+import type { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
+import type { MembershipListener } from '../../cluster/membership/swimShell.js';
 import type { Engine } from '../engine/engine.js';
 
 export class Metrics {
@@ -38,8 +40,68 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly probeRtt = new client.Histogram({
+    name: 'engram_membership_probe_rtt_seconds',
+    help: 'Round trip of acknowledged SWIM probes',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+
+  readonly suspicions = new client.Counter({ name: 'engram_membership_suspicions_total', help: 'Members this node saw become SUSPECT', registers: [this.registry] });
+
+  readonly refutations = new client.Counter({ name: 'engram_membership_refutations_total', help: 'Times this node refuted a suspicion of itself', registers: [this.registry] });
+
+  readonly membershipMessages = new client.Counter({
+    name: 'engram_membership_messages_total',
+    help: 'SWIM messages by direction (sent, received)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'engram_' });
+  }
+
+  /** Listener for the membership shell, feeding the counters and histogram above. */
+  membershipListener(): MembershipListener {
+    return {
+      memberChanged: (_node, state) => {
+        if (state === 'SUSPECT') this.suspicions.inc();
+      },
+      probeRtt: (_target, rttMs) => this.probeRtt.observe(rttMs / 1000),
+      refuted: () => this.refutations.inc(),
+      messageSent: () => this.membershipMessages.inc({ direction: 'sent' }),
+      messageReceived: () => this.membershipMessages.inc({ direction: 'received' }),
+    };
+  }
+
+  /** Gauges read from membership at scrape time. */
+  observeMembership(membership: ClusterMembership): void {
+    new client.Gauge({
+      name: 'engram_cluster_members',
+      help: 'Members by state as this node sees them',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [state, count] of Object.entries(membership.membersByState())) this.set({ state }, count);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_cluster_reachable_fraction',
+      help: 'Share of known members this node can reach',
+      registers: [this.registry],
+      collect() {
+        this.set(membership.health().reachableFraction);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_cluster_partitioned',
+      help: '1 when this node reaches fewer members than the majority threshold',
+      registers: [this.registry],
+      collect() {
+        this.set(membership.health().partitioned ? 1 : 0);
+      },
+    });
   }
 
   /** Registers the gauges read from the engine at scrape time. */

@@ -2,6 +2,8 @@
 // the one place where the routing decision (local or remote, single shard or scatter)
 // is made. In embedded mode every space is owned by this node, so every call is local.
 
+import type { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
+import type { MemberView } from '../../cluster/membership/swim.js';
 import type { Config } from '../config.js';
 import { DEFAULT_SPACE, type Engine, type EpisodeInput, type ForgetMode, type MemoryInput } from '../engine/engine.js';
 import type { CueInput, RecallOptionsInput } from '../engine/recall.js';
@@ -39,6 +41,8 @@ export class NodeService {
     readonly engine: Engine,
     private readonly config: Config,
     private readonly metrics: Metrics,
+    /** Present in cluster mode. */
+    private readonly membership?: ClusterMembership,
   ) {}
 
   get nodeId(): string {
@@ -103,7 +107,12 @@ export class NodeService {
   }
 
   cluster(): ClusterHealthView {
-    const self: ClusterNodeView = { id: this.nodeId, state: 'ALIVE', incarnation: 0, rack: this.config.rack ?? null, zone: this.config.zone ?? null };
-    return { self, nodes: [self], partitioned: false, reachableFraction: 1, mode: 'EMBEDDED' };
+    if (this.membership === undefined) {
+      const self: ClusterNodeView = { id: this.nodeId, state: 'ALIVE', incarnation: 0, rack: this.config.rack ?? null, zone: this.config.zone ?? null };
+      return { self, nodes: [self], partitioned: false, reachableFraction: 1, mode: 'EMBEDDED' };
+    }
+    const health = this.membership.health();
+    const node = (m: MemberView): ClusterNodeView => ({ id: m.node, state: m.state, incarnation: m.incarnation, rack: m.meta['rack'] ?? null, zone: m.meta['zone'] ?? null });
+    return { self: node(health.self), nodes: health.nodes.map(node), partitioned: health.partitioned, reachableFraction: health.reachableFraction, mode: 'CLUSTER' };
   }
 }
