@@ -9,6 +9,8 @@
 import { broadcastSubject, services } from '../transport/subjects.js';
 import type { Subscription, Transport } from '../transport/transport.js';
 import { defaultMembershipConfig, type MembershipConfig } from './membershipConfig.js';
+import { partitionHealth } from './partition.js';
+import { parseSeeds, resolveSrvSeeds, type SeedList, type SrvResolver } from './seeds.js';
 import { Swim, type MemberState, type MemberView } from './swim.js';
 import { SwimShell, type MembershipListener } from './swimShell.js';
 
@@ -25,6 +27,13 @@ export interface ClusterMembershipOptions {
   majorityThreshold?: number;
   /** How often the join announcement repeats while alone. Default 1000 ms. */
   announceIntervalMs?: number;
+  /** How often a node that is not alone still announces itself. Default 10,000 ms (Engram's partition detection window). */
+  rediscoveryIntervalMs?: number;
+  /** How often `dns+srv:` seeds are resolved again. Default 30,000 ms (Engram's discovery refresh). */
+  srvRefreshMs?: number;
+  /** Resolver for `dns+srv:` seeds; injected in tests. */
+  resolveSrv?: SrvResolver;
+  logger?: { warn(object: object, message?: string): void; info(object: object, message?: string): void };
   random?: () => number;
 }
 
@@ -44,11 +53,15 @@ export class ClusterMembership {
   private announceSubscription: Subscription | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
   private readonly threshold: number;
+  private srvTimer: NodeJS.Timeout | undefined;
+  private readonly seeds: SeedList;
+  private warnedAlone = false;
 
   constructor(private readonly options: ClusterMembershipOptions) {
     const config = { ...defaultMembershipConfig, ...options.config };
     this.swim = new Swim({ self: options.nodeId, config, random: options.random ?? Math.random, nowMs: Date.now(), meta: options.meta });
     this.threshold = options.majorityThreshold ?? 0.6;
+    this.seeds = parseSeeds(options.seeds);
     this.shell = new SwimShell(
       this.swim,
       options.transport,
@@ -75,23 +88,52 @@ export class ClusterMembership {
       } catch {
         return;
       }
-      if (typeof announced.node === 'string' && announced.node !== nodeId) this.shell.syncWith(announced.node);
+      if (typeof announced.node !== 'string' || announced.node === nodeId) return;
+      // Only members that do not count the announcer as live answer, so a periodic
+      // announcement costs O(1) exchanges per node once the cluster has converged.
+      const state = this.swim.stateOf(announced.node);
+      if (state !== 'ALIVE' && state !== 'SUSPECT') this.shell.syncWith(announced.node);
     });
-    this.shell.start(this.options.seeds);
+    this.shell.start(this.seeds.nodes);
+    const startedAt = Date.now();
+    let lastAnnouncedAt = 0;
     const announce = () => {
-      if (this.swim.liveCount() <= 1) transport.send(subject, encoder.encode(JSON.stringify({ node: nodeId })));
+      // Announce at once while alone; otherwise now and then, so sides of a healed partition find each other.
+      const alone = this.swim.liveCount() <= 1;
+      if (!alone && Date.now() - lastAnnouncedAt < (this.options.rediscoveryIntervalMs ?? 10_000)) return;
+      lastAnnouncedAt = Date.now();
+      transport.send(subject, encoder.encode(JSON.stringify({ node: nodeId })));
+      const seedCount = this.seeds.nodes.length + this.seeds.srvNames.length;
+      if (!this.warnedAlone && seedCount > 0 && Date.now() - startedAt > 5000) {
+        this.warnedAlone = true;
+        this.options.logger?.warn({ seeds: this.options.seeds }, 'no seed answered within 5 s; still joining through the cluster join subject and retrying the seeds');
+      }
     };
     announce();
     this.announceTimer = setInterval(announce, this.options.announceIntervalMs ?? 1000);
     this.announceTimer.unref();
+    if (this.seeds.srvNames.length > 0) {
+      void this.refreshSrvSeeds();
+      this.srvTimer = setInterval(() => void this.refreshSrvSeeds(), this.options.srvRefreshMs ?? 30_000);
+      this.srvTimer.unref();
+    }
+  }
+
+  /** Resolves the `dns+srv:` seeds again; a failed lookup keeps the seeds already known. */
+  private async refreshSrvSeeds(): Promise<void> {
+    for (const name of this.seeds.srvNames) {
+      try {
+        const found = await resolveSrvSeeds(name, this.options.resolveSrv);
+        this.shell.addSeeds(found);
+      } catch (error) {
+        this.options.logger?.warn({ name, err: error }, 'DNS SRV seed lookup failed; joining through the cluster join subject meanwhile');
+      }
+    }
   }
 
   health(): ClusterHealth {
-    const [self, ...others] = this.swim.view();
-    const counted = others.filter((m) => m.state !== 'LEFT');
-    const reachable = 1 + counted.filter((m) => m.state === 'ALIVE').length;
-    const reachableFraction = reachable / (1 + counted.length);
-    return { self: self!, nodes: [self!, ...others], partitioned: reachableFraction < this.threshold, reachableFraction };
+    const view = this.swim.view();
+    return { self: view[0]!, nodes: view, ...partitionHealth(view, this.threshold) };
   }
 
   membersByState(): Record<MemberState, number> {
@@ -103,6 +145,7 @@ export class ClusterMembership {
   /** Leaves gracefully (announcing LEFT) unless `leave` is false, then stops. */
   stop(leave = true): void {
     clearInterval(this.announceTimer);
+    clearInterval(this.srvTimer);
     this.announceSubscription?.unsubscribe();
     if (leave) this.shell.leave();
     else this.shell.stop();

@@ -107,6 +107,7 @@ export class Swim {
   private probe: Probe | undefined;
   private readonly relays = new Map<number, Relay>();
   private nextSeq = 1;
+  private syncWithDead = false;
   /** Nodes to (re)join through while this node knows no live member. */
   private seeds: string[] = [];
   private nextProbeAtMs: number;
@@ -168,6 +169,13 @@ export class Swim {
     return this.seeds.map((seed) => ({ type: 'send', to: seed, message: this.syncMessage(true) }));
   }
 
+  /** Adds seeds (e.g. freshly resolved from DNS) and starts a state exchange with the new ones. */
+  addSeeds(seeds: readonly string[]): Directive[] {
+    const fresh = seeds.filter((seed) => seed !== this.self && !this.seeds.includes(seed));
+    this.seeds.push(...fresh);
+    return fresh.filter((seed) => !this.members.has(seed)).flatMap((seed) => this.syncWith(seed));
+  }
+
   /** A full state exchange with one node, e.g. one that just announced itself. */
   syncWith(node: string): Directive[] {
     return node === this.self || this.selfState === 'LEFT' ? [] : [{ type: 'send', to: node, message: this.syncMessage(true) }];
@@ -192,7 +200,11 @@ export class Swim {
     this.expireRelays(nowMs, out);
     if (nowMs >= this.nextSyncAtMs) {
       this.nextSyncAtMs = nowMs + this.config.pushPullIntervalMs;
-      const [partner] = this.randomMembers(1, (m) => m.state === 'ALIVE');
+      // Every other exchange goes to a member believed dead: if a partition has healed it
+      // answers, learns it was declared dead, refutes, and the two sides merge again.
+      this.syncWithDead = !this.syncWithDead;
+      const [dead] = this.syncWithDead ? this.randomMembers(1, (m) => m.state === 'DEAD') : [];
+      const [partner] = dead !== undefined ? [dead] : this.randomMembers(1, (m) => m.state === 'ALIVE');
       if (partner !== undefined) out.push({ type: 'send', to: partner, message: this.syncMessage(true) });
     }
     this.reapDead(nowMs);

@@ -59,6 +59,11 @@ export class SwimShell {
     this.execute(this.swim.join(seeds));
   }
 
+  /** Adds seeds found after start (DNS SRV refresh). */
+  addSeeds(seeds: readonly string[]): void {
+    if (!this.stopped) this.execute(this.swim.addSeeds(seeds));
+  }
+
   /** Exchanges full state with `node` (a newcomer that announced itself). */
   syncWith(node: string): void {
     if (!this.stopped) this.execute(this.swim.syncWith(node));

@@ -5,7 +5,7 @@
 
 import { defaultMembershipConfig, type MembershipConfig } from '../membership/membershipConfig.js';
 import { Swim } from '../membership/swim.js';
-import { SwimShell } from '../membership/swimShell.js';
+import { SwimShell, type MembershipListener } from '../membership/swimShell.js';
 import { SimNetwork } from './simNetwork.js';
 
 export interface MembershipSimulationOptions {
@@ -39,6 +39,28 @@ export interface MembershipSimulationResult {
   wallMs: number;
 }
 
+/** A SWIM shell per node on the simulator, each on its node's virtual clock. Nodes join through `seed`. */
+export function simulatedMembers(network: SimNetwork, ids: readonly string[], config: MembershipConfig, listenerFor: (id: string) => MembershipListener = () => ({})): SwimShell[] {
+  return ids.map((id) => {
+    const random = network.randomFor(`swim:${id}`);
+    const swim = new Swim({ self: id, config, random: () => random.next(), nowMs: network.nodeNow(id) });
+    const clock = {
+      nowMs: () => network.nodeNow(id),
+      schedule: (atMs: number, work: () => void) => {
+        let cancelled = false;
+        // The node's clock may be skewed; the network schedules on global time.
+        network.runOnNode(id, atMs - (network.nodeNow(id) - network.nowMs), () => {
+          if (!cancelled) work();
+        });
+        return () => {
+          cancelled = true;
+        };
+      },
+    };
+    return new SwimShell(swim, network.transport(id), 'sim', clock, listenerFor(id));
+  });
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -59,21 +81,7 @@ export async function runMembershipSimulation(options: MembershipSimulationOptio
   let messages = 0;
   let messagesAtConvergence = 0;
 
-  const shells = ids.map((id) => {
-    const swim = new Swim({ self: id, config, random: (() => { const r = network.randomFor(`swim:${id}`); return () => r.next(); })(), nowMs: 0 });
-    const clock = {
-      nowMs: () => network.nodeNow(id),
-      schedule: (atMs: number, work: () => void) => {
-        let cancelled = false;
-        network.runOnNode(id, atMs - (network.nodeNow(id) - network.nowMs), () => {
-          if (!cancelled) work();
-        });
-        return () => {
-          cancelled = true;
-        };
-      },
-    };
-    return new SwimShell(swim, network.transport(id), 'sim', clock, {
+  const shells = simulatedMembers(network, ids, config, (id) => ({
       messageSent: () => messages++,
       memberChanged: (node, state, _incarnation, previous) => {
         if (state === 'ALIVE' && previous !== 'ALIVE' && previous !== 'SUSPECT') alive.set(id, alive.get(id)! + 1);
@@ -88,8 +96,7 @@ export async function runMembershipSimulation(options: MembershipSimulationOptio
         detections.push(network.nowMs - crashedAt);
         if (!firstDetection.has(node)) firstDetection.set(node, network.nowMs - crashedAt);
       },
-    });
-  });
+    }));
 
   shells.forEach((shell, i) => shell.start(i === 0 ? [] : ['n0']));
   const checkConvergence = () => {

@@ -170,7 +170,7 @@ async function startCluster(config: Config, nodeId: string, metrics: Metrics, lo
   const meta: Record<string, string> = {};
   if (config.rack !== undefined) meta['rack'] = config.rack;
   if (config.zone !== undefined) meta['zone'] = config.zone;
-  const membership = new ClusterMembership({ transport, cluster: config.cluster, nodeId, seeds: config.seeds, meta, listener: metrics.membershipListener() });
+  const membership = new ClusterMembership({ transport, cluster: config.cluster, nodeId, seeds: config.seeds, meta, listener: metrics.membershipListener(), logger });
   membership.start();
   metrics.observeMembership(membership);
   logger.info({ servers, cluster: config.cluster, seeds: config.seeds }, 'joined the cluster over NATS');
