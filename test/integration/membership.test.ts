@@ -59,6 +59,18 @@ describe('membership over NATS with real processes', () => {
     console.log(`5 nodes all ALIVE everywhere after ${took} ms`);
   });
 
+  it('metrics_coverMembersByStateProbeRttAndMessages', async () => {
+    const text = await (await fetch(nodes[0]!.url.replace('/graphql', '/metrics'))).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    expect(value(/engram_cluster_members\{[^}]*state="ALIVE"[^}]*\} (\d+)/)).toBe(5);
+    expect(value(/engram_membership_probe_rtt_seconds_count\{[^}]*\} (\d+)/)).toBeGreaterThan(0);
+    expect(value(/engram_membership_messages_total\{[^}]*direction="sent"[^}]*\} (\d+)/)).toBeGreaterThan(0);
+    expect(value(/engram_membership_messages_total\{[^}]*direction="received"[^}]*\} (\d+)/)).toBeGreaterThan(0);
+    expect(text).toMatch(/engram_membership_suspicions_total/);
+    expect(text).toMatch(/engram_membership_refutations_total/);
+    expect(value(/engram_cluster_reachable_fraction\{[^}]*\} ([\d.]+)/)).toBe(1);
+  });
+
   it('afterKill9_everyOtherNodeMarksItDead_within5s', async () => {
     const victim = nodes[4]!;
     victim.child.kill('SIGKILL');

@@ -85,6 +85,17 @@ describe('NatsTransport', () => {
     expect(seen).toEqual(['1', '2']);
   });
 
+  it('connect_withTokenAuthentication_needsTheToken', async () => {
+    const guarded = await startNatsServer(['--auth', 's3cret-token']);
+    try {
+      const ok = await NatsTransport.connect({ servers: [guarded.url], name: 'auth-ok', token: 's3cret-token' });
+      await ok.close();
+      await expect(NatsTransport.connect({ servers: [guarded.url], name: 'auth-bad', token: 'wrong', connectTimeoutMs: 2000 })).rejects.toThrow();
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('close_makesLaterCallsFail', async () => {
     const a = await open('closed');
     await a.close();
