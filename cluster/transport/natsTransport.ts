@@ -33,6 +33,8 @@ export interface NatsTransportOptions {
   servers: string[];
   /** Connection name shown by the server (the node id). */
   name: string;
+  /** Cluster name: reply inboxes live under `<cluster>._INBOX`, so every subject starts with it. */
+  cluster?: string;
   /** A NATS credentials file (JWT + nkey seed). */
   credsFile?: string;
   /** Token authentication. */
@@ -72,6 +74,7 @@ export class NatsTransport implements Transport {
     const connectOptions: NodeConnectionOptions = {
       servers: options.servers,
       name: options.name,
+      ...(options.cluster === undefined ? {} : { inboxPrefix: `${options.cluster}._INBOX` }),
       timeout: options.connectTimeoutMs ?? 5000,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -142,9 +145,15 @@ export class NatsTransport implements Transport {
     return { unsubscribe: () => subscription.unsubscribe() };
   }
 
+  /** Flushes what was sent (a leave announcement, say) before closing. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    try {
+      await this.connection.flush();
+    } catch {
+      // Already disconnected: nothing left to flush.
+    }
     await this.connection.close();
   }
 }

@@ -12,6 +12,8 @@ export const services = {
   rpc: 'rpc',
 } as const;
 
+// Replies to requests arrive on `<cluster>._INBOX.<random>` (NatsTransport sets the inbox prefix).
+
 export type Service = (typeof services)[keyof typeof services];
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -164,6 +164,7 @@ async function startCluster(config: Config, nodeId: string, metrics: Metrics, lo
   const transport = await NatsTransport.connect({
     servers,
     name: nodeId,
+    cluster: config.cluster,
     ...(config.natsCredsFile === undefined ? {} : { credsFile: config.natsCredsFile }),
     ...(config.natsTls === undefined ? {} : { tls: config.natsTls }),
   });

@@ -97,4 +97,12 @@ describe('membership over NATS with real processes', () => {
     console.log(`paused node ALIVE again with a higher incarnation ${took} ms after SIGCONT`);
     expect((await view(paused.url)).cluster.self.incarnation).toBeGreaterThan(before);
   }, 40_000);
+
+  it('aGracefulStop_isSeenAsLeft', async () => {
+    const leaving = nodes[2]!;
+    leaving.child.kill('SIGTERM');
+    expect((await waitForExit(leaving.child)).code).toBe(0);
+    const took = await eventually(nodes.slice(0, 2).map((n) => n.url), 5000, (v) => stateOf(v, leaving.id) === 'LEFT');
+    console.log(`graceful stop of ${leaving.id} seen as LEFT after ${took} ms`);
+  });
 });
