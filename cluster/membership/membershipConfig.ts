@@ -2,8 +2,8 @@
 // default. memberlist's DefaultLANConfig is the reference (probe 1 s, timeout 500 ms,
 // 3 indirect probes, suspicion multiplier 4); Engram's detection goal (mean under 1 s,
 // p99 under 2 s at 100 nodes) needs faster probing. Measured in the simulator (seed 42,
-// 100 nodes, 10 crashed, 10 ± 5 ms links): with these defaults detection mean 873 ms and
-// p99 1243 ms, 0 false positives with 0% and 5% loss, 19-20 messages per node per second
+// 100 nodes, 10 crashed, 10 ± 5 ms links): with these defaults detection mean 881 ms and
+// p99 1245 ms, 0 false positives with 0% and 5% loss, 19-21 messages per node per second
 // from 20 to 400 nodes. Probing every 200 ms with multiplier 2 gave a mean of 2.0 s.
 
 export interface MembershipConfig {
