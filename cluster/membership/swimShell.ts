@@ -27,6 +27,35 @@ interface Envelope {
   message: SwimMessage;
 }
 
+const STATES = new Set(['ALIVE', 'SUSPECT', 'DEAD', 'LEFT']);
+
+function isUpdate(value: unknown): boolean {
+  const update = value as { node?: unknown; state?: unknown; incarnation?: unknown } | null;
+  return typeof update === 'object' && update !== null && typeof update.node === 'string' && STATES.has(update.state as string) && Number.isSafeInteger(update.incarnation);
+}
+
+/** Checks the shape of a decoded message before the core sees it: peers are not trusted to be well formed. */
+export function isEnvelope(value: unknown): value is Envelope {
+  const envelope = value as { from?: unknown; message?: Record<string, unknown> } | null;
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.from !== 'string') return false;
+  const message = envelope.message;
+  if (typeof message !== 'object' || message === null || message['v'] !== 1) return false;
+  const updates = message['type'] === 'sync' ? message['members'] : message['updates'];
+  switch (message['type']) {
+    case 'ping':
+    case 'ping-req':
+      return Number.isSafeInteger(message['seq']) && typeof message['target'] === 'string' && Array.isArray(updates) && updates.every(isUpdate);
+    case 'ack':
+      return Number.isSafeInteger(message['seq']) && Array.isArray(updates) && updates.every(isUpdate);
+    case 'nack':
+      return Number.isSafeInteger(message['seq']);
+    case 'sync':
+      return typeof message['reply'] === 'boolean' && Array.isArray(updates) && updates.every(isUpdate);
+    default:
+      return false;
+  }
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -53,6 +82,7 @@ export class SwimShell {
       } catch {
         return; // Not ours to crash on: a malformed message is dropped.
       }
+      if (!isEnvelope(envelope)) return;
       this.listener.messageReceived?.();
       this.execute(this.swim.onMessage(envelope.from, envelope.message, this.clock.nowMs()));
     });

@@ -129,3 +129,24 @@ describe('Swim', () => {
     expect(ofType(tickUntil(swim, 352, 700), 'sync')).toHaveLength(0);
   });
 });
+
+describe('isEnvelope', () => {
+  it('acceptsWellFormedMessages_andRejectsMalformedOnes', async () => {
+    const { isEnvelope } = await import('../../cluster/membership/swimShell.js');
+    expect(isEnvelope({ from: 'a', message: { v: 1, type: 'ping', seq: 1, target: 'b', updates: [{ node: 'c', state: 'ALIVE', incarnation: 0 }] } })).toBe(true);
+    expect(isEnvelope({ from: 'a', message: { v: 1, type: 'sync', reply: true, members: [] } })).toBe(true);
+    expect(isEnvelope({ from: 'a', message: { v: 1, type: 'nack', seq: 3 } })).toBe(true);
+    for (const bad of [
+      null,
+      'text',
+      { from: 'a' },
+      { from: 'a', message: { v: 2, type: 'nack', seq: 1 } },
+      { from: 'a', message: { v: 1, type: 'ping', seq: 1, target: 'b' } },
+      { from: 'a', message: { v: 1, type: 'ack', seq: 1, updates: [{ node: 'c', state: 'ZOMBIE', incarnation: 0 }] } },
+      { from: 'a', message: { v: 1, type: 'sync', reply: 'yes', members: [] } },
+      { from: 'a', message: { v: 1, type: 'unknown' } },
+    ]) {
+      expect(isEnvelope(bad)).toBe(false);
+    }
+  });
+});
