@@ -1,0 +1,70 @@
+// Batches of operation-log entries shipped from a shard's primary to its replicas. A batch
+// covers a contiguous sequence range of one (space, shard), carries the primary's epoch for
+// fencing, and a CRC-32 over everything else, so a replica can reject a corrupted or torn
+// batch. Batches are bounded (Engram: 512 entries or 1 MiB).
+
+import { crc32 } from 'node:zlib';
+import type { OperationType } from '../../src/storage/operationLog.js';
+
+export const MAX_BATCH_ENTRIES = 512;
+export const MAX_BATCH_BYTES = 1024 * 1024;
+export const LOG_BATCH_VERSION = 1;
+
+export interface ShippedEntry {
+  seq: number;
+  type: OperationType;
+  timestampMs: number;
+  payload: unknown;
+}
+
+export interface LogBatch {
+  v: typeof LOG_BATCH_VERSION;
+  space: string;
+  shard: number;
+  /** The primary's term: a replica ignores batches from an older term. */
+  epoch: number;
+  primary: string;
+  startSeq: number;
+  endSeq: number;
+  entries: ShippedEntry[];
+  checksum: number;
+}
+
+function checksumOf(batch: Omit<LogBatch, 'checksum'>): number {
+  return crc32(JSON.stringify([batch.v, batch.space, batch.shard, batch.epoch, batch.primary, batch.startSeq, batch.endSeq, batch.entries]));
+}
+
+/**
+ * Packs consecutive entries into batches within both bounds. Entries must be in sequence
+ * order without gaps; a single entry larger than the byte bound still gets its own batch.
+ */
+export function packBatches(header: { space: string; shard: number; epoch: number; primary: string }, entries: readonly ShippedEntry[]): LogBatch[] {
+  const batches: LogBatch[] = [];
+  let current: ShippedEntry[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (current.length === 0) return;
+    const body = { v: LOG_BATCH_VERSION, ...header, startSeq: current[0]!.seq, endSeq: current.at(-1)!.seq, entries: current } as const;
+    batches.push({ ...body, checksum: checksumOf(body) });
+    current = [];
+    bytes = 0;
+  };
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (i > 0 && entry.seq !== entries[i - 1]!.seq + 1) throw new RangeError(`log entries must be contiguous: ${entries[i - 1]!.seq} then ${entry.seq}`);
+    const size = Buffer.byteLength(JSON.stringify(entry));
+    if (current.length > 0 && (current.length >= MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES)) flush();
+    current.push(entry);
+    bytes += size;
+  }
+  flush();
+  return batches;
+}
+
+/** Whether a received batch is intact: version, checksum, and a contiguous range that matches its entries. */
+export function verifyBatch(batch: LogBatch): boolean {
+  if (batch.v !== LOG_BATCH_VERSION || !Array.isArray(batch.entries) || batch.entries.length === 0) return false;
+  if (batch.entries[0]!.seq !== batch.startSeq || batch.entries.at(-1)!.seq !== batch.endSeq || batch.endSeq - batch.startSeq + 1 !== batch.entries.length) return false;
+  const { checksum, ...body } = batch;
+  return checksumOf(body) === checksum;
+}
