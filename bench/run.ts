@@ -14,6 +14,7 @@
 
 import '../src/server/productionMode.js'; // must stay first: sets NODE_ENV before graphql loads
 import { availableParallelism, cpus } from 'node:os';
+import { positiveNumber, walkFlags } from '../src/cliFlags.js';
 import { recallBench, recallOptions } from './recallBench.js';
 import { rememberBench, rememberOptions } from './rememberBench.js';
 import { renderTable, toJson, type Section } from './report.js';
@@ -32,14 +33,7 @@ const USAGE = 'usage: tsx bench/run.ts [--json] [--quick] [--only remember|recal
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { json: false, quick: false, only: undefined, duration: undefined, count: undefined, queries: undefined };
-  const positive = (name: string, raw: string | undefined): number => {
-    const value = Number(raw);
-    if (raw === undefined || !Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number\n${USAGE}`);
-    return value;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
+  walkFlags(argv, (flag, value, argument) => {
     switch (flag) {
       case '--json':
         args.json = true;
@@ -54,13 +48,13 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       }
       case '--duration':
-        args.duration = positive('duration', value());
+        args.duration = positiveNumber(flag, value(), USAGE);
         break;
       case '--count':
-        args.count = Math.floor(positive('count', value()));
+        args.count = Math.floor(positiveNumber(flag, value(), USAGE));
         break;
       case '--queries':
-        args.queries = Math.floor(positive('queries', value()));
+        args.queries = Math.floor(positiveNumber(flag, value(), USAGE));
         break;
       case '--help':
       case '-h':
@@ -68,9 +62,9 @@ function parseArgs(argv: readonly string[]): Args {
         process.exit(0);
         break;
       default:
-        throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
+        throw new Error(`unknown argument ${argument}\n${USAGE}`);
     }
-  }
+  });
   return args;
 }
 

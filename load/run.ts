@@ -14,6 +14,7 @@
 // in-process node.
 
 import '../src/server/productionMode.js'; // must stay first: sets NODE_ENV before graphql loads
+import { positiveNumber, walkFlags } from '../src/cliFlags.js';
 import { readFileSync } from 'node:fs';
 import type { BodySpec } from '../bench/bodies.js';
 import { runHttpLoad, type HttpLoadResult } from '../bench/httpLoad.js';
@@ -61,29 +62,22 @@ const USAGE = 'usage: tsx load/run.ts [--url <graphql url>] [--duration <s>] [--
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { url: process.env.ENGRAM_URL || undefined, duration: undefined, connections: undefined, only: undefined, seedCount: undefined, json: false, strict: false };
-  const positive = (name: string, raw: string | undefined): number => {
-    const value = Number(raw);
-    if (raw === undefined || !Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number\n${USAGE}`);
-    return value;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
+  walkFlags(argv, (flag, value, argument) => {
     switch (flag) {
       case '--url':
         args.url = value();
         break;
       case '--duration':
-        args.duration = positive('duration', value());
+        args.duration = positiveNumber(flag, value(), USAGE);
         break;
       case '--connections':
-        args.connections = Math.floor(positive('connections', value()));
+        args.connections = Math.floor(positiveNumber(flag, value(), USAGE));
         break;
       case '--only':
         args.only = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
         break;
       case '--seed-count':
-        args.seedCount = Math.floor(positive('seed-count', value()));
+        args.seedCount = Math.floor(positiveNumber(flag, value(), USAGE));
         break;
       case '--json':
         args.json = true;
@@ -97,9 +91,9 @@ function parseArgs(argv: readonly string[]): Args {
         process.exit(0);
         break;
       default:
-        throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
+        throw new Error(`unknown argument ${argument}\n${USAGE}`);
     }
-  }
+  });
   return args;
 }
 

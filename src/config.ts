@@ -2,6 +2,7 @@
 // values; a command-line flag of the same meaning overrides each one. Relations between
 // fields are validated at start-up so a bad setting fails fast with a clear message.
 
+import { walkFlags } from './cliFlags.js';
 import { BadInputError } from './errors.js';
 
 export interface EngineSettings {
@@ -187,16 +188,15 @@ const flagToEnv: Record<string, string> = {
 /** Parses `--name value` and `--name=value` flags into the environment names they override. */
 export function flagsToEnv(argv: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new BadInputError(`Unexpected argument ${arg}`);
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+  walkFlags(argv, (flag, takeValue, argument) => {
+    if (!flag.startsWith('--')) throw new BadInputError(`Unexpected argument ${argument}`);
+    const name = flag.slice(2);
     const env = flagToEnv[name];
     if (env === undefined) throw new BadInputError(`Unknown flag --${name}; known flags: ${Object.keys(flagToEnv).map((f) => `--${f}`).join(', ')}`);
-    const value = inline ?? argv[++i];
+    const value = takeValue();
     if (value === undefined || value.trim() === '') throw new BadInputError(`Flag --${name} needs a value`);
     out[env] = value;
-  }
+  });
   return out;
 }
 

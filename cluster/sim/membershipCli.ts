@@ -2,18 +2,18 @@
 // Runs a seeded membership simulation and prints its figures; with --json, one JSON line.
 // All times except wallMs are virtual; the same arguments always give the same figures.
 
+import { walkFlags } from '../../src/cliFlags.js';
 import { runMembershipSimulation, type MembershipSimulationOptions } from './membershipSimulation.js';
 
 const USAGE = 'usage: npm run sim:membership -- --nodes N --seed S [--loss P] [--duration-ms D] [--kill-fraction F] [--json]';
 
 function parse(argv: readonly string[]): MembershipSimulationOptions & { json: boolean } {
   const options: MembershipSimulationOptions & { json: boolean } = { nodes: 100, seed: 42, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+  walkFlags(argv, (flag, raw, argument) => {
     const value = () => {
-      const raw = inline ?? argv[++i];
-      const number = Number(raw);
-      if (raw === undefined || !Number.isFinite(number)) throw new Error(`${flag} needs a number\n${USAGE}`);
+      const text = raw();
+      const number = Number(text);
+      if (text === undefined || text.trim() === '' || !Number.isFinite(number)) throw new Error(`${flag} needs a number\n${USAGE}`);
       return number;
     };
     switch (flag) {
@@ -36,9 +36,9 @@ function parse(argv: readonly string[]): MembershipSimulationOptions & { json: b
         options.json = true;
         break;
       default:
-        throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
+        throw new Error(`unknown argument ${argument}\n${USAGE}`);
     }
-  }
+  });
   if (options.nodes < 2) throw new Error(`--nodes must be at least 2\n${USAGE}`);
   if ((options.loss ?? 0) < 0 || (options.loss ?? 0) >= 1) throw new Error(`--loss must be in [0, 1)\n${USAGE}`);
   return options;

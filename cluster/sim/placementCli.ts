@@ -2,16 +2,14 @@
 // Prints placement balance and movement measured with the defaults (rendezvous placement);
 // `--strategy ring --vnodes V` measures a consistent-hash ring for comparison.
 
+import { walkFlags } from '../../src/cliFlags.js';
 import { runPlacementSimulation, type PlacementSimulationOptions } from './placementSimulation.js';
 
 const USAGE = 'usage: npm run sim:placement -- --nodes N --spaces S [--vnodes V] [--strategy rendezvous|ring] [--json]';
 
 try {
   const options: PlacementSimulationOptions & { json: boolean } = { nodes: 10, spaces: 10_000, json: false };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
-    const raw = () => inline ?? argv[++i];
+  walkFlags(process.argv.slice(2), (flag, raw, argument) => {
     const number = () => {
       const value = Number(raw());
       if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} needs a positive integer\n${USAGE}`);
@@ -25,8 +23,8 @@ try {
       if (value !== 'rendezvous' && value !== 'ring') throw new Error(`--strategy is rendezvous or ring\n${USAGE}`);
       options.strategy = value;
     } else if (flag === '--json') options.json = true;
-    else throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
-  }
+    else throw new Error(`unknown argument ${argument}\n${USAGE}`);
+  });
   const { json, ...simulation } = options;
   const result = runPlacementSimulation(simulation);
   if (json) {
