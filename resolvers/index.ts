@@ -8,7 +8,8 @@ import type { CueInput, RecalledMemory, RecallOptionsInput } from '../src/engine
 import { encodeEmbedding } from '../src/engine/recordCodec.js';
 import type { MemoryRecord } from '../src/engine/types.js';
 import { BadInputError } from '../src/errors.js';
-import type { NodeService, WriteConsistency } from '../src/service/nodeService.js';
+import type { NodeService, RequestOptions, WriteConsistency } from '../src/service/nodeService.js';
+import type { UnitStatus } from '../cluster/replication/replicationManager.js';
 import { DateTime, JSONScalar } from './scalars.js';
 
 // A type alias (not an interface) so it satisfies yoga's Record-shaped context constraint.
@@ -16,6 +17,8 @@ export type RequestContext = {
   service: NodeService;
   /** The x-memory-space header, when sent. */
   spaceHeader: string | null;
+  /** Routing preferences from the request's headers. */
+  request?: RequestOptions;
 };
 
 /** A stored record with the space it was read from. */
@@ -68,24 +71,24 @@ export const resolvers = {
   Query: {
     memory: async (_: unknown, args: SpaceArgs & { id: string }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const record = await context.service.memory(space, args.id);
+      const record = await context.service.memory(space, args.id, context.request);
       return record === null ? null : view(record, space);
     },
     memories: async (_: unknown, args: SpaceArgs & { first?: number | null; after?: string | null }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const page = await context.service.memories(space, args.first ?? DEFAULT_PAGE_SIZE, args.after == null ? null : decodeCursor(args.after));
+      const page = await context.service.memories(space, args.first ?? DEFAULT_PAGE_SIZE, args.after == null ? null : decodeCursor(args.after), context.request);
       const edges = page.records.map((record) => ({ cursor: encodeCursor(record.id), node: view(record, space) }));
       return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
     },
     recall: async (_: unknown, args: SpaceArgs & { cue: CueInput; options?: RecallOptionsInput | null }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const outcome = await context.service.recall(space, args.cue, args.options);
+      const outcome = await context.service.recall(space, args.cue, args.options, context.request);
       const { activatedCount, candidateCount, ...metadata } = outcome.metadata;
       return { ...outcome, memories: recalled(outcome.memories, space), metadata: { ...metadata, activated: activatedCount, candidates: candidateCount } };
     },
     recognize: async (_: unknown, args: SpaceArgs & { cue: CueInput; threshold?: number | null }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const outcome = await context.service.recognize(space, args.cue, args.threshold);
+      const outcome = await context.service.recognize(space, args.cue, args.threshold, context.request);
       return { ...outcome, similar: recalled(outcome.similar, space) };
     },
     spaces: (_: unknown, __: unknown, context: RequestContext) => context.service.spaces(),
@@ -97,19 +100,19 @@ export const resolvers = {
       context.service.createSpace(args.id, args.dimension, args.shards),
     remember: async (_: unknown, args: WriteArgs & { memory: Parameters<NodeService['remember']>[1] }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const outcome = await context.service.remember(space, args.memory, args.options?.consistency ?? 'ONE');
+      const outcome = await context.service.remember(space, args.memory, args.options?.consistency ?? 'ONE', context.request);
       return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
     },
     rememberEpisode: async (_: unknown, args: WriteArgs & { episode: Parameters<NodeService['rememberEpisode']>[1] }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const outcome = await context.service.rememberEpisode(space, args.episode, args.options?.consistency ?? 'ONE');
+      const outcome = await context.service.rememberEpisode(space, args.episode, args.options?.consistency ?? 'ONE', context.request);
       return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
     },
     forget: (_: unknown, args: SpaceArgs & { id: string; mode?: 'SUPPRESS' | 'DELETE' | null }, context: RequestContext) =>
-      context.service.forget(spaceOf(args, context), args.id, args.mode ?? 'SUPPRESS'),
+      context.service.forget(spaceOf(args, context), args.id, args.mode ?? 'SUPPRESS', context.request),
     consolidate: async (_: unknown, args: SpaceArgs, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const outcome = await context.service.consolidate(space);
+      const outcome = await context.service.consolidate(space, context.request);
       return { ...outcome, patterns: outcome.patterns.map((p) => patternView(p, space)) };
     },
   },
@@ -118,12 +121,12 @@ export const resolvers = {
     activation: (memory: MemoryView, _: unknown, context: RequestContext) => context.service.engine.activationOf(memory),
     embedding: async (memory: MemoryView, _: unknown, context: RequestContext) => {
       if (!memory.hasEmbedding) return null;
-      const embedding = await context.service.embedding(memory.space, memory.id);
+      const embedding = await context.service.embedding(memory.space, memory.id, context.request);
       return embedding === null ? null : Array.from(embedding);
     },
     embeddingBase64: async (memory: MemoryView, _: unknown, context: RequestContext) => {
       if (!memory.hasEmbedding) return null;
-      const embedding = await context.service.embedding(memory.space, memory.id);
+      const embedding = await context.service.embedding(memory.space, memory.id, context.request);
       return embedding === null ? null : encodeEmbedding(embedding).toString('base64');
     },
     version: (memory: MemoryView) => memory.version,
@@ -136,8 +139,10 @@ export const resolvers = {
     dimension: (space: MemorySpace) => space.definition.dimension,
     shards: (space: MemorySpace) => space.definition.shards,
     createdAt: (space: MemorySpace) => space.definition.createdAt,
-    memoryCount: (space: MemorySpace) => space.counters.count,
+    memoryCount: (space: MemorySpace, _: unknown, context: RequestContext) => context.service.memoryCount(space),
     placement: (space: MemorySpace, _: unknown, context: RequestContext) => context.service.placement(space),
+    replication: async (space: MemorySpace, _: unknown, context: RequestContext) =>
+      (await context.service.replicationStatus(space)).map((status: UnitStatus) => ({ ...status, role: status.role.toUpperCase() })),
   },
 
   ConfidenceInterval: {

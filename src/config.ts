@@ -2,6 +2,7 @@
 // values; a command-line flag of the same meaning overrides each one. Relations between
 // fields are validated at start-up so a bad setting fails fast with a clear message.
 
+import { defaultReplicationSettings, type ReplicationSettings } from '../cluster/replication/replicationSettings.js';
 import { walkFlags } from './cliFlags.js';
 import { BadInputError } from './errors.js';
 
@@ -89,6 +90,7 @@ export interface Config {
   rack: string | undefined;
   zone: string | undefined;
   replicationFactor: number;
+  replication: ReplicationSettings;
   logLevel: string;
   /** Time allowed for in-flight requests on SIGTERM before the process exits. Default 10,000 ms. */
   shutdownGraceMs: number;
@@ -147,6 +149,7 @@ export const defaultConfig: Config = {
   rack: undefined,
   zone: undefined,
   replicationFactor: 3,
+  replication: defaultReplicationSettings,
   logLevel: 'info',
   shutdownGraceMs: 10_000,
   engine: defaultEngineSettings,
@@ -182,6 +185,10 @@ const flagToEnv: Record<string, string> = {
   zone: 'ENGRAM_ZONE',
   'replication-factor': 'ENGRAM_REPLICATION_FACTOR',
   'embedding-dim': 'ENGRAM_EMBEDDING_DIM',
+  'write-timeout-ms': 'ENGRAM_WRITE_TIMEOUT_MS',
+  'max-replica-lag-ms': 'ENGRAM_MAX_REPLICA_LAG_MS',
+  'settle-ms': 'ENGRAM_SETTLE_MS',
+  'log-retention-entries': 'ENGRAM_LOG_RETENTION_ENTRIES',
   'log-level': 'ENGRAM_LOG_LEVEL',
 };
 
@@ -239,10 +246,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rack: optional(merged, 'ENGRAM_RACK') ?? base.rack,
     zone: optional(merged, 'ENGRAM_ZONE') ?? base.zone,
     replicationFactor: integer(merged, 'ENGRAM_REPLICATION_FACTOR', base.replicationFactor, 1, 15),
+    replication: {
+      ...base.replication,
+      writeTimeoutMs: integer(merged, 'ENGRAM_WRITE_TIMEOUT_MS', base.replication.writeTimeoutMs, 100, 600_000),
+      maxReplicaLagMs: integer(merged, 'ENGRAM_MAX_REPLICA_LAG_MS', base.replication.maxReplicaLagMs, 0, 3_600_000),
+      settleMs: integer(merged, 'ENGRAM_SETTLE_MS', base.replication.settleMs, 0, 600_000),
+    },
     logLevel: optional(merged, 'ENGRAM_LOG_LEVEL') ?? base.logLevel,
     engine: {
       ...base.engine,
       defaultDimension: integer(merged, 'ENGRAM_EMBEDDING_DIM', base.engine.defaultDimension, 1, base.engine.maxDimension),
+      logRetentionEntries: integer(merged, 'ENGRAM_LOG_RETENTION_ENTRIES', base.engine.logRetentionEntries, 1, 1_000_000_000),
     },
   };
   validateConfig(config);

@@ -20,7 +20,7 @@ import { SerialQueue } from './serialQueue.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
 import { encodeEmbedding } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
-import { eventTime, type Association, type EpisodeFields, type MemoryKind, type MemoryRecord, type SpaceDefinition } from './types.js';
+import { eventTime, type Association, type EpisodeFields, type MemoryKind, type MemoryRecord, type SpaceDefinition, type VectorClock } from './types.js';
 import {
   validateContent,
   validateCount,
@@ -32,7 +32,8 @@ import {
   validateTime,
   validateUnit,
 } from './validation.js';
-import { tick } from './vectorClock.js';
+import { compare, merge as mergeClocks, tick } from './vectorClock.js';
+import { mergeVersions } from './merge.js';
 import { cosineSimilarity, type VectorHit } from './vectorIndex.js';
 
 export const DEFAULT_SPACE = 'default';
@@ -171,6 +172,13 @@ export class Engine {
   private readonly indexHost: IndexHost;
   /** Checkpoints run one at a time so checkpoint files are written in order. */
   private readonly checkpoints = new SerialQueue();
+  /** Told about every durable log entry of every space; cluster mode ships from here. */
+  commitListener: ((space: string, shard: number, seq: number) => void) | undefined;
+  /**
+   * Whether this node may originate writes to a shard. Always true on a single node; in a
+   * cluster only a shard's primary writes, so access statistics of other shards are dropped.
+   */
+  ownsShard: (space: string, shard: number) => boolean = () => true;
 
   private constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? Date.now;
@@ -197,7 +205,7 @@ export class Engine {
     try {
       for await (const { value } of options.store.scan(keys.allSpaces())) {
         const definition = JSON.parse(value.toString()) as SpaceDefinition;
-        engine.spaces.set(definition.id, await engine.checkpointer.recover(definition));
+        engine.register(await engine.checkpointer.recover(definition));
       }
       if (!engine.spaces.has(DEFAULT_SPACE)) await engine.createSpace(DEFAULT_SPACE);
     } catch (error) {
@@ -277,9 +285,27 @@ export class Engine {
     batch.put(keys.space(id), JSON.stringify(definition));
     batch.log(0, 'CREATE_SPACE', { space: definition });
     await space.commit(this.options.store, batch);
-    this.spaces.set(id, space);
+    this.register(space);
     this.options.logger.info({ space: id, dimension, shards }, 'memory space created');
     return space;
+  }
+
+  private register(space: MemorySpace): void {
+    space.onCommit = (shard, seq) => this.commitListener?.(space.id, shard, seq);
+    this.spaces.set(space.id, space);
+  }
+
+  /** The space, or undefined when this node does not have it. */
+  findSpace(id: string): MemorySpace | undefined {
+    return this.spaces.get(id);
+  }
+
+  get database(): Store {
+    return this.options.store;
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
   }
 
   /** Writes create a missing space with the default settings. */
@@ -303,12 +329,26 @@ export class Engine {
     return this.reader(this.space(spaceId)).embedding(id);
   }
 
-  async listMemories(spaceId: string, first: number, afterId: string | null): Promise<MemoryPage> {
+  /** A page of memories in id order; `shards` limits it to memories of those shards. */
+  async listMemories(spaceId: string, first: number, afterId: string | null, shards?: readonly number[]): Promise<MemoryPage> {
     validateCount('first', first, 1, this.limits.maxResults);
     if (afterId !== null) validateMemoryId(afterId, this.limits);
     const space = this.space(spaceId);
-    const records = await this.reader(space).page(afterId, first + 1);
-    return { records: records.slice(0, first), hasNextPage: records.length > first, totalCount: space.counters.count };
+    const reader = this.reader(space);
+    if (shards === undefined) {
+      const records = await reader.page(afterId, first + 1);
+      return { records: records.slice(0, first), hasNextPage: records.length > first, totalCount: space.counters.count };
+    }
+    const records: MemoryRecord[] = [];
+    let cursor = afterId;
+    for (;;) {
+      const chunk = await reader.page(cursor, (first + 1) * 2);
+      records.push(...chunk.filter((record) => shards.includes(space.shardOf(record.id))));
+      if (records.length > first || chunk.length < (first + 1) * 2) break;
+      cursor = chunk.at(-1)!.id;
+    }
+    const totalCount = shards.reduce((sum, shard) => sum + (space.shardCounts[shard] ?? 0), 0);
+    return { records: records.slice(0, first), hasNextPage: records.length > first, totalCount };
   }
 
   async recall(spaceId: string, cue: CueInput, options: RecallOptionsInput = {}): Promise<RecallOutcome> {
@@ -506,11 +546,12 @@ export class Engine {
       label: existing?.label ?? batch.allocateLabel(),
       hasEmbedding: embedding !== null,
       updatedAt: context.now,
-      version: tick(existing?.version ?? {}, this.nodeId),
+      // A merged draft brings the other version's clock along.
+      version: tick(mergeClocks(existing?.version ?? {}, draft.version), this.nodeId),
     };
     if (existing !== null) deleteIndexEntries(batch, existing);
     putIndexedRecord(batch, record);
-    if (existing === null) batch.countDelta = 1;
+    if (existing === null) batch.count(space.shardOf(id), 1);
 
     const embeddingChanged = !sameEmbedding(embedding, oldEmbedding);
     let links: Association[] = [];
@@ -542,6 +583,34 @@ export class Engine {
   }
 
   /**
+   * Merges a version of a memory written elsewhere (a returning node's unreplicated write)
+   * into the stored one: see merge.ts. A null `incoming` record means the other node deleted
+   * it at `deletedVersion`; the delete applies unless the stored version is newer or concurrent.
+   */
+  async mergeRecord(spaceId: string, id: string, incoming: MemoryRecord | null, embedding: Float32Array | null, deletedVersion?: VectorClock): Promise<boolean> {
+    this.assertOpen();
+    const space = await this.spaceForWrite(spaceId);
+    const existing = await this.reader(space).record(id);
+    if (incoming === null) {
+      if (existing === null || deletedVersion === undefined) return false;
+      const order = compare(existing.version, deletedVersion);
+      if (order !== 'BEFORE' && order !== 'EQUAL') return false;
+      return (await this.forget(spaceId, id, 'DELETE')).affected > 0;
+    }
+    const planned = existing === null ? null : mergeVersions(existing, incoming);
+    if (existing !== null && planned === null) return false;
+    const takeEmbedding = planned === null || planned.takeIncomingEmbedding;
+    const outcome = await this.store(space, id, false, takeEmbedding ? embedding : null, (current) => {
+      if (current === null) return { ...incoming, label: -1 };
+      const merged = mergeVersions(current, incoming);
+      // The stored version changed since the plan; keep it rather than mix embeddings.
+      if (merged === null || merged.takeIncomingEmbedding !== takeEmbedding) return current;
+      return merged.record;
+    });
+    return outcome.changed;
+  }
+
+  /**
    * Links of a new embedding: index hits plus memories staged earlier in the same group
    * (not yet in the index), at or above the link threshold, strongest first.
    */
@@ -564,13 +633,13 @@ export class Engine {
       .map(([to, weight]) => ({ to, weight: clamp01(weight) }));
   }
 
-  private indexUpsert(space: MemorySpace, record: MemoryRecord, embedding: Float32Array): void {
+  indexUpsert(space: MemorySpace, record: MemoryRecord, embedding: Float32Array): void {
     space.index.upsert(record.label, embedding);
     space.labels.set(record.label, record.id);
     space.indexDirty = true;
   }
 
-  private indexRemove(space: MemorySpace, label: number): void {
+  indexRemove(space: MemorySpace, label: number): void {
     space.index.remove(label);
     space.labels.delete(label);
     space.indexDirty = true;
@@ -597,7 +666,7 @@ export class Engine {
         batch.deleteRecord(id);
         batch.del(keys.embedding(space.id, id));
         const neighbours = await deleteAssociations(batch, reader, id);
-        batch.countDelta = -1;
+        batch.count(space.shardOf(id), -1);
         batch.log(space.shardOf(id), 'DELETE', { id, label: existing.label, version: tick(existing.version, this.nodeId) });
         batch.afterCommit(() => {
           this.indexRemove(space, existing.label);
@@ -611,14 +680,20 @@ export class Engine {
 
   // ---- consolidation ------------------------------------------------------------------
 
-  async consolidate(spaceId: string): Promise<ConsolidationOutcome> {
+  /**
+   * Groups similar episodes into patterns. `shards` limits the run to the episodes of those
+   * shards and keeps the patterns in them, so in a cluster each shard's primary consolidates
+   * what it owns; omitted, the whole space is consolidated.
+   */
+  async consolidate(spaceId: string, shards?: readonly number[]): Promise<ConsolidationOutcome> {
     this.assertOpen();
     const space = this.space(spaceId);
     const started = performance.now();
+    const inScope = (id: string) => shards === undefined || shards.includes(space.shardOf(id));
     return space.queue.run(async () => {
       const settings = this.settings;
       const reader = this.reader(space);
-      const episodeIds = await reader.ofKind('EPISODE', settings.maxConsolidationEpisodes);
+      const episodeIds = (await reader.ofKind('EPISODE', settings.maxConsolidationEpisodes)).filter(inScope);
       const records = await reader.records(episodeIds);
       const embeddings = await reader.embeddings(episodeIds.filter((id) => records.get(id)?.hasEmbedding));
       const samples: EpisodeSample[] = [];
@@ -641,7 +716,7 @@ export class Engine {
         maxPatterns: settings.maxPatternsPerRun,
       });
 
-      const existingPatterns = [...(await reader.records(await reader.ofKind('PATTERN', 10_000))).values()];
+      const existingPatterns = [...(await reader.records((await reader.ofKind('PATTERN', 10_000)).filter(inScope))).values()];
       const now = this.now();
       const batch = new MutationBatch(space, now);
       const outcomes: PatternOutcome[] = [];
@@ -654,7 +729,7 @@ export class Engine {
           outcomes.push({ record: match, created: false, changed: false });
           continue;
         }
-        const id = match?.id ?? `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
+        const id = match?.id ?? patternId(sources, inScope);
         const meanConfidence = cluster.members.reduce((sum, m) => sum + m.confidence, 0) / cluster.members.length;
         const record: MemoryRecord = {
           ...(match ?? this.newRecord('PATTERN', { content: null, confidence: 0, tags: [], metadata: null }, now)),
@@ -679,7 +754,7 @@ export class Engine {
           deleteIndexEntries(batch, match);
           touched.push(...(await deleteAssociations(batch, reader, id)));
         } else {
-          batch.countDelta += 1;
+          batch.count(space.shardOf(id), 1);
         }
         putIndexedRecord(batch, record);
         batch.put(keys.embedding(space.id, id), encodeEmbedding(cluster.centroid));
@@ -732,10 +807,10 @@ export class Engine {
     const reader = this.reader(space);
     const records = await reader.records([...touches.keys()]);
     const batch = new MutationBatch(space, this.now());
-    const byShard = new Map<number, { id: string; lastAccess: number; accessCount: number; activation: number }[]>();
+    const byShard = new Map<number, { id: string; lastAccess: number; accessCount: number; activation: number; activatedAt: number }[]>();
     for (const [id, touch] of touches) {
       const record = records.get(id);
-      if (record === undefined) continue;
+      if (record === undefined || !this.ownsShard(space.id, space.shardOf(id))) continue;
       const updated: MemoryRecord = {
         ...record,
         activation: activationAfterAccess(record, touch.atMs, touch.count),
@@ -746,7 +821,7 @@ export class Engine {
       batch.putRecord(updated);
       const shard = space.shardOf(id);
       const list = byShard.get(shard) ?? [];
-      list.push({ id, lastAccess: updated.lastAccess!, accessCount: updated.accessCount, activation: updated.activation });
+      list.push({ id, lastAccess: updated.lastAccess!, accessCount: updated.accessCount, activation: updated.activation, activatedAt: updated.activatedAt });
       byShard.set(shard, list);
     }
     for (const [shard, list] of byShard) batch.log(shard, 'TOUCH', { touches: list });
@@ -792,6 +867,16 @@ export class Engine {
     for (const space of this.spaces.values()) total += space.queue.length + space.intents.length;
     return total;
   }
+}
+
+/**
+ * A pattern's id derives from its sources, so consolidating again finds it. A suffix keeps
+ * it in the shards being consolidated (with one shard the plain hash always fits).
+ */
+function patternId(sources: readonly string[], inScope: (id: string) => boolean): string {
+  const base = `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
+  if (inScope(base)) return base;
+  for (let n = 1; ; n++) if (inScope(`${base}-${n}`)) return `${base}-${n}`;
 }
 
 /** A readable label for a pattern: its most frequent content words and its size. */

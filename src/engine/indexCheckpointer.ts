@@ -4,7 +4,7 @@
 // already pruned past it) the index is rebuilt from the stored embeddings. Either way the
 // index ends up consistent with what the log says was committed.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keys, logKeySeq, prefixEnd } from '../storage/keys.js';
@@ -109,6 +109,11 @@ export class IndexCheckpointer {
     await this.store.write(prunes);
   }
 
+  /** Forgets the saved checkpoint, so the next start rebuilds unless a newer one is saved. */
+  discard(space: string): void {
+    rmSync(this.checkpointPath(space), { force: true });
+  }
+
   async recover(definition: SpaceDefinition): Promise<MemorySpace> {
     const started = performance.now();
     const countersValue = await this.store.get(keys.spaceState(definition.id));
@@ -122,6 +127,7 @@ export class IndexCheckpointer {
     for await (const { value } of this.store.scan({ gte: prefix, lt: prefixEnd(prefix) })) {
       const record = decodeRecord(value);
       memories++;
+      space.shardCounts[space.shardOf(record.id)]! += 1;
       space.summaries.set(record.id, summarize(record));
       if (record.hasEmbedding && !record.suppressed) indexable.set(record.label, record.id);
     }

@@ -24,7 +24,8 @@ export class MutationBatch {
   readonly ops: WriteOp[] = [];
   readonly entries: { shard: number; type: OperationType; payload: unknown }[] = [];
   private readonly effects: (() => void)[] = [];
-  countDelta = 0;
+  /** Shard -> change in the number of stored memories. */
+  readonly shardDeltas = new Map<number, number>();
   labelsAllocated = 0;
 
   constructor(
@@ -57,6 +58,17 @@ export class MutationBatch {
     this.entries.push({ shard, type, payload });
   }
 
+  /** Records that the batch adds (positive) or removes (negative) memories of `shard`. */
+  count(shard: number, delta: number): void {
+    this.shardDeltas.set(shard, (this.shardDeltas.get(shard) ?? 0) + delta);
+  }
+
+  get countDelta(): number {
+    let total = 0;
+    for (const delta of this.shardDeltas.values()) total += delta;
+    return total;
+  }
+
   allocateLabel(): number {
     if (this.labelSource !== undefined) return this.labelSource.allocateLabel();
     return this.space.counters.nextLabel + this.labelsAllocated++;
@@ -68,7 +80,7 @@ export class MutationBatch {
     this.ops.push(...other.ops);
     this.entries.push(...other.entries);
     this.effects.push(...other.effects);
-    this.countDelta += other.countDelta;
+    for (const [shard, delta] of other.shardDeltas) this.count(shard, delta);
   }
 
   /** Runs after the batch is durable, in order; used for index and cache updates. */
@@ -96,13 +108,19 @@ export class MemorySpace {
   readonly labels = new Map<number, string>();
   /** Whether the index has changed since its last checkpoint. */
   indexDirty = false;
+  /** Stored memories per shard (in memory only; recovery counts them). */
+  shardCounts: number[];
+  /** Told about every durable log entry, in order: replication ships from here. */
+  onCommit: ((shard: number, seq: number) => void) | undefined;
 
   constructor(
     public definition: SpaceDefinition,
     public counters: SpaceCounters,
     public shardSeqs: number[],
     public index: SpaceIndex,
-  ) {}
+  ) {
+    this.shardCounts = new Array<number>(definition.shards).fill(0);
+  }
 
   get id(): string {
     return this.definition.id;
@@ -133,8 +151,13 @@ export class MemorySpace {
     assert(counters.count >= 0, 'memory count never goes negative');
     ops.push({ type: 'put', key: keys.spaceState(this.id), value: Buffer.from(JSON.stringify(counters)) });
     await store.write(ops);
+    const before = this.shardSeqs;
     this.shardSeqs = seqs;
     this.counters = counters;
+    for (const [shard, delta] of batch.shardDeltas) this.shardCounts[shard] = this.shardCounts[shard]! + delta;
     batch.runEffects();
+    if (this.onCommit !== undefined) {
+      for (let shard = 0; shard < seqs.length; shard++) if (seqs[shard] !== before[shard]) this.onCommit(shard, seqs[shard]!);
+    }
   }
 }

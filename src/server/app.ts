@@ -13,12 +13,11 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { resolvers, type RequestContext } from '../../resolvers/index.js';
 import type { Config } from '../config.js';
-import { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
-import { NatsTransport } from '../../cluster/transport/natsTransport.js';
 import { Engine } from '../engine/engine.js';
-import { NodeService } from '../service/nodeService.js';
+import { NodeService, type RequestOptions } from '../service/nodeService.js';
 import { keys } from '../storage/keys.js';
 import { Store } from '../storage/store.js';
+import { startClusterNode, type ClusterNode } from './clusterNode.js';
 import { createErrorMasker, useErrorCodes } from './errorCodes.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -151,31 +150,21 @@ function createGraphqlHandler(service: NodeService, metrics: Metrics, logger: Lo
       // Yoga reports every client error here; unexpected ones are logged by the error masker.
       error: (...args: unknown[]) => logger.debug({ yoga: args.map(String) }),
     },
-    context: ({ request }) => ({ service, spaceHeader: request.headers.get('x-memory-space') }),
+    context: ({ request }) => ({ service, spaceHeader: request.headers.get('x-memory-space'), request: requestOptions(request.headers) }),
     plugins: [useOperationLimits(defaultOperationLimits, fieldCosts), useRequestMetrics(metrics), useErrorCodes()],
   });
 }
 
 type GraphqlHandler = ReturnType<typeof createGraphqlHandler>;
 
-/** Cluster mode: connects to NATS and joins the cluster's membership. */
-async function startCluster(config: Config, nodeId: string, metrics: Metrics, logger: Logger): Promise<{ transport: NatsTransport; membership: ClusterMembership }> {
-  const servers = config.natsUrl!.split(',').map((url) => url.trim()).filter(Boolean);
-  const transport = await NatsTransport.connect({
-    servers,
-    name: nodeId,
-    cluster: config.cluster,
-    ...(config.natsCredsFile === undefined ? {} : { credsFile: config.natsCredsFile }),
-    ...(config.natsTls === undefined ? {} : { tls: config.natsTls }),
-  });
-  const meta: Record<string, string> = {};
-  if (config.rack !== undefined) meta['rack'] = config.rack;
-  if (config.zone !== undefined) meta['zone'] = config.zone;
-  const membership = new ClusterMembership({ transport, cluster: config.cluster, nodeId, seeds: config.seeds, meta, listener: metrics.membershipListener(), logger });
-  membership.start();
-  metrics.observeMembership(membership);
-  logger.info({ servers, cluster: config.cluster, seeds: config.seeds }, 'joined the cluster over NATS');
-  return { transport, membership };
+/** Routing preferences from request headers: a replica read, and the trace context to carry. */
+function requestOptions(headers: Headers): RequestOptions {
+  const carried: Record<string, string> = {};
+  for (const name of ['traceparent', 'tracestate']) {
+    const value = headers.get(name);
+    if (value !== null) carried[name] = value;
+  }
+  return { allowReplica: headers.get('x-engram-read')?.trim().toLowerCase() === 'replica', headers: carried };
 }
 
 /**
@@ -300,11 +289,10 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     throw error;
   }
   metrics.observeEngine(engine, nodeId);
-  let transport: NatsTransport | undefined;
-  let membership: ClusterMembership | undefined;
+  let clusterNode: ClusterNode | undefined;
   if (config.natsUrl !== undefined) {
     try {
-      ({ transport, membership } = await startCluster(config, nodeId, metrics, logger));
+      clusterNode = await startClusterNode(config, nodeId, engine, metrics, logger);
     } catch (error) {
       server.closeAllConnections();
       await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
@@ -312,7 +300,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       throw error;
     }
   }
-  const service = new NodeService(engine, config, metrics, membership);
+  const service = new NodeService(engine, config, metrics, clusterNode);
+  if (clusterNode !== undefined) await clusterNode.bind(service);
   graphql = createGraphqlHandler(service, metrics, logger);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
@@ -326,8 +315,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
-      membership?.stop(true);
-      await transport?.close();
+      await clusterNode?.stop();
       await engine.close();
       logger.info({}, 'engram node stopped');
     })();

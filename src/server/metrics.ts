@@ -5,6 +5,8 @@
 import client from 'prom-client';
 import type { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
 import type { MembershipListener } from '../../cluster/membership/swimShell.js';
+import type { ReplicationManager } from '../../cluster/replication/replicationManager.js';
+import type { Router } from '../../cluster/routing/router.js';
 import type { Engine } from '../engine/engine.js';
 
 export class Metrics {
@@ -100,6 +102,59 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(membership.health().partitioned ? 1 : 0);
+      },
+    });
+  }
+
+  /** Replication lag per replica node (the largest over the shards this node leads), roles and routing counters. */
+  observeReplication(replication: ReplicationManager, router: Router): void {
+    new client.Gauge({
+      name: 'engram_replication_lag_entries',
+      help: 'Log entries a replica is behind this primary, the largest over the shards this node leads',
+      labelNames: ['replica'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [replica, lag] of replication.lagByReplica()) this.set({ replica }, lag.entries);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_replication_lag_seconds',
+      help: 'Age of the oldest entry a replica has not acknowledged, the largest over the shards this node leads',
+      labelNames: ['replica'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [replica, lag] of replication.lagByReplica()) this.set({ replica }, lag.ms / 1000);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_shards',
+      help: 'Space shards on this node by role',
+      labelNames: ['role'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [role, count] of Object.entries(replication.rolesCount())) this.set({ role }, count);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_replication_events',
+      help: 'Promotions, snapshot installs and log truncations since start',
+      labelNames: ['event'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ event: 'promotion' }, replication.promotions);
+        this.set({ event: 'snapshot' }, replication.snapshotsInstalled);
+        this.set({ event: 'truncation' }, replication.truncations);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_routing_calls',
+      help: 'Operations forwarded to other nodes, redirects, retries and calls that ended UNAVAILABLE, since start',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [kind, count] of Object.entries(router.stats)) this.set({ kind }, count);
       },
     });
   }

@@ -13,6 +13,7 @@
 //   W <space> <term> <id>          lexical postings (term frequency)
 //   K <space> <kind> <id>          kind index (MEMORY, EPISODE, PATTERN)
 //   L <space> <shard:u16> <seq:u64> operation log entry
+//   R <space> <shard:u16>          replication state of a shard (epoch history)
 
 const SEP = Buffer.from([0]);
 /** Dates are stored as ms + this offset so negative (pre-1970) times still sort correctly. */
@@ -95,6 +96,7 @@ export const keys = {
 
   logEntry: (space: string, shard: number, seq: number) => compose('L', [space, u16(shard), u64(seq)], false),
   log: (space: string, shard: number) => compose('L', [space, u16(shard)], true),
+  replication: (space: string, shard: number) => compose('R', [space, u16(shard)], false),
 };
 
 /** The record-id suffix of a key built as `<prefix><id>`. */

@@ -1,0 +1,98 @@
+// Cluster mode of a node: the NATS transport, SWIM membership, the RPC server, shard
+// replication and the router, started in that order and stopped in reverse. The node
+// service is bound last, since the router runs operations owned by this node through it.
+
+import { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
+import { ReplicationManager } from '../../cluster/replication/replicationManager.js';
+import { Router } from '../../cluster/routing/router.js';
+import { RpcServer } from '../../cluster/routing/rpc.js';
+import { NatsTransport } from '../../cluster/transport/natsTransport.js';
+import type { Config } from '../config.js';
+import type { Engine } from '../engine/engine.js';
+import type { ClusterServices, NodeService } from '../service/nodeService.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export interface ClusterNode extends ClusterServices {
+  transport: NatsTransport;
+  /** Starts serving once the node service exists. */
+  bind(service: NodeService): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How often a node copies space definitions it lacks from a random peer. Default 5000 ms. */
+const CATALOG_SYNC_MS = 5000;
+
+export async function startClusterNode(config: Config, nodeId: string, engine: Engine, metrics: Metrics, logger: Logger): Promise<ClusterNode> {
+  const servers = config.natsUrl!.split(',').map((url) => url.trim()).filter(Boolean);
+  const transport = await NatsTransport.connect({
+    servers,
+    name: nodeId,
+    cluster: config.cluster,
+    ...(config.natsCredsFile === undefined ? {} : { credsFile: config.natsCredsFile }),
+    ...(config.natsTls === undefined ? {} : { tls: config.natsTls }),
+  });
+  const meta: Record<string, string> = {};
+  if (config.rack !== undefined) meta['rack'] = config.rack;
+  if (config.zone !== undefined) meta['zone'] = config.zone;
+  const membership = new ClusterMembership({ transport, cluster: config.cluster, nodeId, seeds: config.seeds, meta, listener: metrics.membershipListener(), logger });
+  const rpc = new RpcServer(transport, config.cluster, nodeId, (error, op) => logger.error({ err: error, op }, 'cluster request failed'));
+  let service: NodeService | undefined;
+  const replication = new ReplicationManager({
+    transport,
+    cluster: config.cluster,
+    nodeId,
+    engine,
+    rpc,
+    replicationFactor: config.replicationFactor,
+    logger,
+    settings: config.replication,
+    membership: {
+      liveMembers: () =>
+        membership.swim
+          .view()
+          .filter((m) => m.state === 'ALIVE' || m.state === 'SUSPECT')
+          .map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'] })),
+    },
+    mergeOrphans: (space, orphans) => {
+      if (service === undefined) throw new Error('the node service is not bound yet');
+      return service.mergeOrphans(space, orphans);
+    },
+  });
+  const router = new Router({
+    transport,
+    cluster: config.cluster,
+    nodeId,
+    local: (op, body) => {
+      if (service === undefined) throw new Error('the node service is not bound yet');
+      if (op === 'repl.status') return Promise.resolve(replication.status((body as { space: string }).space));
+      return service.runLocal(op.replace(/^op\./, ''), body);
+    },
+  });
+  let catalogTimer: NodeJS.Timeout | undefined;
+  return {
+    transport,
+    membership,
+    replication,
+    router,
+    rpc,
+    async bind(bound) {
+      service = bound;
+      rpc.start();
+      membership.start();
+      metrics.observeMembership(membership);
+      metrics.observeReplication(replication, router);
+      await replication.start();
+      catalogTimer = setInterval(() => void bound.syncCatalog(1), CATALOG_SYNC_MS);
+      catalogTimer.unref();
+      logger.info({ servers, cluster: config.cluster, seeds: config.seeds, replicationFactor: config.replicationFactor }, 'joined the cluster over NATS');
+    },
+    async stop() {
+      clearInterval(catalogTimer);
+      replication.stop();
+      membership.stop(true);
+      rpc.stop();
+      await transport.close();
+    },
+  };
+}

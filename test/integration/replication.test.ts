@@ -1,0 +1,212 @@
+// Replication and routing with real processes: three nodes on a real nats-server, each
+// with its own RocksDB. Writes through any node reach the shard's primary and its
+// replicas; QUORUM writes survive kill -9 of the primary; the survivors promote a replica
+// and accept writes again within 5 s; the old primary restarts with its data directory,
+// catches up and holds everything written while it was down; ONE writes acknowledged just
+// before a kill -9 survive the primary's restart.
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gqlData, Harness, postGraphql, waitForExit } from '../support/node.js';
+import { startNatsServer, type NatsServer } from '../support/natsServer.js';
+
+const harness = new Harness();
+let nats: NatsServer;
+const cluster = `repl${process.pid}`;
+const SPACE = 'replicated';
+
+interface Node {
+  id: string;
+  dir: string;
+  url: string;
+  child: ChildProcess;
+}
+const nodes = new Map<string, Node>();
+
+async function spawn(id: string, dir = harness.directory()): Promise<Node> {
+  const { child, url } = await harness.spawnNode(dir, { ENGRAM_NATS_URL: nats.url, ENGRAM_NODE_ID: id, ENGRAM_CLUSTER: cluster, ENGRAM_SETTLE_MS: '1000' });
+  const node = { id, dir, url, child };
+  nodes.set(id, node);
+  return node;
+}
+
+async function kill(node: Node): Promise<void> {
+  node.child.kill('SIGKILL');
+  await waitForExit(node.child);
+}
+
+/** Retries `attempt` until it resolves, or fails after `withinMs`; resolves with the value and the time taken. */
+async function eventually<T>(withinMs: number, attempt: () => Promise<T>): Promise<{ value: T; tookMs: number }> {
+  const started = Date.now();
+  let lastError: unknown;
+  while (Date.now() - started < withinMs) {
+    try {
+      return { value: await attempt(), tookMs: Date.now() - started };
+    } catch (error) {
+      lastError = error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`not within ${withinMs} ms: ${String(lastError)}`);
+}
+
+const REMEMBER = `mutation($id: ID!, $content: String, $e: [Float!], $c: WriteConsistency) {
+  remember(space: "${SPACE}", memory: { id: $id, content: $content, embedding: $e }, options: { consistency: $c }) { id }
+}`;
+
+function vector(i: number): number[] {
+  return Array.from({ length: 8 }, (_, d) => Math.sin(i * 7 + d * 3));
+}
+
+function remember(url: string, id: string, consistency: 'ONE' | 'QUORUM' | 'ALL') {
+  return gqlData(url, REMEMBER, { id, content: id, e: vector(id.length * 31 + id.charCodeAt(id.length - 1)), c: consistency });
+}
+
+async function present(url: string, ids: readonly string[], headers: Record<string, string> = {}): Promise<string[]> {
+  const missing: string[] = [];
+  for (let i = 0; i < ids.length; i += 25) {
+    const chunk = ids.slice(i, i + 25);
+    const query = `{ ${chunk.map((id, j) => `m${j}: memory(space: "${SPACE}", id: "${id}") { id }`).join(' ')} }`;
+    const data = await gqlData<Record<string, { id: string } | null>>(url, query, undefined, headers);
+    chunk.forEach((id, j) => {
+      if (data[`m${j}`]?.id !== id) missing.push(id);
+    });
+  }
+  return missing;
+}
+
+async function placementOf(url: string): Promise<{ primary: string; replicas: string[] }> {
+  const data = await gqlData<{ spaces: { id: string; placement: { primary: string; replicas: string[] }[] }[] }>(url, `{ spaces { id placement { primary replicas } } }`);
+  const space = data.spaces.find((s) => s.id === SPACE);
+  if (space === undefined) throw new Error('space not known yet');
+  return space.placement[0]!;
+}
+
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  await Promise.all(['r1', 'r2', 'r3'].map((id) => spawn(id)));
+  // Every node sees three live members and the same placement.
+  await eventually(15_000, async () => {
+    const views = await Promise.all([...nodes.values()].map((n) => gqlData<{ cluster: { placementVersion: string; nodes: { state: string }[] } }>(n.url, `{ cluster { placementVersion nodes { state } } }`)));
+    if (!views.every((v) => v.cluster.nodes.filter((m) => m.state === 'ALIVE').length === 3)) throw new Error('not all alive');
+    if (new Set(views.map((v) => v.cluster.placementVersion)).size !== 1) throw new Error('placements differ');
+  });
+  await gqlData(nodes.get('r1')!.url, `mutation { createSpace(id: "${SPACE}", dimension: 8) { id } }`);
+}, 60_000);
+
+afterAll(async () => {
+  await harness.cleanup();
+  await nats?.stop();
+});
+
+describe('replication and routing across real node processes', () => {
+  it('aWriteThroughAnyNode_isReadableThroughEveryOtherNode', async () => {
+    const all = [...nodes.values()];
+    for (const writer of all) {
+      const id = `via-${writer.id}`;
+      await eventually(10_000, () => remember(writer.url, id, 'QUORUM'));
+      for (const reader of all) expect(await present(reader.url, [id])).toEqual([]);
+    }
+    const placement = await placementOf(all[0]!.url);
+    expect(placement.replicas).toHaveLength(2);
+    expect([placement.primary, ...placement.replicas].sort()).toEqual(['r1', 'r2', 'r3']);
+    // Every node reports the same placement.
+    for (const node of all) expect(await placementOf(node.url)).toEqual(placement);
+  });
+
+  it('anInvalidConsistency_isRejectedWithBadUserInput_andWritesNothing', async () => {
+    const url = nodes.get('r2')!.url;
+    const literal = await postGraphql(url, `mutation { remember(space: "${SPACE}", memory: { id: "bad-1", content: "x" }, options: { consistency: SOMETIMES }) { id } }`);
+    expect(literal.status).toBeLessThan(500);
+    expect(literal.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    const variable = await postGraphql(url, REMEMBER, { id: 'bad-2', e: vector(1), c: 'MOST' });
+    expect(variable.status).toBeLessThan(500);
+    expect(variable.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect(await present(url, ['bad-1', 'bad-2'])).toEqual(['bad-1', 'bad-2']);
+  });
+
+  it('replicationState_showsEpochAndReplicaLag_inGraphqlAndMetrics', async () => {
+    const url = nodes.get('r3')!.url;
+    const data = await eventually(5000, async () => {
+      const result = await gqlData<{ spaces: { id: string; replication: { role: string; epoch: number; lastSeq: number; primary: string; replicas: { node: string; lagEntries: number | null; lagMs: number | null }[] }[] }[] }>(
+        url,
+        `{ spaces { id replication { shard role epoch lastSeq primary replicas { node ackedSeq lagEntries lagMs } } } }`,
+      );
+      const shard = result.spaces.find((s) => s.id === SPACE)!.replication[0]!;
+      if (shard.replicas.some((r) => r.lagEntries !== 0)) throw new Error(`replicas still behind: ${JSON.stringify(shard)}`);
+      return shard;
+    });
+    expect(data.value.role).toBe('PRIMARY');
+    expect(data.value.epoch).toBeGreaterThan(0);
+    expect(data.value.lastSeq).toBeGreaterThanOrEqual(3);
+    expect(data.value.replicas).toHaveLength(2);
+    const primary = nodes.get(data.value.primary)!;
+    const metrics = await (await fetch(primary.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toMatch(/engram_replication_lag_entries\{[^}]*replica="r\d"[^}]*\} 0/);
+    expect(metrics).toMatch(/engram_shards\{[^}]*role="primary"[^}]*\} [1-9]/);
+  });
+
+  it('oneWrites_acknowledgedJustBeforeAKill9OfThePrimary_surviveItsRestart', async () => {
+    const { primary } = await placementOf(nodes.get('r1')!.url);
+    const victim = nodes.get(primary)!;
+    const ids = Array.from({ length: 100 }, (_, i) => `one-${i}`);
+    await inParallel(ids, 8, (id) => remember(victim.url, id, 'ONE'));
+    await kill(victim);
+    const restarted = await spawn(victim.id, victim.dir);
+    const other = [...nodes.values()].find((n) => n.id !== victim.id)!;
+    const { tookMs } = await eventually(20_000, async () => {
+      const missing = await present(other.url, ids);
+      if (missing.length > 0) throw new Error(`${missing.length} missing`);
+    });
+    console.log(`100 ONE writes readable after the primary's kill -9 and restart, ${tookMs} ms after it restarted`);
+    expect(await present(restarted.url, ids)).toEqual([]);
+  }, 60_000);
+
+  it('quorumWrites_surviveKill9OfThePrimary_survivorsAcceptWritesWithin5s_andTheOldPrimaryCatchesUp', async () => {
+    const { primary } = (await eventually(10_000, () => placementOf(nodes.get('r1')!.url))).value;
+    const victim = nodes.get(primary)!;
+    const [writer, reader] = [...nodes.values()].filter((n) => n.id !== primary);
+    const ids = Array.from({ length: 200 }, (_, i) => `quorum-${i}`);
+    await inParallel(ids, 8, (id) => eventually(10_000, () => remember(writer!.url, id, 'QUORUM')));
+
+    await kill(victim);
+    const killedAt = Date.now();
+    let attempt = 0;
+    await eventually(15_000, () => remember(writer!.url, `after-kill-${attempt++}`, 'QUORUM'));
+    const recoveredMs = Date.now() - killedAt;
+    console.log(`survivors accepted a QUORUM write ${recoveredMs} ms after kill -9 of the primary (${attempt} attempts)`);
+    expect(recoveredMs).toBeLessThan(5000);
+    expect(await present(reader!.url, ids)).toEqual([]);
+    expect(await present(writer!.url, ids)).toEqual([]);
+
+    const whileDown = Array.from({ length: 50 }, (_, i) => `while-down-${i}`);
+    await inParallel(whileDown, 8, (id) => eventually(10_000, () => remember(reader!.url, id, 'QUORUM')));
+
+    const restarted = await spawn(victim.id, victim.dir);
+    // Once it has caught up the old primary serves everything; then it must hold it alone.
+    await eventually(20_000, async () => {
+      const missing = await present(restarted.url, [...ids, ...whileDown]);
+      if (missing.length > 0) throw new Error(`${missing.length} missing`);
+    });
+    await eventually(10_000, async () => {
+      const status = await gqlData<{ spaces: { id: string; replication: { replicas: { lagEntries: number | null }[] }[] }[] }>(restarted.url, `{ spaces { id replication { replicas { lagEntries } } } }`);
+      const replicas = status.spaces.find((s) => s.id === SPACE)!.replication[0]!.replicas;
+      if (replicas.length !== 2 || replicas.some((r) => r.lagEntries !== 0)) throw new Error(JSON.stringify(replicas));
+    });
+    await kill(writer!);
+    await kill(reader!);
+    const { tookMs } = await eventually(20_000, async () => {
+      const missing = await present(restarted.url, [...ids, ...whileDown]);
+      if (missing.length > 0) throw new Error(`${missing.length} missing`);
+    });
+    console.log(`the restarted old primary alone holds all ${ids.length + whileDown.length} writes (${tookMs} ms after the others died)`);
+  }, 90_000);
+});
