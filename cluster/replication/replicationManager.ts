@@ -50,6 +50,8 @@ export interface ReplicationOptions {
   replicationFactor: number;
   logger: Logger;
   settings?: Partial<ReplicationSettings>;
+  /** Told, per entry, how long after its commit on this primary a replica acknowledged it. */
+  onReplicated?: (lagMs: number) => void;
   /** Hands writes cut off a divergent log to the shard's primary for merging. */
   mergeOrphans: (space: string, orphans: Orphan[]) => Promise<void>;
 }
@@ -159,6 +161,7 @@ export class ReplicationManager {
   private settled = false;
   private stopped = false;
   private lastFullReconcileMs = 0;
+  private lastHeartbeatMs = 0;
   /** Promotions (claims) completed, for metrics and tests. */
   promotions = 0;
   snapshotsInstalled = 0;
@@ -200,6 +203,7 @@ export class ReplicationManager {
     rpc.handle('repl.fence', (body) => this.onFence(body as { space: string; shard: number; epoch: number; from: string; definition: SpaceDefinition }));
     rpc.handle('repl.pull', (body) => this.onPull(body as { space: string; shard: number; fromSeq: number }));
     rpc.handle('repl.snapshot', (body) => this.onSnapshot(body as { space: string; shard: number; after: string | null }));
+    rpc.handle('repl.heartbeat', (body) => Promise.resolve(this.onHeartbeat(body as { from: string; behind: [string, number][] })));
     rpc.handle('repl.status', (body) => Promise.resolve(this.status((body as { space: string }).space)));
     this.engine.commitListener = (space, shard, seq) => this.onCommit(space, shard, seq);
     this.engine.ownsShard = (space, shard) => this.unit(space, shard).role === 'primary';
@@ -264,6 +268,10 @@ export class ReplicationManager {
       this.placementBefore = this.placementNow;
       this.placementNow = next;
       this.options.logger.info({ placement: next.version, members: next.size }, 'placement changed');
+    }
+    if (Date.now() - this.lastHeartbeatMs >= Math.min(250, this.settings.maxReplicaLagMs / 4)) {
+      this.lastHeartbeatMs = Date.now();
+      this.heartbeat();
     }
     // Units also converge periodically, so a failed claim or a new space is picked up.
     if (changed || Date.now() - this.lastFullReconcileMs >= 1000) {
@@ -548,6 +556,14 @@ export class ReplicationManager {
     if (unit.role !== 'primary' || unit.replicas.get(node) !== progress) return false;
     progress.lastContactMs = Date.now();
     if (reply.ok) {
+      const observe = this.options.onReplicated;
+      if (observe !== undefined && progress.acked !== null) {
+        const now = Date.now();
+        for (let seq = progress.acked + 1; seq <= reply.applied; seq++) {
+          const committed = unit.commitTimes.get(seq);
+          if (committed !== undefined) observe(now - committed);
+        }
+      }
       progress.acked = reply.applied;
       this.settleWaiters(unit);
       this.trimCommitTimes(unit);
@@ -607,6 +623,34 @@ export class ReplicationManager {
       if (last >= request.last) unit.caughtUpAtMs = Date.now();
       return { ok: true, applied: last } as const;
     });
+  }
+
+  /**
+   * Tells each replica node which of the shards this node leads it is behind on. A replica
+   * that hears from its primary and is not listed knows it is current, so it may serve
+   * bounded-lag reads even when no writes arrive. One message per replica node, not per shard.
+   */
+  private heartbeat(): void {
+    const behind = new Map<string, [string, number][]>();
+    for (const unit of this.units.values()) {
+      if (unit.role !== 'primary') continue;
+      const last = this.lastSeq(unit);
+      for (const node of this.placementNow.assign(unit.space, unit.shard).replicas) {
+        const list = behind.get(node) ?? [];
+        const acked = unit.replicas.get(node)?.acked;
+        if (acked == null || acked < last) list.push([unit.space, unit.shard]);
+        behind.set(node, list);
+      }
+    }
+    for (const [node, list] of behind) this.call(node, 'repl.heartbeat', { from: this.nodeId, behind: list }).catch(() => undefined);
+  }
+
+  private onHeartbeat(body: { from: string; behind: [string, number][] }): void {
+    const behind = new Set(body.behind.map(([space, shard]) => unitKey(space, shard)));
+    const now = Date.now();
+    for (const [key, unit] of this.units) {
+      if (unit.role === 'replica' && unit.primaryHint === body.from && !behind.has(key)) unit.caughtUpAtMs = now;
+    }
   }
 
   // ---- write concern ------------------------------------------------------------------

@@ -122,6 +122,8 @@ export interface StoreIntent {
   generated: boolean;
   embedding: Float32Array | null;
   build: (existing: MemoryRecord | null, nowMs: number) => MemoryRecord;
+  /** Write and log the record (with its embedding) even when nothing changed. */
+  force?: boolean;
   resolve: (outcome: StoreOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -469,9 +471,9 @@ export class Engine {
    * and returns the desired record; identical requests write nothing, so retries are safe.
    * Queued stores of a space are committed in groups (see commitStores).
    */
-  private store(space: MemorySpace, id: string, generated: boolean, embedding: Float32Array | null, build: StoreIntent['build']): Promise<StoreOutcome> {
+  private store(space: MemorySpace, id: string, generated: boolean, embedding: Float32Array | null, build: StoreIntent['build'], force = false): Promise<StoreOutcome> {
     return new Promise((resolve, reject) => {
-      space.intents.push({ id, generated, embedding, build, resolve, reject });
+      space.intents.push({ id, generated, embedding, build, force, resolve, reject });
       this.scheduleStores(space);
     });
   }
@@ -537,7 +539,7 @@ export class Engine {
     const { record: existing, embedding: oldEmbedding } = context.state.get(id) ?? { record: null, embedding: null };
     const embedding = intent.embedding ?? oldEmbedding;
     const draft = intent.build(existing, context.now);
-    if (existing !== null && !existing.suppressed && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
+    if (intent.force !== true && existing !== null && !existing.suppressed && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
       return { record: existing, changed: false };
     }
     const record: MemoryRecord = {
@@ -553,7 +555,7 @@ export class Engine {
     putIndexedRecord(batch, record);
     if (existing === null) batch.count(space.shardOf(id), 1);
 
-    const embeddingChanged = !sameEmbedding(embedding, oldEmbedding);
+    const embeddingChanged = intent.force === true || !sameEmbedding(embedding, oldEmbedding);
     let links: Association[] = [];
     const removedLinks: string[] = [];
     if (embeddingChanged) {
@@ -592,10 +594,23 @@ export class Engine {
     const space = await this.spaceForWrite(spaceId);
     const existing = await this.reader(space).record(id);
     if (incoming === null) {
-      if (existing === null || deletedVersion === undefined) return false;
+      if (deletedVersion === undefined) return false;
+      if (existing === null) {
+        // Deleted here already (this node wrote the cut-off delete): log it again so replicas follow.
+        await space.queue.run(async () => {
+          const batch = new MutationBatch(space, this.now());
+          batch.log(space.shardOf(id), 'DELETE', { id, label: -1, version: deletedVersion });
+          await space.commit(this.options.store, batch);
+        });
+        return true;
+      }
       const order = compare(existing.version, deletedVersion);
       if (order !== 'BEFORE' && order !== 'EQUAL') return false;
       return (await this.forget(spaceId, id, 'DELETE')).affected > 0;
+    }
+    if (existing !== null && compare(existing.version, incoming.version) === 'EQUAL') {
+      // This node holds exactly the cut-off version: write it again, whole, so it is logged and shipped.
+      return (await this.store(space, id, false, embedding, (current) => current ?? { ...incoming, label: -1 }, true)).changed;
     }
     const planned = existing === null ? null : mergeVersions(existing, incoming);
     if (existing !== null && planned === null) return false;

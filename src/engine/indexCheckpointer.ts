@@ -60,7 +60,7 @@ export function indexAffected(entry: LogEntry): { id: string; label: number }[] 
       return payload.memory ? [{ id: payload.memory.id, label: payload.memory.label }] : [];
     case 'DELETE':
     case 'SUPPRESS':
-      return payload.id !== undefined && payload.label !== undefined ? [{ id: payload.id, label: payload.label }] : [];
+      return payload.id !== undefined && payload.label !== undefined && payload.label >= 0 ? [{ id: payload.id, label: payload.label }] : [];
     default:
       return [];
   }

@@ -54,6 +54,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
           .filter((m) => m.state === 'ALIVE' || m.state === 'SUSPECT')
           .map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'] })),
     },
+    onReplicated: (lagMs) => metrics.replicationAck.observe(lagMs / 1000),
     mergeOrphans: (space, orphans) => {
       if (service === undefined) throw new Error('the node service is not bound yet');
       return service.mergeOrphans(space, orphans);

@@ -106,6 +106,13 @@ export class Metrics {
     });
   }
 
+  readonly replicationAck = new client.Histogram({
+    name: 'engram_replication_ack_seconds',
+    help: 'Time from an entry commit on its primary to a replica acknowledging it (replication lag per entry)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+
   /** Replication lag per replica node (the largest over the shards this node leads), roles and routing counters. */
   observeReplication(replication: ReplicationManager, router: Router): void {
     new client.Gauge({

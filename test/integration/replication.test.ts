@@ -117,6 +117,15 @@ describe('replication and routing across real node processes', () => {
     }
     const placement = await placementOf(all[0]!.url);
     expect(placement.replicas).toHaveLength(2);
+    // A replica read (x-engram-read: replica) is answered by the replica itself, without a hop.
+    const replica = nodes.get(placement.replicas[0]!)!;
+    const forwarded = async () => Number(/engram_routing_calls\{[^}]*kind="forwarded"[^}]*\} (\d+)/.exec(await (await fetch(replica.url.replace('/graphql', '/metrics'))).text())?.[1]);
+    await new Promise((r) => setTimeout(r, 600));
+    const before = await forwarded();
+    expect(await present(replica.url, all.map((n) => `via-${n.id}`), { 'x-engram-read': 'replica' })).toEqual([]);
+    expect(await forwarded()).toBe(before);
+    expect(await present(replica.url, all.map((n) => `via-${n.id}`))).toEqual([]);
+    expect(await forwarded()).toBeGreaterThan(before);
     expect([placement.primary, ...placement.replicas].sort()).toEqual(['r1', 'r2', 'r3']);
     // Every node reports the same placement.
     for (const node of all) expect(await placementOf(node.url)).toEqual(placement);
@@ -169,6 +178,36 @@ describe('replication and routing across real node processes', () => {
     console.log(`100 ONE writes readable after the primary's kill -9 and restart, ${tookMs} ms after it restarted`);
     expect(await present(restarted.url, ids)).toEqual([]);
   }, 60_000);
+
+  it('oneWritesThatNoReplicaReceived_areMergedBack_whenTheOldPrimaryReturnsToANewerEpoch', async () => {
+    const { primary, replicas } = (await eventually(10_000, () => placementOf(nodes.get('r1')!.url))).value;
+    const victim = nodes.get(primary)!;
+    const [a, b] = replicas.map((id) => nodes.get(id)!);
+    // The replicas stop, so the primary's next ONE writes exist nowhere else.
+    a!.child.kill('SIGSTOP');
+    b!.child.kill('SIGSTOP');
+    const ids = Array.from({ length: 30 }, (_, i) => `diverged-${i}`);
+    try {
+      await inParallel(ids, 4, (id) => remember(victim.url, id, 'ONE'));
+    } finally {
+      a!.child.kill('SIGCONT');
+      b!.child.kill('SIGCONT');
+    }
+    await kill(victim);
+    // A replica takes over under a newer epoch and accepts writes of its own.
+    const later = Array.from({ length: 10 }, (_, i) => `newer-epoch-${i}`);
+    for (const id of later) await eventually(15_000, () => remember(a!.url, id, 'QUORUM'));
+    const restarted = await spawn(victim.id, victim.dir);
+    const { tookMs } = await eventually(20_000, async () => {
+      for (const node of [a!, b!]) {
+        const missing = await present(node.url, [...ids, ...later], { 'x-engram-read': 'replica' });
+        if (missing.length > 0) throw new Error(`${missing.length} missing on ${node.id}`);
+      }
+    });
+    console.log(`30 unreplicated ONE writes merged back and held by both other nodes ${tookMs} ms after the old primary restarted`);
+    const metrics = await (await fetch(restarted.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toMatch(/engram_replication_events\{[^}]*event="truncation"[^}]*\} [1-9]/);
+  }, 90_000);
 
   it('quorumWrites_surviveKill9OfThePrimary_survivorsAcceptWritesWithin5s_andTheOldPrimaryCatchesUp', async () => {
     const { primary } = (await eventually(10_000, () => placementOf(nodes.get('r1')!.url))).value;
