@@ -5,14 +5,17 @@
 //  - raw RocksDB awaited puts through Store.write (1 KiB values): the storage floor of one
 //    write, one at a time (how the engine's per-space write queue issues them) and 16 at a time;
 //  - the exact brute-force scan (exactSearch) over the recall data: what the ANN index
-//    is there to beat.
+//    is there to beat;
+//  - a NATS request/reply echo between two connections: the floor of one routing hop or
+//    replication round trip between cluster nodes.
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { NatsTransport } from '../cluster/transport/natsTransport.js';
 import { exactSearch } from '../src/engine/vectorIndex.js';
 import { Store } from '../src/storage/store.js';
 import { runHttpLoad, type HttpLoadOptions, type HttpLoadResult } from './httpLoad.js';
-import { summarize, tempDir, timedLoop, type Cleanup, type LatencySummary } from './support.js';
+import { summarize, tempDir, timedLoop, waitFor, type Cleanup, type LatencySummary } from './support.js';
 
 export const TYPENAME_QUERY = '{ __typename }';
 
@@ -70,4 +73,25 @@ export async function exactScanBaseline(data: Float32Array, dimension: number, q
     results[i] = exactSearch(data, dimension, queries.subarray(i * dimension, (i + 1) * dimension), k).map((hit) => hit.index);
   });
   return { queries: count, qps: count / (wallMs / 1000), latencyMs: summarize(latencies), results };
+}
+
+/**
+ * Two NATS connections of this process, one answering the other's requests with the same
+ * bytes; resolves with one round trip. Both close with `cleanup` (before the server stops).
+ */
+export async function natsEcho(cleanup: Cleanup, natsUrl: string, payloadBytes = 128): Promise<() => Promise<void>> {
+  const cluster = `benchecho${process.pid}`;
+  const subject = `${cluster}.echo`;
+  const responder = await NatsTransport.connect({ servers: [natsUrl], name: 'bench-echo-responder', cluster });
+  cleanup.defer('close NATS echo responder', () => responder.close());
+  const requester = await NatsTransport.connect({ servers: [natsUrl], name: 'bench-echo-requester', cluster });
+  cleanup.defer('close NATS echo requester', () => requester.close());
+  responder.subscribe(subject, (message) => message.respond?.(message.data));
+  const payload = randomBytes(payloadBytes);
+  const roundTrip = async (): Promise<void> => {
+    await requester.request(subject, payload, { timeoutMs: 2000 });
+  };
+  // The subscription reaches the server asynchronously: the first requests may find no responder.
+  await waitFor('NATS echo responder', 5000, roundTrip);
+  return roundTrip;
 }

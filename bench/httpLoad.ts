@@ -30,6 +30,12 @@ export interface HttpLoadOptions {
   collectRecallIds?: boolean;
   /** Per-request timeout, seconds (default 10). */
   timeout?: number;
+  /**
+   * Requests per second sent at a steady pace (open loop, every millisecond or so) over up to
+   * `connections` kept-alive connections, instead of autocannon's closed loop. autocannon's
+   * own rate limit sends each second's quota in a burst, which is not a steady rate.
+   */
+  rate?: number;
 }
 
 export interface HttpLoadResult {

@@ -30,6 +30,19 @@ export class Cleanup {
     this.actions.push({ label, action });
   }
 
+  /** Until the returned function is called, SIGINT or SIGTERM runs everything and exits 130. */
+  trapSignals(): () => void {
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log(`${signal}: cleaning up`);
+      void this.runAll().finally(() => process.exit(130));
+    };
+    for (const signal of signals) process.once(signal, onSignal);
+    return () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    };
+  }
+
   runAll(): Promise<void> {
     this.running ??= (async () => {
       while (this.actions.length > 0) {
@@ -108,6 +121,54 @@ export async function timedLoop(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   return { latencies, wallMs: performance.now() - started };
+}
+
+export interface ProbeSamples {
+  /** Milliseconds, successful calls only. */
+  latencies: number[];
+  failed: number;
+  firstError: string | undefined;
+}
+
+/**
+ * Runs every probe once per round, one call at a time, rotating the order each round, and
+ * times each call. Interleaving exposes all probes to the same moments of a noisy machine,
+ * so their differences are steadier than those of back-to-back runs. A probe fails by throwing.
+ */
+export async function interleaved<K extends string>(
+  rounds: number,
+  probes: Record<K, (round: number) => Promise<unknown>>,
+): Promise<Record<K, ProbeSamples>> {
+  const names = Object.keys(probes) as K[];
+  const out = Object.fromEntries(names.map((name) => [name, { latencies: [], failed: 0, firstError: undefined }])) as unknown as Record<K, ProbeSamples>;
+  for (let round = 0; round < rounds; round++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(round + j) % names.length]!;
+      const samples = out[name];
+      const t0 = performance.now();
+      try {
+        await probes[name](round);
+        samples.latencies.push(performance.now() - t0);
+      } catch (error) {
+        samples.failed++;
+        samples.firstError ??= error instanceof Error ? error.message : String(error);
+      }
+    }
+  }
+  return out;
+}
+
+/** Retries `attempt` every 100 ms until it resolves; fails with the last error after `withinMs`. */
+export async function waitFor<T>(what: string, withinMs: number, attempt: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() - started >= withinMs) throw new Error(`${what}: not within ${withinMs} ms: ${error instanceof Error ? error.message : String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 /** One GraphQL request; throws on a non-2xx status or GraphQL errors. */

@@ -91,6 +91,8 @@ interface Unit {
   commitTimes: Map<number, number>;
   /** When this replica last held everything its primary had. */
   caughtUpAtMs: number;
+  /** Highest sequence with a recorded commit time. */
+  lastTimedSeq: number;
 }
 
 export interface ReplicaLagView {
@@ -239,6 +241,7 @@ export class ReplicationManager {
         waiters: [],
         commitTimes: new Map(),
         caughtUpAtMs: 0,
+        lastTimedSeq: 0,
       };
       this.units.set(key, unit);
     }
@@ -385,6 +388,7 @@ export class ReplicationManager {
       unit.role = 'primary';
       unit.primaryHint = this.nodeId;
       unit.commitTimes.clear();
+      unit.lastTimedSeq = this.lastSeq(unit);
       this.promotions++;
       this.options.logger.info(
         { space: unit.space, shard: unit.shard, epoch: proposed, lastSeq: this.lastSeq(unit), fenced: fenced.map((a) => a.node), elapsedMs: Math.round(performance.now() - started) },
@@ -502,7 +506,11 @@ export class ReplicationManager {
   private onCommit(space: string, shard: number, seq: number): void {
     const unit = this.units.get(unitKey(space, shard));
     if (unit === undefined || unit.role !== 'primary') return;
-    unit.commitTimes.set(seq, Date.now());
+    // A group commit advances the sequence by several entries at once; each gets the commit time.
+    const now = Date.now();
+    const from = Math.max(unit.lastTimedSeq + 1, seq - 10_000);
+    for (let s = from; s <= seq; s++) unit.commitTimes.set(s, now);
+    unit.lastTimedSeq = Math.max(unit.lastTimedSeq, seq);
     for (const replica of this.placementNow.assign(space, shard).replicas) this.pump(unit, replica);
   }
 
@@ -655,10 +663,22 @@ export class ReplicationManager {
 
   // ---- write concern ------------------------------------------------------------------
 
+  /** Resolves once the node has heard from the cluster (or waited `settleMs` alone) and claimed its shards. */
+  async whenSettled(): Promise<void> {
+    while (!this.settled && !this.stopped) await new Promise((r) => setTimeout(r, this.settings.reconcileIntervalMs));
+    for (const unit of this.units.values()) await unit.queue.drain();
+  }
+
   /** Throws unless this node is the unit's primary and may accept writes now. */
   assertPrimary(space: string, shard: number): void {
     const unit = this.unit(space, shard);
     if (unit.role === 'primary') return;
+    const local = this.engine.findSpace(space);
+    if (this.settled && local !== undefined && unit.role === 'replica' && this.placementNow.assign(space, shard).primary === this.nodeId) {
+      // A space created a moment ago: claim it now rather than at the next periodic pass.
+      this.reconcile(local, shard);
+      throw new UnavailableError('The shard is getting its primary; try again shortly', 50);
+    }
     if (unit.role === 'syncing' || !this.settled) throw new UnavailableError('The shard is changing primaries; try again shortly', this.settings.retryMs);
     const assigned = this.placementNow.assign(space, shard).primary;
     throw new NotPrimaryError(assigned === this.nodeId ? unit.primaryHint : assigned, this.placementNow.version);

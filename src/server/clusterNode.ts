@@ -84,6 +84,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       metrics.observeMembership(membership);
       metrics.observeReplication(replication, router);
       await replication.start();
+      await replication.whenSettled();
       catalogTimer = setInterval(() => void bound.syncCatalog(1), CATALOG_SYNC_MS);
       catalogTimer.unref();
       logger.info({ servers, cluster: config.cluster, seeds: config.seeds, replicationFactor: config.replicationFactor }, 'joined the cluster over NATS');
