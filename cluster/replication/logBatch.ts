@@ -4,18 +4,13 @@
 // batch. Batches are bounded (Engram: 512 entries or 1 MiB).
 
 import { crc32 } from 'node:zlib';
-import type { OperationType } from '../../src/storage/operationLog.js';
+import type { ShippedEntry } from '../../src/engine/shardSync.js';
 
 export const MAX_BATCH_ENTRIES = 512;
 export const MAX_BATCH_BYTES = 1024 * 1024;
 export const LOG_BATCH_VERSION = 1;
 
-export interface ShippedEntry {
-  seq: number;
-  type: OperationType;
-  timestampMs: number;
-  payload: unknown;
-}
+export type { ShippedEntry };
 
 export interface LogBatch {
   v: typeof LOG_BATCH_VERSION;

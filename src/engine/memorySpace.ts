@@ -22,7 +22,7 @@ export function shardOf(id: string, shards: number): number {
 
 export class MutationBatch {
   readonly ops: WriteOp[] = [];
-  readonly entries: { shard: number; type: OperationType; payload: unknown }[] = [];
+  readonly entries: { shard: number; type: OperationType; payload: unknown; timestampMs?: number }[] = [];
   private readonly effects: (() => void)[] = [];
   /** Shard -> change in the number of stored memories. */
   readonly shardDeltas = new Map<number, number>();
@@ -54,8 +54,9 @@ export class MutationBatch {
     this.afterCommit(() => this.space.summaries.delete(id));
   }
 
-  log(shard: number, type: OperationType, payload: unknown): void {
-    this.entries.push({ shard, type, payload });
+  /** Adds a log entry; `timestampMs` keeps a replicated entry's original time. */
+  log(shard: number, type: OperationType, payload: unknown, timestampMs?: number): void {
+    this.entries.push({ shard, type, payload, ...(timestampMs === undefined ? {} : { timestampMs }) });
   }
 
   /** Records that the batch adds (positive) or removes (negative) memories of `shard`. */
@@ -141,7 +142,7 @@ export class MemorySpace {
       ops.push({
         type: 'put',
         key: keys.logEntry(this.id, entry.shard, seqs[entry.shard]!),
-        value: encodeLogEntry({ type: entry.type, timestampMs: batch.nowMs, payload: entry.payload }),
+        value: encodeLogEntry({ type: entry.type, timestampMs: entry.timestampMs ?? batch.nowMs, payload: entry.payload }),
       });
     }
     const counters: SpaceCounters = {

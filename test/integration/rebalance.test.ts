@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presets, type Config } from '../../src/config.js';
 import { shardOf } from '../../src/engine/memorySpace.js';
-import { Harness, type TestNode } from '../support/node.js';
+import { eventually, Harness, type TestNode } from '../support/node.js';
 import { startNatsServer, type NatsServer } from '../support/natsServer.js';
 
 const harness = new Harness();
@@ -29,20 +29,6 @@ function config(nodeId: string): Partial<Config> {
 
 function vector(i: number): number[] {
   return Array.from({ length: 8 }, (_, d) => Math.cos(i * 1.7 + d));
-}
-
-async function eventually<T>(withinMs: number, attempt: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  let lastError: unknown;
-  while (Date.now() - started < withinMs) {
-    try {
-      return await attempt();
-    } catch (error) {
-      lastError = error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`not within ${withinMs} ms: ${String(lastError)}`);
 }
 
 beforeAll(async () => {

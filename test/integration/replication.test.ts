@@ -6,7 +6,7 @@
 // before a kill -9 survive the primary's restart.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gqlData, Harness, postGraphql, waitForExit } from '../support/node.js';
+import { eventually, gqlData, Harness, postGraphql, waitForExit } from '../support/node.js';
 import { startNatsServer, type NatsServer } from '../support/natsServer.js';
 
 const harness = new Harness();
@@ -32,21 +32,6 @@ async function spawn(id: string, dir = harness.directory()): Promise<Node> {
 async function kill(node: Node): Promise<void> {
   node.child.kill('SIGKILL');
   await waitForExit(node.child);
-}
-
-/** Retries `attempt` until it resolves, or fails after `withinMs`; resolves with the value and the time taken. */
-async function eventually<T>(withinMs: number, attempt: () => Promise<T>): Promise<{ value: T; tookMs: number }> {
-  const started = Date.now();
-  let lastError: unknown;
-  while (Date.now() - started < withinMs) {
-    try {
-      return { value: await attempt(), tookMs: Date.now() - started };
-    } catch (error) {
-      lastError = error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`not within ${withinMs} ms: ${String(lastError)}`);
 }
 
 const REMEMBER = `mutation($id: ID!, $content: String, $e: [Float!], $c: WriteConsistency) {

@@ -133,3 +133,18 @@ export function axisVector(dimension: number, axis: number, wobble = 0): number[
   if (wobble !== 0) vector[(axis + 1) % dimension] = wobble;
   return vector;
 }
+
+/** Retries `attempt` until it resolves, or fails after `withinMs`; resolves with the value and the time taken. */
+export async function eventually<T>(withinMs: number, attempt: () => Promise<T>): Promise<{ value: T; tookMs: number }> {
+  const started = Date.now();
+  let lastError: unknown;
+  while (Date.now() - started < withinMs) {
+    try {
+      return { value: await attempt(), tookMs: Date.now() - started };
+    } catch (error) {
+      lastError = error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`not within ${withinMs} ms: ${String(lastError)}`);
+}

@@ -1,7 +1,9 @@
-// Log batches (bounded, checksummed) and the replica cursor (in order, at most once, gaps, fencing).
+// Log batches (bounded, checksummed), epoch histories (where two logs diverge) and version merges.
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_ENTRIES, packBatches, verifyBatch, type ShippedEntry } from '../../cluster/replication/logBatch.js';
-import { ReplicaCursor } from '../../cluster/replication/replicaCursor.js';
+import { commonPoint, epochAt, historyUpTo, isAtLeast, nextEpoch } from '../../cluster/replication/epochHistory.js';
+import { mergeVersions } from '../../src/engine/merge.js';
+import type { MemoryRecord } from '../../src/engine/types.js';
 
 const header = { space: 'alpha', shard: 0, epoch: 3, primary: 'node-a' };
 const entries = (from: number, to: number, payloadBytes = 10): ShippedEntry[] =>
@@ -30,38 +32,87 @@ describe('packBatches', () => {
   });
 });
 
-describe('ReplicaCursor', () => {
-  it('onBatch_appliesInOrder_skipsWhatWasApplied_andAcksTheHighestSequence', () => {
-    const cursor = new ReplicaCursor(4, 3);
-    const [first] = packBatches(header, entries(1, 8));
-    const out = cursor.onBatch(first!);
-    expect(out[0]).toMatchObject({ type: 'apply' });
-    expect((out[0] as { entries: ShippedEntry[] }).entries.map((e) => e.seq)).toEqual([5, 6, 7, 8]);
-    expect(out[1]).toEqual({ type: 'ack', to: 'node-a', appliedSeq: 8, epoch: 3 });
-    // Redelivery applies nothing and acks again.
-    expect(cursor.onBatch(first!)).toEqual([{ type: 'ack', to: 'node-a', appliedSeq: 8, epoch: 3 }]);
+describe('epoch history', () => {
+  it('nextEpoch_growsTheRound_andDiffersBetweenNodesClaimingTheSameRound', () => {
+    const a = nextEpoch(0, 'node-a');
+    const b = nextEpoch(0, 'node-b');
+    expect(a).not.toBe(b);
+    expect(nextEpoch(Math.max(a, b), 'node-a')).toBeGreaterThan(Math.max(a, b));
+    expect(Math.floor(a / 4096)).toBe(Math.floor(b / 4096));
   });
 
-  it('onBatch_afterAGap_asksForCatchUpFromTheNextExpectedSequence', () => {
-    const cursor = new ReplicaCursor(8, 3);
-    const [later] = packBatches(header, entries(12, 15));
-    expect(cursor.onBatch(later!)).toEqual([{ type: 'catchUp', from: 'node-a', fromSeq: 9, epoch: 3 }]);
-    expect(cursor.appliedSeq).toBe(8);
+  it('epochAt_namesTheEpochThatWroteEachSequence', () => {
+    const history = [[10, 2], [20, 50]] as const;
+    expect(epochAt(history, 1)).toBe(0);
+    expect(epochAt(history, 2)).toBe(10);
+    expect(epochAt(history, 49)).toBe(10);
+    expect(epochAt(history, 50)).toBe(20);
   });
 
-  it('onBatch_fromAnOlderEpoch_isFencedOff_andANewerEpochIsAdopted', () => {
-    const cursor = new ReplicaCursor(0, 3);
-    const [old] = packBatches({ ...header, epoch: 2, primary: 'old-primary' }, entries(1, 3));
-    expect(cursor.onBatch(old!)).toEqual([{ type: 'rejected', reason: 'stale-epoch' }]);
-    const [newer] = packBatches({ ...header, epoch: 5, primary: 'node-b' }, entries(1, 2));
-    expect(cursor.onBatch(newer!).at(-1)).toEqual({ type: 'ack', to: 'node-b', appliedSeq: 2, epoch: 5 });
-    expect(cursor.epoch).toBe(5);
+  it('commonPoint_ofAReturningOldPrimary_isTheEndOfTheEpochBothShare', () => {
+    // The old primary wrote 2..60 under epoch 10; the new one took over at 50 under epoch 20.
+    expect(commonPoint([[10, 2]], 60, [[10, 2], [20, 50]], 80)).toBe(49);
+    // A replica that simply lags agrees up to its own end.
+    expect(commonPoint([[10, 2], [20, 50]], 55, [[10, 2], [20, 50]], 80)).toBe(55);
+    // Two nodes that each claimed alone share only the entries written before any claim.
+    expect(commonPoint([[4097, 2]], 30, [[8200, 2]], 40)).toBe(1);
   });
 
-  it('onBatch_thatIsCorrupt_isRejectedAndChangesNothing', () => {
-    const cursor = new ReplicaCursor(0, 3);
-    const [batch] = packBatches(header, entries(1, 3));
-    expect(cursor.onBatch({ ...batch!, checksum: batch!.checksum ^ 1 })).toEqual([{ type: 'rejected', reason: 'corrupt' }]);
-    expect(cursor.appliedSeq).toBe(0);
+  it('isAtLeast_ordersByLastEpochThenLength', () => {
+    expect(isAtLeast([[20, 50]], 51, [[10, 2]], 90)).toBe(true);
+    expect(isAtLeast([[10, 2]], 90, [[20, 50]], 51)).toBe(false);
+    expect(isAtLeast([[10, 2]], 40, [[10, 2]], 40)).toBe(true);
+    expect(historyUpTo([[10, 2], [20, 50]], 49)).toEqual([[10, 2]]);
+  });
+});
+
+describe('mergeVersions', () => {
+  const base: MemoryRecord = {
+    id: 'm',
+    kind: 'MEMORY',
+    content: 'base',
+    confidence: 0.5,
+    activation: 1,
+    activatedAt: 0,
+    decayRate: 0.1,
+    createdAt: 100,
+    updatedAt: 100,
+    lastAccess: null,
+    accessCount: 1,
+    tags: ['a'],
+    metadata: null,
+    suppressed: false,
+    label: 7,
+    hasEmbedding: true,
+    version: { n1: 1 },
+  };
+
+  it('aVersionThatFollowsTheStoredOne_winsOutright_keepingTheLocalLabel', () => {
+    const merged = mergeVersions(base, { ...base, content: 'newer', label: 99, version: { n1: 2 } });
+    expect(merged?.record.content).toBe('newer');
+    expect(merged?.record.label).toBe(7);
+    expect(merged?.takeIncomingEmbedding).toBe(true);
+  });
+
+  it('anOlderOrEqualVersion_changesNothing', () => {
+    expect(mergeVersions({ ...base, version: { n1: 3 } }, { ...base, version: { n1: 2 } })).toBeNull();
+    expect(mergeVersions(base, { ...base })).toBeNull();
+  });
+
+  it('concurrentVersions_mergeWithConfidenceWeighting_andACoveringClock', () => {
+    const stored = { ...base, content: 'stored', confidence: 0.4, tags: ['a'], accessCount: 5, version: { n1: 2 } };
+    const incoming = { ...base, content: 'incoming', confidence: 0.8, tags: ['b'], accessCount: 2, version: { n1: 1, n2: 1 } };
+    const merged = mergeVersions(stored, incoming)!;
+    expect(merged.record.content).toBe('incoming');
+    expect(merged.takeIncomingEmbedding).toBe(true);
+    expect(merged.record.confidence).toBeCloseTo((0.8 ** 2 + 0.4 ** 2) / 1.2, 10);
+    expect(merged.record.tags.sort()).toEqual(['a', 'b']);
+    expect(merged.record.accessCount).toBe(5);
+    expect(merged.record.version).toEqual({ n1: 2, n2: 1 });
+    // The same merge from the other side gives the same content and confidence.
+    const other = mergeVersions(incoming, stored)!;
+    expect(other.record.content).toBe('incoming');
+    expect(other.takeIncomingEmbedding).toBe(false);
+    expect(other.record.confidence).toBeCloseTo(merged.record.confidence, 10);
   });
 });
