@@ -125,6 +125,12 @@ describe('replication and routing across real node processes', () => {
     expect(variable.status).toBeLessThan(500);
     expect(variable.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
     expect(await present(url, ['bad-1', 'bad-2'])).toEqual(['bad-1', 'bad-2']);
+    // Invalid values found by the owner keep their code across the hop.
+    const { replicas } = await placementOf(url);
+    const forwarded = await postGraphql(nodes.get(replicas[0]!)!.url, REMEMBER, { id: 'bad-3', content: 'x', e: [1, 2, 3], c: 'QUORUM' });
+    expect(forwarded.status).toBeLessThan(500);
+    expect(forwarded.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect(await present(url, ['bad-3'])).toEqual(['bad-3']);
   });
 
   it('replicationState_showsEpochAndReplicaLag_inGraphqlAndMetrics', async () => {
