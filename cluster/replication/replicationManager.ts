@@ -148,6 +148,9 @@ interface SnapshotReply {
   history: EpochHistory;
 }
 
+/** Commit times kept per shard for lag in milliseconds. Default 100,000: 100 s at 1000 writes/s, a few MB. */
+const MAX_TIMED_ENTRIES = 100_000;
+
 function unitKey(space: string, shard: number): string {
   return `${space}/${shard}`;
 }
@@ -506,12 +509,22 @@ export class ReplicationManager {
   private onCommit(space: string, shard: number, seq: number): void {
     const unit = this.units.get(unitKey(space, shard));
     if (unit === undefined || unit.role !== 'primary') return;
+    const replicas = this.placementNow.assign(space, shard).replicas;
+    if (replicas.length === 0) {
+      unit.lastTimedSeq = seq;
+      return;
+    }
     // A group commit advances the sequence by several entries at once; each gets the commit time.
     const now = Date.now();
     const from = Math.max(unit.lastTimedSeq + 1, seq - 10_000);
     for (let s = from; s <= seq; s++) unit.commitTimes.set(s, now);
     unit.lastTimedSeq = Math.max(unit.lastTimedSeq, seq);
-    for (const replica of this.placementNow.assign(space, shard).replicas) this.pump(unit, replica);
+    // A replica that never answers must not grow this without bound; its lag then reads as unknown.
+    for (const old of unit.commitTimes.keys()) {
+      if (unit.commitTimes.size <= MAX_TIMED_ENTRIES) break;
+      unit.commitTimes.delete(old);
+    }
+    for (const replica of replicas) this.pump(unit, replica);
   }
 
   private pump(unit: Unit, node: string): void {
@@ -774,7 +787,8 @@ export class ReplicationManager {
     const acked = unit.replicas.get(node)?.acked ?? null;
     if (acked === null) return { node, ackedSeq: null, lagEntries: null, lagMs: null };
     if (acked >= last) return { node, ackedSeq: acked, lagEntries: 0, lagMs: 0 };
-    const oldest = unit.commitTimes.get(acked + 1);
+    // Without the exact entry's time (trimmed), the oldest time kept is a lower bound.
+    const oldest = unit.commitTimes.get(acked + 1) ?? unit.commitTimes.values().next().value;
     return { node, ackedSeq: acked, lagEntries: last - acked, lagMs: oldest === undefined ? null : now - oldest };
   }
 
