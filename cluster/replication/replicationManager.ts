@@ -17,6 +17,7 @@
 //   the replica installs a snapshot of the shard's records and continues from its position.
 
 import { randomUUID } from 'node:crypto';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Engine, Logger } from '../../src/engine/engine.js';
 import type { MemorySpace } from '../../src/engine/memorySpace.js';
 import { SerialQueue } from '../../src/engine/serialQueue.js';
@@ -306,7 +307,8 @@ export class ReplicationManager {
         for (const node of unit.replicas.keys()) if (!assigned.replicas.includes(node)) this.dropReplica(unit, node);
       } else if (!unit.claiming) {
         unit.claiming = true;
-        void unit.queue.run(() => this.claim(unit)).finally(() => {
+        // A claim is the cluster's own work: it starts its own trace, not the request's that noticed it.
+        void context.with(ROOT_CONTEXT, () => unit.queue.run(() => this.claim(unit))).finally(() => {
           unit.claiming = false;
         });
       }

@@ -4,6 +4,7 @@
 // reaches the client as BAD_USER_INPUT. Headers (the W3C trace context) pass through.
 
 import { EngramError, type ErrorCode } from '../../src/errors.js';
+import { extractContext, injectContext, SpanKind, traced } from '../../src/telemetry.js';
 import { nodeSubject, services } from '../transport/subjects.js';
 import type { MessageHeaders, Subscription, Transport } from '../transport/transport.js';
 
@@ -74,21 +75,32 @@ export class RpcServer {
     this.subscription = this.transport.subscribe(nodeSubject(this.cluster, services.rpc, this.nodeId), (message) => {
       if (message.respond === undefined) return;
       const respond = message.respond;
-      let op = '?';
-      void (async () => {
-        let reply: unknown;
-        try {
-          const request = JSON.parse(decoder.decode(message.data)) as { op?: unknown; body?: unknown };
-          op = typeof request.op === 'string' ? request.op : '?';
-          const handler = this.handlers.get(op);
-          if (handler === undefined) throw new RemoteError('BAD_USER_INPUT', `Unknown operation ${op}`, {});
-          reply = { ok: (await handler(request.body, message.headers)) ?? null };
-        } catch (error) {
-          if (!(error instanceof EngramError) && !(error instanceof NotPrimaryError)) this.onError(error, op);
-          reply = { error: toWire(error) };
-        }
-        respond(encoder.encode(JSON.stringify(reply)));
-      })();
+      let request: { op?: unknown; body?: unknown };
+      try {
+        request = JSON.parse(decoder.decode(message.data)) as { op?: unknown; body?: unknown };
+      } catch {
+        respond(encoder.encode(JSON.stringify({ error: { code: 'BAD_USER_INPUT', message: 'Malformed request' } })));
+        return;
+      }
+      const op = typeof request.op === 'string' ? request.op : '?';
+      // The caller's trace continues here, so the work on this node joins its trace.
+      void traced(
+        `rpc server ${op}`,
+        async (span) => {
+          let reply: unknown;
+          try {
+            const handler = this.handlers.get(op);
+            if (handler === undefined) throw new RemoteError('BAD_USER_INPUT', `Unknown operation ${op}`, {});
+            reply = { ok: (await handler(request.body, message.headers)) ?? null };
+          } catch (error) {
+            if (!(error instanceof EngramError) && !(error instanceof NotPrimaryError)) this.onError(error, op);
+            reply = { error: toWire(error) };
+            span.setAttribute('engram.rpc.error', toWire(error).code);
+          }
+          respond(encoder.encode(JSON.stringify(reply)));
+        },
+        { kind: SpanKind.SERVER, parent: extractContext(message.headers), attributes: { 'rpc.system': 'nats', 'rpc.method': op, 'engram.node': this.nodeId } },
+      );
     });
   }
 
@@ -98,9 +110,16 @@ export class RpcServer {
 }
 
 /** Calls `op` on `node`; rejects with the remote error, or the transport's timeout. */
-export async function rpcCall<T>(transport: Transport, cluster: string, node: string, op: string, body: unknown, options: { timeoutMs: number; headers?: MessageHeaders }): Promise<T> {
-  const reply = await transport.request(nodeSubject(cluster, services.rpc, node), encoder.encode(JSON.stringify({ op, body })), options);
-  const parsed = JSON.parse(decoder.decode(reply.data)) as { ok?: T; error?: WireError };
-  if (parsed.error !== undefined) throw fromWire(parsed.error);
-  return parsed.ok as T;
+export function rpcCall<T>(transport: Transport, cluster: string, node: string, op: string, body: unknown, options: { timeoutMs: number; headers?: MessageHeaders }): Promise<T> {
+  return traced(
+    `rpc client ${op}`,
+    async () => {
+      const headers = injectContext(options.headers);
+      const reply = await transport.request(nodeSubject(cluster, services.rpc, node), encoder.encode(JSON.stringify({ op, body })), { timeoutMs: options.timeoutMs, headers });
+      const parsed = JSON.parse(decoder.decode(reply.data)) as { ok?: T; error?: WireError };
+      if (parsed.error !== undefined) throw fromWire(parsed.error);
+      return parsed.ok as T;
+    },
+    { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'nats', 'rpc.method': op, 'server.address': node } },
+  );
 }

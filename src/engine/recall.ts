@@ -4,6 +4,7 @@
 // best candidates and rank by activation x confidence (HYBRID averages in similarity),
 // with a recency boost. The formulas are written out in docs/recall.md.
 
+import { traced } from '../telemetry.js';
 import type { EngineSettings, LimitSettings } from '../config.js';
 import { BadInputError } from '../errors.js';
 import { cosineSimilarity } from './vectorIndex.js';
@@ -150,7 +151,7 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
   const cue = parseCue(rawCue, ctx.space.definition.dimension, ctx.limits);
   const settings = ctx.settings;
 
-  const similarity = await directCandidates(ctx, cue, maxResults);
+  const similarity = await traced('engine.index_search', () => directCandidates(ctx, cue, maxResults), { attributes: { 'engram.space': ctx.space.id } });
   const bySimilarity = [...similarity.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
   const records = new Map<string, MemoryRecord>();
 
@@ -160,7 +161,12 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
   if (mode !== 'SIMILARITY') {
     const seeds = await firstEligible(ctx, cue, bySimilarity, records, SPREAD_SEEDS);
     if (seeds.length > 0) {
-      const spread = await spreadActivation(new Map(seeds.map((id) => [id, similarity.get(id)!] as const)), (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings);
+      const spread = await traced('engine.spreading_activation', (span) =>
+        spreadActivation(new Map(seeds.map((id) => [id, similarity.get(id)!] as const)), (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings).then((result) => {
+          span.setAttributes({ 'engram.activated': result.activation.size, 'engram.depth': result.depthReached });
+          return result;
+        }),
+      );
       activation = spread.activation;
       depthReached = spread.depthReached;
       truncated = spread.truncated;
@@ -168,7 +174,7 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
   }
 
   const candidateIds = [...new Set([...bySimilarity, ...activation.keys()])];
-  const ranked = await rankCandidates(ctx, cue, mode, candidateIds, similarity, activation, records, maxResults);
+  const ranked = await traced('engine.ranking', () => rankCandidates(ctx, cue, mode, candidateIds, similarity, activation, records, maxResults), { attributes: { 'engram.candidates': candidateIds.length } });
   const memories = ranked.slice(0, maxResults);
   await fillSimilarity(ctx, cue, memories);
 

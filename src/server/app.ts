@@ -10,11 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createSchema, createYoga } from 'graphql-yoga';
+import { trace } from '@opentelemetry/api';
+import type { DocumentNode, OperationDefinitionNode } from 'graphql';
+import { createSchema, createYoga, type Plugin } from 'graphql-yoga';
 import { resolvers, type RequestContext } from '../../resolvers/index.js';
 import type { Config } from '../config.js';
 import { Engine } from '../engine/engine.js';
 import { NodeService, type RequestOptions } from '../service/nodeService.js';
+import { extractContext, SpanKind, startTracing, stopTracing, traced } from '../telemetry.js';
 import { keys } from '../storage/keys.js';
 import { Store } from '../storage/store.js';
 import { startClusterNode, type ClusterNode } from './clusterNode.js';
@@ -136,7 +139,7 @@ function graphqlError(message: string, code: string, extra: Record<string, unkno
 
 function createGraphqlHandler(service: NodeService, metrics: Metrics, logger: Logger) {
   return createYoga<Record<never, never>, RequestContext>({
-    schema: createSchema<RequestContext>({ typeDefs: loadTypeDefs(), resolvers }),
+    schema: createSchema<RequestContext>({ typeDefs: loadTypeDefs(), resolvers: tracedResolvers(resolvers) }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     renderGraphiQL,
@@ -151,11 +154,43 @@ function createGraphqlHandler(service: NodeService, metrics: Metrics, logger: Lo
       error: (...args: unknown[]) => logger.debug({ yoga: args.map(String) }),
     },
     context: ({ request }) => ({ service, spaceHeader: request.headers.get('x-memory-space'), request: requestOptions(request.headers) }),
-    plugins: [useOperationLimits(defaultOperationLimits, fieldCosts), useRequestMetrics(metrics), useErrorCodes()],
+    plugins: [useOperationLimits(defaultOperationLimits, fieldCosts), useRequestMetrics(metrics), useErrorCodes(), useOperationSpanName()],
   });
 }
 
 type GraphqlHandler = ReturnType<typeof createGraphqlHandler>;
+
+type ResolverMap = Record<string, unknown>;
+
+/** Wraps every root resolver (Query, Mutation) in a span named after its field. */
+function tracedResolvers<T extends Record<string, unknown>>(map: T): T {
+  const out: Record<string, unknown> = { ...map };
+  for (const type of ['Query', 'Mutation'] as const) {
+    const fields = map[type] as ResolverMap | undefined;
+    if (fields === undefined) continue;
+    out[type] = Object.fromEntries(
+      Object.entries(fields).map(([field, resolve]) => [
+        field,
+        (...args: unknown[]) => traced(`${type}.${field}`, async () => (resolve as (...a: unknown[]) => unknown)(...args), { attributes: { 'graphql.field.path': `${type}.${field}` } }),
+      ]),
+    );
+  }
+  return out as T;
+}
+
+/** Names the operation span after the parsed operation. */
+function useOperationSpanName(): Plugin {
+  return {
+    onExecute({ args }) {
+      const operation = (args.document as DocumentNode).definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
+      if (operation === undefined) return;
+      const name = args.operationName ?? operation.name?.value;
+      const span = trace.getActiveSpan();
+      span?.updateName(`graphql ${operation.operation}${name === undefined ? '' : ` ${name}`}`);
+      span?.setAttributes({ 'graphql.operation.type': operation.operation, ...(name === undefined ? {} : { 'graphql.operation.name': name }) });
+    },
+  };
+}
 
 /** Routing preferences from request headers: a replica read, and the trace context to carry. */
 function requestOptions(headers: Headers): RequestOptions {
@@ -183,6 +218,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     throw error;
   }
   logger = logger.child({ node: nodeId });
+  await startTracing(nodeId, logger);
   const metrics = new Metrics();
 
   let graphql: GraphqlHandler | undefined;
@@ -207,8 +243,17 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       if (typeof value === 'string') headers.set(name, value);
       else if (Array.isArray(value)) headers.set(name, value.join(', '));
     }
-    const result = await yoga.fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
-    const payload = Buffer.from(await result.arrayBuffer());
+    // The operation span continues the client's traceparent; the operation name is set once parsed.
+    const { result, payload } = await traced(
+      'graphql',
+      async (span) => {
+        const fetched = await yoga.fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
+        const bytes = Buffer.from(await fetched.arrayBuffer());
+        span.setAttribute('http.response.status_code', fetched.status);
+        return { result: fetched, payload: bytes };
+      },
+      { kind: SpanKind.SERVER, parent: extractContext(Object.fromEntries(headers.entries())), attributes: { 'http.request.method': request.method ?? 'GET', 'engram.node': nodeId } },
+    );
     const outHeaders: Record<string, string> = {};
     result.headers.forEach((value, name) => {
       outHeaders[name] = value;
@@ -317,6 +362,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await closed;
       await clusterNode?.stop();
       await engine.close();
+      await stopTracing();
       logger.info({}, 'engram node stopped');
     })();
     return closing;

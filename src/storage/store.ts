@@ -2,6 +2,7 @@
 // Writes go through `write`, which applies one atomic batch: either every key of a
 // mutation (data, index entries, operation-log entry) lands, or none does.
 
+import { traced } from '../telemetry.js';
 import RocksDB from 'rocksdb-native';
 import { StorageError } from '../errors.js';
 
@@ -93,6 +94,10 @@ export class Store extends RocksReader {
   /** Applies all operations atomically. Resolves once RocksDB has written them to its WAL. */
   async write(ops: readonly WriteOp[]): Promise<void> {
     if (ops.length === 0) return;
+    return traced('rocksdb.write', () => this.writeBatch(ops), { attributes: { 'db.system': 'rocksdb', 'engram.ops': ops.length } });
+  }
+
+  private async writeBatch(ops: readonly WriteOp[]): Promise<void> {
     const batch = this.db.write({ capacity: ops.length });
     try {
       for (const op of ops) {

@@ -1,0 +1,129 @@
+// Traces across node processes: two nodes export spans over OTLP/HTTP (JSON) to a receiver
+// on loopback. A write sent to the node that does not own the shard is forwarded to the
+// owner and replicated back; all of it must be one trace that continues the client's
+// traceparent, with spans from both nodes and every parent link resolving inside it.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, gqlData, Harness } from '../support/node.js';
+import { startNatsServer, type NatsServer } from '../support/natsServer.js';
+
+interface ExportedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  node: string;
+}
+
+const harness = new Harness();
+let nats: NatsServer;
+let receiver: Server;
+const spans: ExportedSpan[] = [];
+const urls = new Map<string, string>();
+const SPACE = 'traced';
+
+function attribute(attributes: { key: string; value: { stringValue?: string } }[] | undefined, key: string): string {
+  return attributes?.find((a) => a.key === key)?.value.stringValue ?? '';
+}
+
+beforeAll(async () => {
+  receiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      if (request.url === '/v1/traces') {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: Omit<ExportedSpan, 'node'>[] }[] }[];
+        };
+        for (const resource of body.resourceSpans) {
+          expect(attribute(resource.resource.attributes, 'service.name')).toBe('engram');
+          const node = attribute(resource.resource.attributes, 'service.instance.id');
+          for (const scope of resource.scopeSpans) for (const span of scope.spans) spans.push({ ...span, node });
+        }
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  nats = await startNatsServer();
+  const env = {
+    ENGRAM_NATS_URL: nats.url,
+    ENGRAM_CLUSTER: `traces${process.pid}`,
+    ENGRAM_REPLICATION_FACTOR: '2',
+    ENGRAM_SETTLE_MS: '500',
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+  };
+  await Promise.all(
+    ['t1', 't2'].map(async (id) => {
+      const { url } = await harness.spawnNode(harness.directory(), { ...env, ENGRAM_NODE_ID: id });
+      urls.set(id, url);
+    }),
+  );
+  await eventually(15_000, async () => {
+    const data = await gqlData<{ cluster: { nodes: { state: string }[] } }>(urls.get('t1')!, `{ cluster { nodes { state } } }`);
+    if (data.cluster.nodes.filter((n) => n.state === 'ALIVE').length !== 2) throw new Error('not joined');
+  });
+  await gqlData(urls.get('t1')!, `mutation { createSpace(id: "${SPACE}", dimension: 4) { id } }`);
+}, 60_000);
+
+afterAll(async () => {
+  await harness.cleanup();
+  await nats?.stop();
+  await new Promise((resolve) => receiver?.close(resolve));
+});
+
+/** Spans of one trace once they include every name in `expected`. */
+async function traceWith(traceId: string, expected: readonly string[]): Promise<ExportedSpan[]> {
+  return (
+    await eventually(15_000, async () => {
+      const found = spans.filter((s) => s.traceId === traceId);
+      const missing = expected.filter((name) => !found.some((s) => s.name === name));
+      if (missing.length > 0) throw new Error(`missing spans ${missing.join(', ')}; have ${found.map((s) => `${s.node}:${s.name}`).join(', ')}`);
+      return found;
+    })
+  ).value;
+}
+
+describe('OpenTelemetry traces across nodes', () => {
+  it('aForwardedReplicatedWrite_isOneTrace_continuingTheClientsTraceparent_withSpansFromBothNodes', async () => {
+    const { spaces } = (await eventually(10_000, () => gqlData<{ spaces: { id: string; placement: { primary: string }[] }[] }>(urls.get('t1')!, `{ spaces { id placement { primary } } }`))).value;
+    const owner = spaces.find((s) => s.id === SPACE)!.placement[0]!.primary;
+    const entry = owner === 't1' ? 't2' : 't1';
+    const traceId = randomBytes(16).toString('hex');
+    const clientSpan = randomBytes(8).toString('hex');
+    await eventually(10_000, () =>
+      gqlData(urls.get(entry)!, `mutation Write { remember(space: "${SPACE}", memory: { id: "w1", content: "traced write", embedding: [1, 0, 0, 0] }, options: { consistency: QUORUM }) { id } }`, undefined, {
+        traceparent: `00-${traceId}-${clientSpan}-01`,
+      }),
+    );
+    const trace = await traceWith(traceId, ['graphql mutation Write', 'Mutation.remember', 'rpc client op.remember', 'rpc server op.remember', 'rpc server repl.append', 'rocksdb.write']);
+    const ids = new Set(trace.map((s) => s.spanId));
+    // Every parent resolves inside the trace, except the root, whose parent is the client's span.
+    for (const span of trace) expect(span.parentSpanId === clientSpan || ids.has(span.parentSpanId ?? '')).toBe(true);
+    const root = trace.find((s) => s.name === 'graphql mutation Write')!;
+    expect(root.parentSpanId).toBe(clientSpan);
+    expect(root.node).toBe(entry);
+    expect(trace.find((s) => s.name === 'rpc server op.remember')!.node).toBe(owner);
+    // The owner ships the entry to the entry node, its replica, inside the same trace.
+    expect(trace.find((s) => s.name === 'rpc server repl.append')!.node).toBe(entry);
+    expect(new Set(trace.map((s) => s.node))).toEqual(new Set(['t1', 't2']));
+  });
+
+  it('aRoutedRecall_showsTheEnginePhasesOnTheOwner', async () => {
+    const { spaces } = await gqlData<{ spaces: { id: string; placement: { primary: string }[] }[] }>(urls.get('t1')!, `{ spaces { id placement { primary } } }`);
+    const owner = spaces.find((s) => s.id === SPACE)!.placement[0]!.primary;
+    const entry = owner === 't1' ? 't2' : 't1';
+    const traceId = randomBytes(16).toString('hex');
+    await gqlData(urls.get(entry)!, `query Find { recall(space: "${SPACE}", cue: { embedding: [1, 0, 0, 0] }) { memories { memory { id } } } }`, undefined, {
+      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+    });
+    const trace = await traceWith(traceId, ['graphql query Find', 'Query.recall', 'rpc server op.recall', 'engine.index_search', 'engine.spreading_activation', 'engine.ranking']);
+    for (const name of ['engine.index_search', 'engine.spreading_activation', 'engine.ranking']) expect(trace.find((s) => s.name === name)!.node).toBe(owner);
+  });
+});
