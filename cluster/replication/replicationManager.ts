@@ -803,8 +803,12 @@ export class ReplicationManager {
       const last = this.lastSeq(unit);
       for (const node of this.placementNow.assign(unit.space, unit.shard).replicas) {
         const lag = this.lagOf(unit, node, last, now);
+        // A replica that has not answered yet counts as missing everything kept, not as current.
+        const oldest = unit.commitTimes.values().next().value;
+        const entries = lag.lagEntries ?? last;
+        const ms = lag.lagMs ?? (oldest === undefined || lag.ackedSeq !== null ? 0 : now - oldest);
         const current = out.get(node) ?? { entries: 0, ms: 0 };
-        out.set(node, { entries: Math.max(current.entries, lag.lagEntries ?? 0), ms: Math.max(current.ms, lag.lagMs ?? 0) });
+        out.set(node, { entries: Math.max(current.entries, entries), ms: Math.max(current.ms, ms) });
       }
     }
     return out;
