@@ -125,6 +125,9 @@ export function compileBody(spec: BodySpec, env: BodyEnvironment): (seq: number)
 
 export type ResponseVerdict = 'ok' | 'non2xx' | 'graphqlError' | 'badBody';
 
+/** Outcome codes of a load run's samples (HttpLoadSamples.outcome): the verdicts, then failures without a response. */
+export const SAMPLE_OUTCOMES = ['ok', 'non2xx', 'graphqlError', 'badBody', 'socketError', 'timeout'] as const;
+
 export interface CheckedResponse {
   verdict: ResponseVerdict;
   /** First error message, for the report. */

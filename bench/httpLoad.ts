@@ -21,7 +21,13 @@ export interface HttpLoadOptions {
   amount?: number;
   /** Unmeasured run first, to warm the JIT and connections. */
   warmup?: { duration?: number; amount?: number };
-  body: BodySpec;
+  /** The request; required unless `mix` is given. */
+  body?: BodySpec;
+  /**
+   * Several requests in fixed proportions, instead of `body`: each send takes the next one by
+   * smooth weighted round robin, so the mix is exact over any short window, not only on average.
+   */
+  mix?: { body: BodySpec; weight: number }[];
   headers?: Record<string, string>;
   /** Vectors for `{ "$gen": "poolVector" }`. */
   pool?: Float32Array;
@@ -36,6 +42,31 @@ export interface HttpLoadOptions {
    * own rate limit sends each second's quota in a burst, which is not a steady rate.
    */
   rate?: number;
+  /**
+   * Paced stages run back to back in the one worker, each at its own steady rate, with no gap
+   * between them (a worker per stage would pause the load while it starts). Replaces `rate`
+   * and `duration`; a warmup runs at the first stage's rate.
+   */
+  stages?: { duration: number; rate: number }[];
+  /** Also return every measured request (see `samples`), for breakdowns by request or stage. */
+  keepSamples?: boolean;
+}
+
+export { SAMPLE_OUTCOMES } from './bodies.js';
+
+/**
+ * One entry per measured request, in parallel arrays. Paced runs record every request,
+ * failed ones included (latency until the failure); autocannon runs record responses only,
+ * since it reports socket errors without saying which request failed.
+ */
+export interface HttpLoadSamples {
+  latencyMs: Float64Array;
+  /** Index into `mix` (0 without a mix). */
+  body: Uint8Array;
+  /** Index into `stages` (0 without stages). */
+  stage: Uint8Array;
+  /** Index into SAMPLE_OUTCOMES. */
+  outcome: Uint8Array;
 }
 
 export interface HttpLoadResult {
@@ -57,6 +88,8 @@ export interface HttpLoadResult {
   firstError: string | undefined;
   /** recallIds[poolIndex] = ids of the last answer for that pool vector. */
   recallIds?: (string[] | null)[];
+  /** With `keepSamples`. */
+  samples?: HttpLoadSamples;
 }
 
 /** The message the worker posts back; latencies travel as a transferable buffer. */

@@ -1,4 +1,9 @@
-// Shared helpers for load/k6-*.js (plain k6 JavaScript, no Node APIs).
+// @ts-check
+// Shared helpers for load/k6-*.js: plain k6 JavaScript (no Node APIs), typechecked against
+// @types/k6 by load/tsconfig.json.
+// - scenarios.json is the one definition of every scenario. planFor() turns one into rates,
+//   stages and VUs exactly as load/runner.ts does for the local runner (the integration
+//   test compares the two), and optionsFor() turns the plan into k6 executors.
 // - The seeded vector generator is a line-for-line port of test/support/clusteredVectors.ts
 //   (mulberry32 + Box-Muller + murmur3 seed mixing), so memories seeded here are the same
 //   bytes as the ones load/run.ts seeds, and cues fall around the same cluster centres.
@@ -7,12 +12,47 @@
 
 import http from 'k6/http';
 import { check, fail } from 'k6';
+import exec from 'k6/execution';
 import { Rate } from 'k6/metrics';
+
+/**
+ * @typedef {{ count: number, dimension: number, clusters: number, seed: number, spread?: number, concurrency?: number }} SeedSpec
+ * @typedef {{ space?: { id: string, dimension?: number }, seed?: SeedSpec }} SetupSpec
+ * @typedef {{ scenario: string, weight: number }} MixEntry
+ * @typedef {{ name: string, duration: number, rate: number }} StageSpec
+ * @typedef {object} Scenario
+ * @property {string} name
+ * @property {string} [description]
+ * @property {SetupSpec} [setup]
+ * @property {string} [query] GraphQL document; scenarios with a `mix` take their requests from other scenarios instead
+ * @property {unknown} [variables]
+ * @property {MixEntry[]} [mix]
+ * @property {number} [rate] open loop: requests per second over the whole mix
+ * @property {StageSpec[]} [stages] open loop: stages held back to back
+ * @property {number} connections VUs (closed loop) or pre-allocated VUs (open loop)
+ * @property {number} [maxConnections] open loop: most VUs (so most requests in flight)
+ * @property {number} [duration] seconds, unless `stages` gives it
+ * @property {Record<string, string[]>} [thresholds]
+ * @typedef {{ scenarios: Scenario[] }} ScenarioFile
+ * @typedef {{ name: string, scenario: Scenario, weight: number, vus: number, maxVUs: number, rates: number[] }} PlannedRequest `weight` as in `mix`
+ * @typedef {object} Plan
+ * @property {Scenario} scenario
+ * @property {'closed' | 'open'} mode closed: constant VUs, each sending its next request when answered; open: arrival rate
+ * @property {number} duration seconds
+ * @property {{ name: string, duration: number }[]} stages
+ * @property {PlannedRequest[]} requests one per request kind; `rates[k]` is its rate in stage k (open loop)
+ * @typedef {{ VUS?: string, DURATION?: string, RATE_SCALE?: string }} PlanEnv
+ */
 
 export const graphqlErrors = new Rate('graphql_errors');
 
+/** @type {ScenarioFile} */
 export const config = JSON.parse(open('./scenarios.json'));
 
+/**
+ * @param {string} name
+ * @returns {Scenario}
+ */
 export function scenario(name) {
   for (const s of config.scenarios) if (s.name === name) return s;
   throw new Error('scenario ' + name + ' not found in scenarios.json');
@@ -22,25 +62,242 @@ export function targetUrl() {
   return __ENV.ENGRAM_URL || 'http://127.0.0.1:4000/graphql';
 }
 
-/** k6 options for one scenario; VUS and DURATION (seconds) in the environment override it. */
-export function optionsFor(s) {
-  const vus = Number(__ENV.VUS || s.connections);
-  const duration = Number(__ENV.DURATION || s.duration);
+/**
+ * Seconds from "30s", "2m", "1h", "500ms" or a plain number of seconds.
+ * @param {string | number} raw
+ * @returns {number}
+ */
+export function parseDuration(raw) {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(raw));
+  const value = match === null ? NaN : Number(match[1]);
+  if (match === null || !(value > 0)) throw new Error('bad duration ' + raw + ' (use 30s, 2m or seconds)');
+  const unit = match[2] || 's';
+  return unit === 'ms' ? value / 1000 : unit === 'm' ? value * 60 : unit === 'h' ? value * 3600 : value;
+}
+
+/**
+ * @param {string | undefined} raw
+ * @param {string} what
+ */
+function positive(raw, what) {
+  const value = Number(raw);
+  if (!(value > 0)) throw new Error(what + ' must be a positive number, got ' + raw);
+  return value;
+}
+
+/**
+ * Rates, stages and VUs of one scenario. VUS, DURATION ("30s", "2m", seconds) and RATE_SCALE
+ * override the definition; DURATION scales every stage in proportion. Mirrored by
+ * planScenario() in load/runner.ts.
+ * @param {Scenario} s
+ * @param {PlanEnv} [env]
+ * @returns {Plan}
+ */
+export function planFor(s, env) {
+  const e = env || /** @type {PlanEnv} */ (__ENV);
+  const vus = e.VUS ? Math.floor(positive(e.VUS, 'VUS')) : s.connections;
+  const rateScale = e.RATE_SCALE ? positive(e.RATE_SCALE, 'RATE_SCALE') : 1;
+  const override = e.DURATION ? parseDuration(e.DURATION) : undefined;
+  const mix = s.mix && s.mix.length > 0 ? s.mix : [{ scenario: s.name, weight: 1 }];
+  const totalWeight = mix.reduce((sum, m) => sum + m.weight, 0);
+  if (!(totalWeight > 0)) throw new Error(s.name + ': mix weights must add up to more than 0');
+  const sources = mix.map((m) => {
+    const source = m.scenario === s.name ? s : scenario(m.scenario);
+    if (typeof source.query !== 'string') throw new Error(s.name + ': mix entry ' + m.scenario + ' has no query of its own');
+    return { name: source.name, scenario: source, weight: m.weight };
+  });
+  /** @type {{ name: string, duration: number, rate: number }[]} */
+  let stages;
+  if (s.stages && s.stages.length > 0) {
+    const defined = s.stages.reduce((sum, st) => sum + st.duration, 0);
+    const factor = override === undefined ? 1 : override / defined;
+    stages = s.stages.map((st) => ({ name: st.name, duration: st.duration * factor, rate: st.rate * rateScale }));
+  } else {
+    const duration = override === undefined ? Number(s.duration) : override;
+    stages = [{ name: s.name, duration: duration, rate: (s.rate || 0) * rateScale }];
+  }
+  const open = s.rate !== undefined || (s.stages !== undefined && s.stages.length > 0);
+  const maxVUs = Math.max(vus, s.maxConnections || vus);
+  return {
+    scenario: s,
+    mode: open ? 'open' : 'closed',
+    duration: stages.reduce((sum, st) => sum + st.duration, 0),
+    stages: stages.map((st) => ({ name: st.name, duration: st.duration })),
+    // Multiply before dividing, so whole rates stay whole (k6 takes whole iterations per time unit).
+    requests: sources.map((src) => ({
+      name: src.name,
+      scenario: src.scenario,
+      weight: src.weight,
+      vus: open ? Math.max(1, Math.ceil((vus * src.weight) / totalWeight)) : vus,
+      maxVUs: open ? Math.max(1, Math.ceil((maxVUs * src.weight) / totalWeight)) : vus,
+      rates: stages.map((st) => (st.rate * src.weight) / totalWeight),
+    })),
+  };
+}
+
+/**
+ * k6 scenario name of one request kind of an open-loop plan (k6 runs one executor per kind).
+ * @param {Plan} plan
+ * @param {PlannedRequest} request
+ */
+export function executorName(plan, request) {
+  return plan.requests.length === 1 ? plan.scenario.name : plan.scenario.name + '-' + request.name;
+}
+
+/**
+ * k6 takes whole iterations per time unit: per second when every rate is whole, else per minute.
+ * @param {number[]} rates
+ */
+function timeUnitFor(rates) {
+  return rates.every((r) => Number.isInteger(r)) ? { unit: '1s', per: 1 } : { unit: '1m', per: 60 };
+}
+
+/**
+ * k6 options: constant-vus (closed loop), constant-arrival-rate (one open stage) or
+ * ramping-arrival-rate (stages; each held, with 0 s stages as instant jumps). Thresholds come
+ * from scenarios.json plus `checks: rate==1`.
+ * @param {Plan} plan
+ * @returns {import('k6/options').Options}
+ */
+export function optionsFor(plan) {
+  /** @type {Record<string, import('k6/options').Scenario>} */
+  const scenarios = {};
+  if (plan.mode === 'closed') {
+    scenarios[plan.scenario.name] = { executor: 'constant-vus', vus: plan.requests[0].vus, duration: seconds(plan.duration), gracefulStop: '5s' };
+  } else {
+    for (const request of plan.requests) {
+      const time = timeUnitFor(request.rates);
+      const rates = request.rates.map((r) => Math.max(1, Math.round(r * time.per)));
+      const name = executorName(plan, request);
+      if (rates.length === 1) {
+        scenarios[name] = {
+          executor: 'constant-arrival-rate',
+          rate: rates[0],
+          timeUnit: time.unit,
+          duration: seconds(plan.duration),
+          preAllocatedVUs: request.vus,
+          maxVUs: request.maxVUs,
+          gracefulStop: '5s',
+        };
+      } else {
+        /** @type {import('k6/options').Stage[]} */
+        const stages = [];
+        plan.stages.forEach((st, k) => {
+          if (k > 0 && rates[k] !== rates[k - 1]) stages.push({ duration: '0s', target: rates[k] });
+          stages.push({ duration: seconds(st.duration), target: rates[k] });
+        });
+        scenarios[name] = {
+          executor: 'ramping-arrival-rate',
+          startRate: rates[0],
+          timeUnit: time.unit,
+          stages: stages,
+          preAllocatedVUs: request.vus,
+          maxVUs: request.maxVUs,
+          gracefulStop: '5s',
+        };
+      }
+    }
+  }
+  /** @type {Record<string, string[]>} */
   const thresholds = {};
-  for (const metric of Object.keys(s.thresholds || {})) thresholds[metric] = s.thresholds[metric];
+  const defined = plan.scenario.thresholds || {};
+  for (const metric of Object.keys(defined)) thresholds[metric] = defined[metric];
   thresholds.checks = ['rate==1'];
   return {
-    scenarios: {
-      [s.name]: { executor: 'constant-vus', vus: vus, duration: duration + 's', gracefulStop: '5s' },
-    },
+    scenarios: scenarios,
     thresholds: thresholds,
     setupTimeout: '600s',
-    summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(99)', 'max'],
+    summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
   };
+}
+
+/** @param {number} s */
+function seconds(s) {
+  return Math.round(s * 1000) + 'ms';
+}
+
+// ---- one iteration ---------------------------------------------------------------------
+
+/** @type {number[]} */
+const wrrCurrent = [];
+
+/**
+ * The request kind of this iteration: by executor name in an open-loop plan; by smooth
+ * weighted round robin per VU in a closed-loop mix (the same choice bench/httpLoadWorker makes).
+ * @param {Plan} plan
+ * @returns {PlannedRequest}
+ */
+function requestFor(plan) {
+  if (plan.requests.length === 1) return plan.requests[0];
+  if (plan.mode === 'open') {
+    for (const request of plan.requests) if (executorName(plan, request) === exec.scenario.name) return request;
+    throw new Error('no request kind for k6 scenario ' + exec.scenario.name);
+  }
+  let best = 0;
+  let total = 0;
+  for (let i = 0; i < plan.requests.length; i++) {
+    total += plan.requests[i].weight;
+    wrrCurrent[i] = (wrrCurrent[i] || 0) + plan.requests[i].weight;
+    if (wrrCurrent[i] > wrrCurrent[best]) best = i;
+  }
+  wrrCurrent[best] -= total;
+  return plan.requests[best];
+}
+
+/**
+ * Name of the stage running now, for the `stage` tag.
+ * @param {Plan} plan
+ */
+function stageNow(plan) {
+  const elapsed = (Date.now() - exec.scenario.startTime) / 1000;
+  let end = 0;
+  for (const st of plan.stages) {
+    end += st.duration;
+    if (elapsed < end) return st.name;
+  }
+  return plan.stages[plan.stages.length - 1].name;
+}
+
+/**
+ * One request of the plan, tagged `name` (request kind) and `stage`, so thresholds such as
+ * `http_req_duration{name:recall}` or `{stage:recovery}` select them.
+ * @param {Plan} plan
+ * @param {string} url
+ */
+export function runIteration(plan, url) {
+  const request = requestFor(plan);
+  const query = /** @type {string} */ (request.scenario.query);
+  const body = postGraphql(url, query, render(request.scenario.variables, exec.scenario.iterationInTest), { name: request.name, stage: stageNow(plan) });
+  const data = body === null ? null : body.data;
+  if (data && typeof data === 'object' && 'recall' in data) {
+    const recall = /** @type {{ recall: { memories: unknown[] } }} */ (data).recall;
+    check(recall, { 'recall returned memories': (r) => r.memories.length > 0 });
+  }
+}
+
+/**
+ * Creates the spaces of every request kind and seeds them (each space once).
+ * @param {Plan} plan
+ * @param {string} url
+ */
+export function setupPlan(plan, url) {
+  /** @type {Record<string, boolean>} */
+  const done = {};
+  for (const request of plan.requests) {
+    const space = request.scenario.setup && request.scenario.setup.space;
+    const key = space ? space.id : request.name;
+    if (done[key]) continue;
+    done[key] = true;
+    setupScenario(request.scenario, url);
+  }
 }
 
 // ---- seeded generator (port of test/support/clusteredVectors.ts) ---------------------
 
+/**
+ * @param {number} seed
+ * @returns {() => number}
+ */
 export function mulberry32(seed) {
   let state = seed >>> 0;
   return function () {
@@ -52,7 +309,12 @@ export function mulberry32(seed) {
   };
 }
 
+/**
+ * @param {() => number} uniform
+ * @returns {() => number}
+ */
 export function gaussian(uniform) {
+  /** @type {number | undefined} */
   let spare;
   return function () {
     if (spare !== undefined) {
@@ -69,6 +331,10 @@ export function gaussian(uniform) {
   };
 }
 
+/**
+ * @param {number} a
+ * @param {number} b
+ */
 function mixSeed(a, b) {
   let h = (Math.imul(a >>> 0, 0x9e3779b1) ^ (b >>> 0)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -76,6 +342,11 @@ function mixSeed(a, b) {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * @template {Float64Array | Float32Array} V
+ * @param {V} v
+ * @returns {V}
+ */
 function normalise(v) {
   let sum = 0;
   for (let j = 0; j < v.length; j++) sum += v[j] * v[j];
@@ -84,8 +355,14 @@ function normalise(v) {
   return v;
 }
 
+/** @type {Record<string, Float32Array>} */
 const centresCache = {};
 
+/**
+ * @param {number} dimension
+ * @param {number} clusters
+ * @param {number} seed
+ */
 export function clusterCentres(dimension, clusters, seed) {
   const key = dimension + '/' + clusters + '/' + seed;
   if (centresCache[key]) return centresCache[key];
@@ -101,7 +378,14 @@ export function clusterCentres(dimension, clusters, seed) {
   return centres;
 }
 
-/** The deterministic data stream of clusteredVectors({ seed, stream: 0 }): call next() for point 0, 1, 2, ... */
+/**
+ * The deterministic data stream of clusteredVectors({ seed, stream: 0 }): call next() for point 0, 1, 2, ...
+ * @param {number} dimension
+ * @param {number} clusters
+ * @param {number} seed
+ * @param {number} [spread]
+ * @returns {() => number[]}
+ */
 export function seededStream(dimension, clusters, seed, spread) {
   const centres = clusterCentres(dimension, clusters, seed);
   const uniform = mulberry32(mixSeed(mixSeed(seed, 0x706f696e), 0));
@@ -115,7 +399,9 @@ export function seededStream(dimension, clusters, seed, spread) {
   };
 }
 
+/** @param {ArrayLike<number>} v */
 function rounded(v) {
+  /** @type {number[]} */
   const out = new Array(v.length);
   for (let j = 0; j < v.length; j++) out[j] = Math.round(v[j] * 1e5) / 1e5;
   return out;
@@ -126,12 +412,14 @@ function rounded(v) {
 const vuUniform = mulberry32(0x9e3779b9 ^ (typeof __VU === 'number' ? __VU * 7919 : 0));
 const vuNormal = gaussian(vuUniform);
 
+/** @param {Record<string, unknown>} hint */
 function vectorFor(hint) {
   const dimension = Number(hint.dimension);
   const v = new Float64Array(dimension);
-  if (hint.clusters) {
-    const centres = clusterCentres(dimension, Number(hint.clusters), Number(hint.seed || 0));
-    const c = Math.min(hint.clusters - 1, Math.floor(vuUniform() * hint.clusters)) * dimension;
+  const clusters = Number(hint.clusters || 0);
+  if (clusters > 0) {
+    const centres = clusterCentres(dimension, clusters, Number(hint.seed || 0));
+    const c = Math.min(clusters - 1, Math.floor(vuUniform() * clusters)) * dimension;
     const sigma = (hint.spread === undefined ? 1 : Number(hint.spread)) / Math.sqrt(dimension);
     for (let j = 0; j < dimension; j++) v[j] = centres[c + j] + vuNormal() * sigma;
   } else {
@@ -147,24 +435,31 @@ function uuid() {
   return out.slice(0, 8) + '-' + out.slice(8, 12) + '-4' + out.slice(13, 16) + '-a' + out.slice(17, 20) + '-' + out.slice(20);
 }
 
-/** Replaces every { "$gen": ... } in the template; `seq` numbers the requests of this VU. */
+/**
+ * Replaces every { "$gen": ... } in the template; `seq` numbers the requests.
+ * @param {unknown} value
+ * @param {number} seq
+ * @returns {unknown}
+ */
 export function render(value, seq) {
   if (Array.isArray(value)) return value.map((v) => render(v, seq));
   if (value !== null && typeof value === 'object') {
-    if (typeof value.$gen === 'string') {
-      switch (value.$gen) {
+    const object = /** @type {Record<string, unknown>} */ (value);
+    if (typeof object.$gen === 'string') {
+      switch (object.$gen) {
         case 'vector':
-          return vectorFor(value);
+          return vectorFor(object);
         case 'text':
-          return (value.prefix || 'load memory') + ' #' + seq + ' vu' + __VU + '-' + Math.floor(vuUniform() * 1e9).toString(36);
+          return (object.prefix || 'load memory') + ' #' + seq + ' vu' + __VU + '-' + Math.floor(vuUniform() * 1e9).toString(36);
         case 'uuid':
           return uuid();
         default:
-          throw new Error('unsupported $gen ' + value.$gen + ' in k6 (poolVector is bench-only)');
+          throw new Error('unsupported $gen ' + object.$gen + ' in k6 (poolVector is bench-only)');
       }
     }
+    /** @type {Record<string, unknown>} */
     const out = {};
-    for (const key of Object.keys(value)) out[key] = render(value[key], seq);
+    for (const key of Object.keys(object)) out[key] = render(object[key], seq);
     return out;
   }
   return value;
@@ -172,17 +467,35 @@ export function render(value, seq) {
 
 const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json' };
 
-/** Posts one GraphQL request and records status and GraphQL errors. Returns the parsed body or null. */
+/**
+ * @typedef {{ data?: unknown, errors?: { message?: string }[] }} GraphqlBody
+ */
+
+/**
+ * @param {import('k6/http').RefinedResponse<import('k6/http').ResponseType | undefined>} res
+ * @returns {GraphqlBody | null}
+ */
+function parseBody(res) {
+  try {
+    const body = res.json();
+    return body !== null && typeof body === 'object' && !Array.isArray(body) ? /** @type {GraphqlBody} */ (body) : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/**
+ * Posts one GraphQL request and records status and GraphQL errors. Returns the parsed body or null.
+ * @param {string} url
+ * @param {string} query
+ * @param {unknown} variables
+ * @param {Record<string, string>} tags
+ */
 export function postGraphql(url, query, variables, tags) {
   const res = http.post(url, JSON.stringify({ query: query, variables: variables }), { headers: JSON_HEADERS, tags: tags });
-  let body = null;
-  try {
-    body = res.json();
-  } catch (e) {
-    body = null;
-  }
+  const body = parseBody(res);
   const hasErrors = body === null || (Array.isArray(body.errors) && body.errors.length > 0) || body.data == null;
-  graphqlErrors.add(hasErrors);
+  graphqlErrors.add(hasErrors, tags);
   check(res, {
     'status is 2xx': (r) => r.status >= 200 && r.status < 300,
     'no GraphQL errors': () => !hasErrors,
@@ -192,34 +505,39 @@ export function postGraphql(url, query, variables, tags) {
 
 // ---- setup -----------------------------------------------------------------------------
 
+/**
+ * @param {import('k6/http').RefinedResponse<import('k6/http').ResponseType | undefined>} res
+ * @param {string} what
+ * @returns {Record<string, any>}
+ */
 function mustSucceed(res, what) {
-  let body = null;
-  try {
-    body = res.json();
-  } catch (e) {
-    body = null;
-  }
-  if (res.status < 200 || res.status >= 300 || body === null || (body.errors && body.errors.length > 0)) {
+  const body = parseBody(res);
+  if (res.status < 200 || res.status >= 300 || body === null || (body.errors && body.errors.length > 0) || body.data == null) {
     fail(what + ' failed: HTTP ' + res.status + ' ' + String(res.body).slice(0, 300));
   }
-  return body.data;
+  return /** @type {Record<string, any>} */ (body.data);
 }
 
-/** Creates the scenario's space and seeds it (ids seed-0..seed-N-1, idempotent). */
+/**
+ * Creates the scenario's space and seeds it (ids seed-0..seed-N-1, idempotent).
+ * @param {Scenario} s
+ * @param {string} url
+ */
 export function setupScenario(s, url) {
   const setup = s.setup || {};
-  if (setup.space) {
+  const space = setup.space;
+  if (space) {
     mustSucceed(
-      http.post(url, JSON.stringify({ query: 'mutation ($id: ID!, $dimension: Int) { createSpace(id: $id, dimension: $dimension) { id } }', variables: setup.space }), { headers: JSON_HEADERS, tags: { name: 'setup' } }),
-      'createSpace ' + setup.space.id,
+      http.post(url, JSON.stringify({ query: 'mutation ($id: ID!, $dimension: Int) { createSpace(id: $id, dimension: $dimension) { id } }', variables: space }), { headers: JSON_HEADERS, tags: { name: 'setup' } }),
+      'createSpace ' + space.id,
     );
   }
   const seed = setup.seed;
-  if (!seed) return;
+  if (!seed || !space) return;
   const count = Number(__ENV.SEED_COUNT || seed.count);
   const spaces = mustSucceed(http.post(url, JSON.stringify({ query: '{ spaces { id memoryCount } }' }), { headers: JSON_HEADERS, tags: { name: 'setup' } }), 'spaces');
-  for (const sp of spaces.spaces) {
-    if (sp.id === setup.space.id && sp.memoryCount >= count) {
+  for (const sp of /** @type {{ id: string, memoryCount: number }[]} */ (spaces.spaces)) {
+    if (sp.id === space.id && sp.memoryCount >= count) {
       console.log('space ' + sp.id + ' already holds ' + sp.memoryCount + ' memories; not seeding');
       return;
     }
@@ -228,12 +546,13 @@ export function setupScenario(s, url) {
   const query = 'mutation ($space: ID, $memory: MemoryInput!) { remember(space: $space, memory: $memory) { id } }';
   const batchSize = seed.concurrency || 16;
   for (let i = 0; i < count; i += batchSize) {
+    /** @type {import('k6/http').BatchRequest[]} */
     const requests = [];
     for (let j = i; j < Math.min(count, i + batchSize); j++) {
       const memory = { id: 'seed-' + j, content: 'seeded memory ' + j, embedding: rounded(next()) };
-      requests.push(['POST', url, JSON.stringify({ query: query, variables: { space: setup.space.id, memory: memory } }), { headers: JSON_HEADERS, tags: { name: 'setup' } }]);
+      requests.push(['POST', url, JSON.stringify({ query: query, variables: { space: space.id, memory: memory } }), { headers: JSON_HEADERS, tags: { name: 'setup' } }]);
     }
     for (const res of http.batch(requests)) mustSucceed(res, 'seeding');
   }
-  console.log('seeded ' + count + ' memories into ' + setup.space.id);
+  console.log('seeded ' + count + ' memories into ' + space.id);
 }
