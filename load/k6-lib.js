@@ -1,12 +1,12 @@
 // @ts-check
 // Shared helpers for load/k6-*.js: plain k6 JavaScript (no Node APIs), typechecked against
 // @types/k6 by load/tsconfig.json.
-// - scenarios.json is the one definition of every scenario. planFor() turns one into rates,
-//   stages and VUs exactly as load/runner.ts does for the local runner (the integration
-//   test compares the two), and optionsFor() turns the plan into k6 executors.
-// - The seeded vector generator is a line-for-line port of test/support/clusteredVectors.ts
-//   (mulberry32 + Box-Muller + murmur3 seed mixing), so memories seeded here are the same
-//   bytes as the ones load/run.ts seeds, and cues fall around the same cluster centres.
+// - scenarios.json is the one definition of every scenario; load/scenarioPlan.js plans it
+//   (the same code plans the local runner's load) and optionsFor() turns the plan into k6
+//   executors.
+// - Vectors come from load/seededVectors.js, the generator the tests and the local runner
+//   use, so memories seeded here are the same ones load/run.ts seeds, and cues fall around
+//   the same cluster centres.
 // - `$gen` hints in scenarios.json variables are rendered per request, like bench/bodies.ts.
 // - Every response is checked for a 2xx status AND an absent GraphQL `errors` array.
 
@@ -14,33 +14,14 @@ import http from 'k6/http';
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
 import { Rate } from 'k6/metrics';
+import { findScenario, parseDuration, planScenario } from './scenarioPlan.js';
+import { clusterCentres, gaussian, mulberry32, normaliseInPlace, pointStream } from './seededVectors.js';
 
 /**
- * @typedef {{ count: number, dimension: number, clusters: number, seed: number, spread?: number, concurrency?: number }} SeedSpec
- * @typedef {{ space?: { id: string, dimension?: number }, seed?: SeedSpec }} SetupSpec
- * @typedef {{ scenario: string, weight: number }} MixEntry
- * @typedef {{ name: string, duration: number, rate: number }} StageSpec
- * @typedef {object} Scenario
- * @property {string} name
- * @property {string} [description]
- * @property {SetupSpec} [setup]
- * @property {string} [query] GraphQL document; scenarios with a `mix` take their requests from other scenarios instead
- * @property {unknown} [variables]
- * @property {MixEntry[]} [mix]
- * @property {number} [rate] open loop: requests per second over the whole mix
- * @property {StageSpec[]} [stages] open loop: stages held back to back
- * @property {number} connections VUs (closed loop) or pre-allocated VUs (open loop)
- * @property {number} [maxConnections] open loop: most VUs (so most requests in flight)
- * @property {number} [duration] seconds, unless `stages` gives it
- * @property {Record<string, string[]>} [thresholds]
- * @typedef {{ scenarios: Scenario[] }} ScenarioFile
- * @typedef {{ name: string, scenario: Scenario, weight: number, vus: number, maxVUs: number, rates: number[] }} PlannedRequest `weight` as in `mix`
- * @typedef {object} Plan
- * @property {Scenario} scenario
- * @property {'closed' | 'open'} mode closed: constant VUs, each sending its next request when answered; open: arrival rate
- * @property {number} duration seconds
- * @property {{ name: string, duration: number }[]} stages
- * @property {PlannedRequest[]} requests one per request kind; `rates[k]` is its rate in stage k (open loop)
+ * @typedef {import('./scenarioPlan.js').Scenario} Scenario
+ * @typedef {import('./scenarioPlan.js').ScenarioFile} ScenarioFile
+ * @typedef {import('./scenarioPlan.js').Plan} Plan
+ * @typedef {import('./scenarioPlan.js').PlannedRequest} PlannedRequest
  * @typedef {{ VUS?: string, DURATION?: string, RATE_SCALE?: string }} PlanEnv
  */
 
@@ -54,25 +35,11 @@ export const config = JSON.parse(open('./scenarios.json'));
  * @returns {Scenario}
  */
 export function scenario(name) {
-  for (const s of config.scenarios) if (s.name === name) return s;
-  throw new Error('scenario ' + name + ' not found in scenarios.json');
+  return findScenario(config, name);
 }
 
 export function targetUrl() {
   return __ENV.ENGRAM_URL || 'http://127.0.0.1:4000/graphql';
-}
-
-/**
- * Seconds from "30s", "2m", "1h", "500ms" or a plain number of seconds.
- * @param {string | number} raw
- * @returns {number}
- */
-export function parseDuration(raw) {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(raw));
-  const value = match === null ? NaN : Number(match[1]);
-  if (match === null || !(value > 0)) throw new Error('bad duration ' + raw + ' (use 30s, 2m or seconds)');
-  const unit = match[2] || 's';
-  return unit === 'ms' ? value / 1000 : unit === 'm' ? value * 60 : unit === 'h' ? value * 3600 : value;
 }
 
 /**
@@ -86,53 +53,20 @@ function positive(raw, what) {
 }
 
 /**
- * Rates, stages and VUs of one scenario. VUS, DURATION ("30s", "2m", seconds) and RATE_SCALE
- * override the definition; DURATION scales every stage in proportion. Mirrored by
- * planScenario() in load/runner.ts.
+ * The plan of one scenario (load/scenarioPlan.js). VUS, DURATION ("30s", "2m", seconds) and
+ * RATE_SCALE override the definition; DURATION scales every stage in proportion.
  * @param {Scenario} s
  * @param {PlanEnv} [env]
  * @returns {Plan}
  */
 export function planFor(s, env) {
   const e = env || /** @type {PlanEnv} */ (__ENV);
-  const vus = e.VUS ? Math.floor(positive(e.VUS, 'VUS')) : s.connections;
-  const rateScale = e.RATE_SCALE ? positive(e.RATE_SCALE, 'RATE_SCALE') : 1;
-  const override = e.DURATION ? parseDuration(e.DURATION) : undefined;
-  const mix = s.mix && s.mix.length > 0 ? s.mix : [{ scenario: s.name, weight: 1 }];
-  const totalWeight = mix.reduce((sum, m) => sum + m.weight, 0);
-  if (!(totalWeight > 0)) throw new Error(s.name + ': mix weights must add up to more than 0');
-  const sources = mix.map((m) => {
-    const source = m.scenario === s.name ? s : scenario(m.scenario);
-    if (typeof source.query !== 'string') throw new Error(s.name + ': mix entry ' + m.scenario + ' has no query of its own');
-    return { name: source.name, scenario: source, weight: m.weight };
-  });
-  /** @type {{ name: string, duration: number, rate: number }[]} */
-  let stages;
-  if (s.stages && s.stages.length > 0) {
-    const defined = s.stages.reduce((sum, st) => sum + st.duration, 0);
-    const factor = override === undefined ? 1 : override / defined;
-    stages = s.stages.map((st) => ({ name: st.name, duration: st.duration * factor, rate: st.rate * rateScale }));
-  } else {
-    const duration = override === undefined ? Number(s.duration) : override;
-    stages = [{ name: s.name, duration: duration, rate: (s.rate || 0) * rateScale }];
-  }
-  const open = s.rate !== undefined || (s.stages !== undefined && s.stages.length > 0);
-  const maxVUs = Math.max(vus, s.maxConnections || vus);
-  return {
-    scenario: s,
-    mode: open ? 'open' : 'closed',
-    duration: stages.reduce((sum, st) => sum + st.duration, 0),
-    stages: stages.map((st) => ({ name: st.name, duration: st.duration })),
-    // Multiply before dividing, so whole rates stay whole (k6 takes whole iterations per time unit).
-    requests: sources.map((src) => ({
-      name: src.name,
-      scenario: src.scenario,
-      weight: src.weight,
-      vus: open ? Math.max(1, Math.ceil((vus * src.weight) / totalWeight)) : vus,
-      maxVUs: open ? Math.max(1, Math.ceil((maxVUs * src.weight) / totalWeight)) : vus,
-      rates: stages.map((st) => (st.rate * src.weight) / totalWeight),
-    })),
-  };
+  /** @type {import('./scenarioPlan.js').PlanOverrides} */
+  const overrides = {};
+  if (e.VUS) overrides.connections = Math.floor(positive(e.VUS, 'VUS'));
+  if (e.RATE_SCALE) overrides.rateScale = positive(e.RATE_SCALE, 'RATE_SCALE');
+  if (e.DURATION) overrides.duration = parseDuration(e.DURATION);
+  return planScenario(config, s.name, overrides);
 }
 
 /**
@@ -292,68 +226,7 @@ export function setupPlan(plan, url) {
   }
 }
 
-// ---- seeded generator (port of test/support/clusteredVectors.ts) ---------------------
-
-/**
- * @param {number} seed
- * @returns {() => number}
- */
-export function mulberry32(seed) {
-  let state = seed >>> 0;
-  return function () {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * @param {() => number} uniform
- * @returns {() => number}
- */
-export function gaussian(uniform) {
-  /** @type {number | undefined} */
-  let spare;
-  return function () {
-    if (spare !== undefined) {
-      const value = spare;
-      spare = undefined;
-      return value;
-    }
-    let u = 0;
-    while (u === 0) u = uniform();
-    const v = uniform();
-    const radius = Math.sqrt(-2 * Math.log(u));
-    spare = radius * Math.sin(2 * Math.PI * v);
-    return radius * Math.cos(2 * Math.PI * v);
-  };
-}
-
-/**
- * @param {number} a
- * @param {number} b
- */
-function mixSeed(a, b) {
-  let h = (Math.imul(a >>> 0, 0x9e3779b1) ^ (b >>> 0)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * @template {Float64Array | Float32Array} V
- * @param {V} v
- * @returns {V}
- */
-function normalise(v) {
-  let sum = 0;
-  for (let j = 0; j < v.length; j++) sum += v[j] * v[j];
-  const inv = 1 / Math.sqrt(sum || 1);
-  for (let j = 0; j < v.length; j++) v[j] *= inv;
-  return v;
-}
+// ---- vectors ---------------------------------------------------------------------------
 
 /** @type {Record<string, Float32Array>} */
 const centresCache = {};
@@ -363,40 +236,10 @@ const centresCache = {};
  * @param {number} clusters
  * @param {number} seed
  */
-export function clusterCentres(dimension, clusters, seed) {
+function centresFor(dimension, clusters, seed) {
   const key = dimension + '/' + clusters + '/' + seed;
-  if (centresCache[key]) return centresCache[key];
-  const normal = gaussian(mulberry32(mixSeed(seed, 0x63656e74)));
-  const centres = new Float32Array(clusters * dimension);
-  for (let c = 0; c < clusters; c++) {
-    const v = new Float64Array(dimension);
-    for (let j = 0; j < dimension; j++) v[j] = normal();
-    normalise(v);
-    for (let j = 0; j < dimension; j++) centres[c * dimension + j] = v[j];
-  }
-  centresCache[key] = centres;
-  return centres;
-}
-
-/**
- * The deterministic data stream of clusteredVectors({ seed, stream: 0 }): call next() for point 0, 1, 2, ...
- * @param {number} dimension
- * @param {number} clusters
- * @param {number} seed
- * @param {number} [spread]
- * @returns {() => number[]}
- */
-export function seededStream(dimension, clusters, seed, spread) {
-  const centres = clusterCentres(dimension, clusters, seed);
-  const uniform = mulberry32(mixSeed(mixSeed(seed, 0x706f696e), 0));
-  const normal = gaussian(uniform);
-  const sigma = (spread === undefined ? 1 : spread) / Math.sqrt(dimension);
-  return function next() {
-    const c = Math.min(clusters - 1, Math.floor(uniform() * clusters)) * dimension;
-    const v = new Float32Array(dimension);
-    for (let j = 0; j < dimension; j++) v[j] = centres[c + j] + normal() * sigma;
-    return Array.from(normalise(v));
-  };
+  if (!centresCache[key]) centresCache[key] = clusterCentres({ dimension: dimension, clusters: clusters, seed: seed });
+  return centresCache[key];
 }
 
 /** @param {ArrayLike<number>} v */
@@ -415,17 +258,18 @@ const vuNormal = gaussian(vuUniform);
 /** @param {Record<string, unknown>} hint */
 function vectorFor(hint) {
   const dimension = Number(hint.dimension);
-  const v = new Float64Array(dimension);
+  const v = new Float32Array(dimension);
   const clusters = Number(hint.clusters || 0);
   if (clusters > 0) {
-    const centres = clusterCentres(dimension, clusters, Number(hint.seed || 0));
+    const centres = centresFor(dimension, clusters, Number(hint.seed || 0));
     const c = Math.min(clusters - 1, Math.floor(vuUniform() * clusters)) * dimension;
     const sigma = (hint.spread === undefined ? 1 : Number(hint.spread)) / Math.sqrt(dimension);
     for (let j = 0; j < dimension; j++) v[j] = centres[c + j] + vuNormal() * sigma;
   } else {
     for (let j = 0; j < dimension; j++) v[j] = vuNormal();
   }
-  return rounded(normalise(v));
+  normaliseInPlace(v, 0, dimension, vuNormal);
+  return rounded(v);
 }
 
 function uuid() {
@@ -542,14 +386,16 @@ export function setupScenario(s, url) {
       return;
     }
   }
-  const next = seededStream(seed.dimension, seed.clusters, seed.seed, seed.spread);
+  const next = pointStream({ dimension: seed.dimension, clusters: seed.clusters, seed: seed.seed, spread: seed.spread, centres: centresFor(seed.dimension, seed.clusters, seed.seed) });
+  const point = new Float32Array(seed.dimension);
   const query = 'mutation ($space: ID, $memory: MemoryInput!) { remember(space: $space, memory: $memory) { id } }';
   const batchSize = seed.concurrency || 16;
   for (let i = 0; i < count; i += batchSize) {
     /** @type {import('k6/http').BatchRequest[]} */
     const requests = [];
     for (let j = i; j < Math.min(count, i + batchSize); j++) {
-      const memory = { id: 'seed-' + j, content: 'seeded memory ' + j, embedding: rounded(next()) };
+      next(point, 0);
+      const memory = { id: 'seed-' + j, content: 'seeded memory ' + j, embedding: rounded(point) };
       requests.push(['POST', url, JSON.stringify({ query: query, variables: { space: space.id, memory: memory } }), { headers: JSON_HEADERS, tags: { name: 'setup' } }]);
     }
     for (const res of http.batch(requests)) mustSucceed(res, 'seeding');

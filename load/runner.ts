@@ -1,7 +1,6 @@
 // The local runner behind `npm run load` (load/run.ts), also used by the integration test.
-// planScenario() reads a scenario of load/scenarios.json the way planFor() in load/k6-lib.js
-// does for k6 (same VUs, rates and stages; the test compares the two), and runScenario()
-// drives it with bench/httpLoad.ts in a worker thread: closed loop through autocannon, open
+// planScenario() (load/scenarioPlan.js, the code the k6 scripts plan with) turns a scenario
+// of load/scenarios.json into VUs, rates and stages, and runScenario() drives it with bench/httpLoad.ts in a worker thread: closed loop through autocannon, open
 // loop (arrival rates, stages back to back, an exact weighted mix of request kinds) through
 // its paced sender. Every request is kept, so figures come out overall and per request kind
 // and stage, and thresholds with a {name:...} or {stage:...} tag are evaluated as k6 would.
@@ -13,135 +12,12 @@ import { formatNumber } from '../bench/report.js';
 import { Cleanup, graphql, log, startTempNode, timedLoop } from '../bench/support.js';
 import type { EngramNode } from '../src/server/app.js';
 import { clusteredVectors } from '../test/support/clusteredVectors.js';
+import { planScenario, stageRates, type Plan, type PlanOverrides, type Scenario, type ScenarioFile } from './scenarioPlan.js';
 
-// ---- definitions (types mirror the JSDoc of load/k6-lib.js) -----------------------------
-
-export interface SeedSpec {
-  count: number;
-  dimension: number;
-  clusters: number;
-  seed: number;
-  spread?: number;
-  concurrency?: number;
-}
-
-export interface Scenario {
-  name: string;
-  description?: string;
-  setup?: { space?: { id: string; dimension?: number }; seed?: SeedSpec };
-  /** GraphQL document; a scenario with a `mix` takes its requests from other scenarios. */
-  query?: string;
-  variables?: unknown;
-  mix?: { scenario: string; weight: number }[];
-  /** Open loop: requests per second over the whole mix. */
-  rate?: number;
-  /** Open loop: stages held back to back; the jumps between them are instant. */
-  stages?: { name: string; duration: number; rate: number }[];
-  /** VUs (closed loop) or pre-allocated VUs (open loop). */
-  connections: number;
-  /** Open loop: most VUs, so most requests in flight. */
-  maxConnections?: number;
-  /** Seconds, unless `stages` gives it. */
-  duration?: number;
-  thresholds?: Record<string, string[]>;
-}
-
-export interface ScenarioFile {
-  description?: string;
-  url?: string;
-  scenarios: Scenario[];
-}
+export { parseDuration, planScenario, type Plan, type PlannedRequest, type PlanOverrides, type Scenario, type ScenarioFile } from './scenarioPlan.js';
 
 export function loadScenarioFile(): ScenarioFile {
   return JSON.parse(readFileSync(new URL('./scenarios.json', import.meta.url), 'utf8')) as ScenarioFile;
-}
-
-/** Seconds from "30s", "2m", "1h", "500ms" or a plain number of seconds (as parseDuration in k6-lib.js). */
-export function parseDuration(raw: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(raw);
-  const value = match === null ? NaN : Number(match[1]);
-  if (match === null || !(value > 0)) throw new Error(`bad duration ${raw} (use 30s, 2m or seconds)`);
-  const unit = match[2] ?? 's';
-  return unit === 'ms' ? value / 1000 : unit === 'm' ? value * 60 : unit === 'h' ? value * 3600 : value;
-}
-
-// ---- plan ------------------------------------------------------------------------------
-
-export interface PlanOverrides {
-  /** Seconds; for staged scenarios every stage is scaled in proportion (k6: DURATION). */
-  duration?: number;
-  /** VUs / pre-allocated VUs (k6: VUS). */
-  connections?: number;
-  /** Multiplies every rate (k6: RATE_SCALE). */
-  rateScale?: number;
-}
-
-export interface PlannedRequest {
-  name: string;
-  scenario: Scenario;
-  /** As in `mix`. */
-  weight: number;
-  vus: number;
-  maxVUs: number;
-  /** Requests per second in each stage (open loop). */
-  rates: number[];
-}
-
-export interface Plan {
-  scenario: Scenario;
-  mode: 'closed' | 'open';
-  duration: number;
-  stages: { name: string; duration: number }[];
-  requests: PlannedRequest[];
-}
-
-/** Mirror of planFor() in load/k6-lib.js: keep the two in step. */
-export function planScenario(file: ScenarioFile, name: string, overrides: PlanOverrides = {}): Plan {
-  const find = (n: string): Scenario => {
-    const found = file.scenarios.find((s) => s.name === n);
-    if (found === undefined) throw new Error(`scenario ${n} not found in scenarios.json; known: ${file.scenarios.map((s) => s.name).join(', ')}`);
-    return found;
-  };
-  const s = find(name);
-  const vus = overrides.connections ?? s.connections;
-  const rateScale = overrides.rateScale ?? 1;
-  const mix = s.mix !== undefined && s.mix.length > 0 ? s.mix : [{ scenario: s.name, weight: 1 }];
-  const totalWeight = mix.reduce((sum, m) => sum + m.weight, 0);
-  if (!(totalWeight > 0)) throw new Error(`${s.name}: mix weights must add up to more than 0`);
-  const sources = mix.map((m) => {
-    const source = m.scenario === s.name ? s : find(m.scenario);
-    if (typeof source.query !== 'string') throw new Error(`${s.name}: mix entry ${m.scenario} has no query of its own`);
-    return { scenario: source, weight: m.weight };
-  });
-  let stages: { name: string; duration: number; rate: number }[];
-  if (s.stages !== undefined && s.stages.length > 0) {
-    const defined = s.stages.reduce((sum, st) => sum + st.duration, 0);
-    const factor = overrides.duration === undefined ? 1 : overrides.duration / defined;
-    stages = s.stages.map((st) => ({ name: st.name, duration: st.duration * factor, rate: st.rate * rateScale }));
-  } else {
-    stages = [{ name: s.name, duration: overrides.duration ?? Number(s.duration), rate: (s.rate ?? 0) * rateScale }];
-  }
-  const open = s.rate !== undefined || (s.stages !== undefined && s.stages.length > 0);
-  const maxVUs = Math.max(vus, s.maxConnections ?? vus);
-  return {
-    scenario: s,
-    mode: open ? 'open' : 'closed',
-    duration: stages.reduce((sum, st) => sum + st.duration, 0),
-    stages: stages.map((st) => ({ name: st.name, duration: st.duration })),
-    requests: sources.map((src) => ({
-      name: src.scenario.name,
-      scenario: src.scenario,
-      weight: src.weight,
-      vus: open ? Math.max(1, Math.ceil((vus * src.weight) / totalWeight)) : vus,
-      maxVUs: open ? Math.max(1, Math.ceil((maxVUs * src.weight) / totalWeight)) : vus,
-      rates: stages.map((st) => (st.rate * src.weight) / totalWeight),
-    })),
-  };
-}
-
-/** Requests per second of each stage, over all request kinds. */
-function stageRates(plan: Plan): number[] {
-  return plan.stages.map((_st, k) => plan.requests.reduce((sum, r) => sum + r.rates[k]!, 0));
 }
 
 // ---- setup and seeding -----------------------------------------------------------------

@@ -13,6 +13,10 @@
 // unrelated clusters sit at ~0. No Math.random anywhere: the same options always
 // produce the same bytes.
 
+import { pointStream } from '../../load/seededVectors.js';
+
+export { clusterCentres, gaussian, mulberry32 } from '../../load/seededVectors.js';
+
 export interface ClusteredVectorsOptions {
   /** Number of vectors to produce. */
   count: number;
@@ -27,44 +31,6 @@ export interface ClusteredVectorsOptions {
   spread?: number;
 }
 
-/** mulberry32: tiny, fast, well-distributed 32-bit PRNG. Returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples via Box-Muller, caching the second value of each pair. */
-export function gaussian(uniform: () => number): () => number {
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const value = spare;
-      spare = undefined;
-      return value;
-    }
-    let u = 0;
-    while (u === 0) u = uniform(); // avoid log(0)
-    const v = uniform();
-    const radius = Math.sqrt(-2 * Math.log(u));
-    spare = radius * Math.sin(2 * Math.PI * v);
-    return radius * Math.cos(2 * Math.PI * v);
-  };
-}
-
-/** Mixes two integers into a well-spread 32-bit seed (murmur3 finaliser). */
-function mixSeed(a: number, b: number): number {
-  let h = (Math.imul(a >>> 0, 0x9e3779b1) ^ (b >>> 0)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 function validate(options: ClusteredVectorsOptions): void {
   const { count, dimension, clusters, seed } = options;
   if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
@@ -75,49 +41,13 @@ function validate(options: ClusteredVectorsOptions): void {
   if (!Number.isFinite(spread) || spread < 0) throw new RangeError(`spread must be a finite non-negative number, got ${spread}`);
 }
 
-function normaliseInPlace(vectors: Float32Array, offset: number, dimension: number, fallback: () => number): void {
-  for (;;) {
-    let sum = 0;
-    for (let j = 0; j < dimension; j++) sum += vectors[offset + j] * vectors[offset + j];
-    if (sum > 0) {
-      const inv = 1 / Math.sqrt(sum);
-      for (let j = 0; j < dimension; j++) vectors[offset + j] *= inv;
-      return;
-    }
-    // Astronomically unlikely (all-zero draw); redraw rather than emit a zero vector.
-    for (let j = 0; j < dimension; j++) vectors[offset + j] = fallback();
-  }
-}
-
-/** Cluster centres for a seed: `clusters` random unit vectors, packed clusters*dimension. */
-export function clusterCentres(options: { dimension: number; clusters: number; seed: number }): Float32Array {
-  const { dimension, clusters, seed } = options;
-  const normal = gaussian(mulberry32(mixSeed(seed, 0x63656e74 /* "cent" */)));
-  const centres = new Float32Array(clusters * dimension);
-  for (let c = 0; c < clusters; c++) {
-    const offset = c * dimension;
-    for (let j = 0; j < dimension; j++) centres[offset + j] = normal();
-    normaliseInPlace(centres, offset, dimension, normal);
-  }
-  return centres;
-}
-
 /** Unit vectors drawn around shared cluster centres, packed count*dimension. */
 export function clusteredVectors(options: ClusteredVectorsOptions): Float32Array {
   validate(options);
-  const { count, dimension, clusters, seed } = options;
-  const stream = options.stream ?? 0;
-  const sigma = (options.spread ?? 1) / Math.sqrt(dimension);
-  const centres = clusterCentres({ dimension, clusters, seed });
-  const uniform = mulberry32(mixSeed(mixSeed(seed, 0x706f696e /* "poin" */), stream));
-  const normal = gaussian(uniform);
+  const { count, dimension } = options;
+  const next = pointStream(options);
   const out = new Float32Array(count * dimension);
-  for (let i = 0; i < count; i++) {
-    const centre = Math.min(clusters - 1, Math.floor(uniform() * clusters)) * dimension;
-    const offset = i * dimension;
-    for (let j = 0; j < dimension; j++) out[offset + j] = centres[centre + j] + normal() * sigma;
-    normaliseInPlace(out, offset, dimension, normal);
-  }
+  for (let i = 0; i < count; i++) next(out, i * dimension);
   return out;
 }
 
