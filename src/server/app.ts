@@ -334,6 +334,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     throw error;
   }
   metrics.observeEngine(engine, nodeId);
+  metrics.observeDataVolume(config.dataDir);
   let clusterNode: ClusterNode | undefined;
   if (config.natsUrl !== undefined) {
     try {

@@ -2,6 +2,7 @@
 // one process (tests) without clashing. Gauges that mirror engine state are computed when
 // scraped, so the hot path only pays for counters and histograms.
 
+import { statfs } from 'node:fs/promises';
 import client from 'prom-client';
 import type { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
 import type { MembershipListener } from '../../cluster/membership/swimShell.js';
@@ -112,6 +113,31 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
     registers: [this.registry],
   });
+
+  /**
+   * Size and free space of the filesystem holding the data directory, read at scrape time, so
+   * disk alerts can compare usage with the volume's real capacity.
+   */
+  observeDataVolume(dataDir: string): void {
+    new client.Gauge({
+      name: 'engram_data_volume_bytes',
+      help: 'Filesystem holding the data directory: size, available (to this process) and used bytes',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      async collect() {
+        try {
+          const fs = await statfs(dataDir);
+          const size = fs.blocks * fs.bsize;
+          this.set({ kind: 'size' }, size);
+          this.set({ kind: 'available' }, fs.bavail * fs.bsize);
+          this.set({ kind: 'used' }, size - fs.bfree * fs.bsize);
+        } catch {
+          // The directory vanished or the filesystem cannot answer: export nothing rather than a wrong value.
+          this.reset();
+        }
+      },
+    });
+  }
 
   /** Replication lag per replica node (the largest over the shards this node leads), roles and routing counters. */
   observeReplication(replication: ReplicationManager, router: Router): void {

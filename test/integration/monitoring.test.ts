@@ -4,6 +4,7 @@
 // replication series).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, repoRoot } from '../support/node.js';
@@ -69,10 +70,14 @@ async function scrape(url: string): Promise<string> {
 }
 
 let exported = new Map<string, string>();
+let embeddedUrl = '';
+let embeddedDataDir = '';
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  const embedded = await harness.startNode();
+  embeddedDataDir = harness.directory();
+  const embedded = await harness.startNode({ dataDir: embeddedDataDir });
+  embeddedUrl = embedded.url;
   const clustered = await harness.startNode({ natsUrl: nats.url, cluster: `monitoring${process.pid}`, nodeId: 'mon-1' });
   exported = new Map([...exportedMetrics(await scrape(embedded.url)), ...exportedMetrics(await scrape(clustered.url))]);
 }, 60_000);
@@ -96,7 +101,7 @@ describe('monitoring assets', () => {
 
   it('everyAlert_hasForSeverityAndNodeAnnotations', () => {
     const blocks = readFileSync(RULES, 'utf8').split(/^\s*- alert: /m).slice(1);
-    const required = ['EngramHighErrorRate', 'EngramHighP99Latency', 'EngramReplicationLagHigh', 'EngramMemberSuspect', 'EngramMemberDead', 'EngramNodePartitioned', 'EngramRocksdbLarge', 'EngramNodeDown'];
+    const required = ['EngramHighErrorRate', 'EngramHighP99Latency', 'EngramReplicationLagHigh', 'EngramMemberSuspect', 'EngramMemberDead', 'EngramNodePartitioned', 'EngramDiskAlmostFull', 'EngramDiskFillsWithinDay', 'EngramNodeDown'];
     expect(blocks.map((b) => b.split('\n')[0]!.trim())).toEqual(expect.arrayContaining(required));
     for (const block of blocks) {
       const name = block.split('\n')[0]!.trim();
@@ -125,6 +130,21 @@ describe('monitoring assets', () => {
     const file = join(harness.directory(), 'dashboard-queries.yml');
     writeFileSync(file, `groups:\n  - name: dashboard\n    rules:\n${rules}\n`);
     promtool('check', 'rules', file);
+  });
+
+  it('dataVolumeGauge_matchesTheFilesystemOfTheDataDirectory', async () => {
+    const volume = new Map(
+      [...(await scrape(embeddedUrl)).matchAll(/^engram_data_volume_bytes\{[^}]*kind="(\w+)"[^}]*\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
+    );
+    const fs = await statfs(embeddedDataDir);
+    expect(volume.get('size')).toBe(fs.blocks * fs.bsize);
+    const available = volume.get('available')!;
+    const used = volume.get('used')!;
+    expect(available).toBeGreaterThan(0);
+    expect(used).toBeGreaterThan(0);
+    expect(available + used).toBeLessThanOrEqual(volume.get('size')!);
+    // Free space moves with other writers on the machine; it stays within 1 GiB of a fresh reading.
+    expect(Math.abs(available - fs.bavail * fs.bsize)).toBeLessThan(2 ** 30);
   });
 
   it('everyEngramMetricInRulesAndDashboard_isExportedByARealNode', () => {
