@@ -66,6 +66,16 @@ export function traced<T>(name: string, work: (span: Span) => Promise<T>, option
   });
 }
 
+/**
+ * Like `traced`, but only inside a recorded trace: fine-grained work (single storage reads)
+ * gets a child span when an operation is traced, and costs nothing otherwise, so background
+ * work never starts a trace of its own per read.
+ */
+export function tracedChild<T>(name: string, work: () => Promise<T>, attributes?: Attributes): Promise<T> {
+  if (trace.getActiveSpan()?.isRecording() !== true) return work();
+  return traced(name, work, attributes === undefined ? {} : { attributes });
+}
+
 /** The context a message's or request's headers carry (W3C traceparent/tracestate). */
 export function extractContext(headers: Readonly<Record<string, string>>): Context {
   return propagation.extract(context.active(), headers);

@@ -159,14 +159,15 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
   let depthReached = 0;
   let truncated = false;
   if (mode !== 'SIMILARITY') {
-    const seeds = await firstEligible(ctx, cue, bySimilarity, records, SPREAD_SEEDS);
-    if (seeds.length > 0) {
-      const spread = await traced('engine.spreading_activation', (span) =>
-        spreadActivation(new Map(seeds.map((id) => [id, similarity.get(id)!] as const)), (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings).then((result) => {
-          span.setAttributes({ 'engram.activated': result.activation.size, 'engram.depth': result.depthReached });
-          return result;
-        }),
-      );
+    // Choosing the seeds reads their records, so it is part of the phase.
+    const spread = await traced('engine.spreading_activation', async (span) => {
+      const seeds = await firstEligible(ctx, cue, bySimilarity, records, SPREAD_SEEDS);
+      if (seeds.length === 0) return null;
+      const result = await spreadActivation(new Map(seeds.map((id) => [id, similarity.get(id)!] as const)), (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings);
+      span.setAttributes({ 'engram.seeds': seeds.length, 'engram.activated': result.activation.size, 'engram.depth': result.depthReached });
+      return result;
+    });
+    if (spread !== null) {
       activation = spread.activation;
       depthReached = spread.depthReached;
       truncated = spread.truncated;
@@ -174,9 +175,15 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
   }
 
   const candidateIds = [...new Set([...bySimilarity, ...activation.keys()])];
-  const ranked = await traced('engine.ranking', () => rankCandidates(ctx, cue, mode, candidateIds, similarity, activation, records, maxResults), { attributes: { 'engram.candidates': candidateIds.length } });
-  const memories = ranked.slice(0, maxResults);
-  await fillSimilarity(ctx, cue, memories);
+  const memories = await traced(
+    'engine.ranking',
+    async () => {
+      const top = (await rankCandidates(ctx, cue, mode, candidateIds, similarity, activation, records, maxResults)).slice(0, maxResults);
+      await fillSimilarity(ctx, cue, top);
+      return top;
+    },
+    { attributes: { 'engram.candidates': candidateIds.length } },
+  );
 
   return {
     memories,

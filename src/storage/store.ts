@@ -2,7 +2,7 @@
 // Writes go through `write`, which applies one atomic batch: either every key of a
 // mutation (data, index entries, operation-log entry) lands, or none does.
 
-import { traced } from '../telemetry.js';
+import { traced, tracedChild } from '../telemetry.js';
 import RocksDB from 'rocksdb-native';
 import { StorageError } from '../errors.js';
 
@@ -33,10 +33,21 @@ export interface Reader {
   scan(range: ScanRange): AsyncIterable<{ key: Buffer; value: Buffer }>;
 }
 
+const READ_ATTRIBUTES = { 'db.system': 'rocksdb' } as const;
+
 class RocksReader implements Reader {
   constructor(protected readonly db: RocksDB) {}
 
-  async get(key: Buffer): Promise<Buffer | null> {
+  get(key: Buffer): Promise<Buffer | null> {
+    return tracedChild('rocksdb.get', () => this.getOne(key), READ_ATTRIBUTES);
+  }
+
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | null)[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return tracedChild('rocksdb.read', () => this.readBatch(keys), { ...READ_ATTRIBUTES, 'engram.keys': keys.length });
+  }
+
+  private async getOne(key: Buffer): Promise<Buffer | null> {
     try {
       return await this.db.get(key);
     } catch (cause) {
@@ -44,8 +55,7 @@ class RocksReader implements Reader {
     }
   }
 
-  async getMany(keys: readonly Buffer[]): Promise<(Buffer | null)[]> {
-    if (keys.length === 0) return [];
+  private async readBatch(keys: readonly Buffer[]): Promise<(Buffer | null)[]> {
     const batch = this.db.read({ capacity: keys.length });
     try {
       const pending = keys.map((key) => batch.get(key));

@@ -78,13 +78,20 @@ afterAll(async () => {
   await new Promise((resolve) => receiver?.close(resolve));
 });
 
-/** Spans of one trace once they include every name in `expected`. */
-async function traceWith(traceId: string, expected: readonly string[]): Promise<ExportedSpan[]> {
+/**
+ * Spans of one trace once they include every name in `expected` and every parent link
+ * resolves inside the trace or to `rootParent`. A parent ends after its children, so it may
+ * reach the receiver in a later export batch; waiting for both keeps the check exact.
+ */
+async function traceWith(traceId: string, expected: readonly string[], rootParent: string): Promise<ExportedSpan[]> {
   return (
     await eventually(15_000, async () => {
       const found = spans.filter((s) => s.traceId === traceId);
       const missing = expected.filter((name) => !found.some((s) => s.name === name));
       if (missing.length > 0) throw new Error(`missing spans ${missing.join(', ')}; have ${found.map((s) => `${s.node}:${s.name}`).join(', ')}`);
+      const ids = new Set(found.map((s) => s.spanId));
+      const orphans = found.filter((s) => s.parentSpanId !== rootParent && !ids.has(s.parentSpanId ?? ''));
+      if (orphans.length > 0) throw new Error(`spans whose parent is not in the trace: ${orphans.map((s) => `${s.node}:${s.name}`).join(', ')}`);
       return found;
     })
   ).value;
@@ -102,10 +109,8 @@ describe('OpenTelemetry traces across nodes', () => {
         traceparent: `00-${traceId}-${clientSpan}-01`,
       }),
     );
-    const trace = await traceWith(traceId, ['graphql mutation Write', 'Mutation.remember', 'rpc client op.remember', 'rpc server op.remember', 'rpc server repl.append', 'rocksdb.write']);
-    const ids = new Set(trace.map((s) => s.spanId));
-    // Every parent resolves inside the trace, except the root, whose parent is the client's span.
-    for (const span of trace) expect(span.parentSpanId === clientSpan || ids.has(span.parentSpanId ?? '')).toBe(true);
+    // Every parent resolves inside the trace, except the root's, which is the client's span.
+    const trace = await traceWith(traceId, ['graphql mutation Write', 'Mutation.remember', 'rpc client op.remember', 'rpc server op.remember', 'rpc server repl.append', 'rocksdb.write'], clientSpan);
     const root = trace.find((s) => s.name === 'graphql mutation Write')!;
     expect(root.parentSpanId).toBe(clientSpan);
     expect(root.node).toBe(entry);
@@ -120,10 +125,25 @@ describe('OpenTelemetry traces across nodes', () => {
     const owner = spaces.find((s) => s.id === SPACE)!.placement[0]!.primary;
     const entry = owner === 't1' ? 't2' : 't1';
     const traceId = randomBytes(16).toString('hex');
+    const clientSpan = randomBytes(8).toString('hex');
     await gqlData(urls.get(entry)!, `query Find { recall(space: "${SPACE}", cue: { embedding: [1, 0, 0, 0] }) { memories { memory { id } } } }`, undefined, {
-      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      traceparent: `00-${traceId}-${clientSpan}-01`,
     });
-    const trace = await traceWith(traceId, ['graphql query Find', 'Query.recall', 'rpc server op.recall', 'engine.index_search', 'engine.spreading_activation', 'engine.ranking']);
+    const trace = await traceWith(traceId, ['graphql query Find', 'Query.recall', 'rpc server op.recall', 'engine.index_search', 'engine.spreading_activation', 'engine.ranking'], clientSpan);
     for (const name of ['engine.index_search', 'engine.spreading_activation', 'engine.ranking']) expect(trace.find((s) => s.name === name)!.node).toBe(owner);
+    // Storage reads sit under the engine's phases on the owner.
+    const reads = trace.filter((s) => s.name === 'rocksdb.get' || s.name === 'rocksdb.read');
+    expect(reads.length).toBeGreaterThan(0);
+    const byId = new Map(trace.map((s) => [s.spanId, s]));
+    const ancestors = (span: ExportedSpan): string[] => {
+      const names: string[] = [];
+      for (let parent = byId.get(span.parentSpanId ?? ''); parent !== undefined; parent = byId.get(parent.parentSpanId ?? '')) names.push(parent.name);
+      return names;
+    };
+    for (const read of reads) {
+      expect(read.node).toBe(owner);
+      expect(ancestors(read)).toContain('rpc server op.recall');
+    }
+    expect(reads.some((read) => ancestors(read).some((name) => name.startsWith('engine.')))).toBe(true);
   });
 });
