@@ -7,6 +7,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { SAMPLE_OUTCOMES, checkResponse, compileBody, type GeneratedBody } from './bodies.js';
 import type { HttpLoadOptions, WorkerReply } from './httpLoad.js';
 import { HttpTimeoutError, httpPoster } from './httpPost.js';
+import { weightedRoundRobin } from '../load/scenarioPlan.js';
 
 interface Tally {
   latencies: number[];
@@ -53,17 +54,11 @@ function bodyChooser(options: HttpLoadOptions, salt: number): (seq: number) => C
     const make = compileBody(options.body, { ...env, salt });
     return (seq) => ({ ...make(seq), mixIndex: 0 });
   }
-  const entries = options.mix.map((m, i) => ({ make: compileBody(m.body, { ...env, salt: salt + i * 104_729 }), weight: m.weight, current: 0 }));
-  const total = entries.reduce((sum, e) => sum + e.weight, 0);
-  if (!(total > 0) || entries.some((e) => !(e.weight >= 0))) throw new RangeError('mix weights must be non-negative with a positive sum');
+  const makers = options.mix.map((m, i) => compileBody(m.body, { ...env, salt: salt + i * 104_729 }));
+  const next = weightedRoundRobin(options.mix.map((m) => m.weight));
   return (seq) => {
-    let best = 0;
-    for (let i = 0; i < entries.length; i++) {
-      entries[i]!.current += entries[i]!.weight;
-      if (entries[i]!.current > entries[best]!.current) best = i;
-    }
-    entries[best]!.current -= total;
-    return { ...entries[best]!.make(seq), mixIndex: best };
+    const index = next();
+    return { ...makers[index]!(seq), mixIndex: index };
   };
 }
 

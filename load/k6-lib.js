@@ -14,7 +14,7 @@ import http from 'k6/http';
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
 import { Rate } from 'k6/metrics';
-import { findScenario, parseDuration, planScenario } from './scenarioPlan.js';
+import { parseDuration, planScenario, setupScenarios, weightedRoundRobin } from './scenarioPlan.js';
 import { clusterCentres, gaussian, mulberry32, normaliseInPlace, pointStream } from './seededVectors.js';
 
 /**
@@ -28,15 +28,7 @@ import { clusterCentres, gaussian, mulberry32, normaliseInPlace, pointStream } f
 export const graphqlErrors = new Rate('graphql_errors');
 
 /** @type {ScenarioFile} */
-export const config = JSON.parse(open('./scenarios.json'));
-
-/**
- * @param {string} name
- * @returns {Scenario}
- */
-export function scenario(name) {
-  return findScenario(config, name);
-}
+const config = JSON.parse(open('./scenarios.json'));
 
 export function targetUrl() {
   return __ENV.ENGRAM_URL || 'http://127.0.0.1:4000/graphql';
@@ -53,20 +45,20 @@ function positive(raw, what) {
 }
 
 /**
- * The plan of one scenario (load/scenarioPlan.js). VUS, DURATION ("30s", "2m", seconds) and
- * RATE_SCALE override the definition; DURATION scales every stage in proportion.
- * @param {Scenario} s
+ * The plan of the scenario named `name` (load/scenarioPlan.js). VUS, DURATION ("30s", "2m",
+ * seconds) and RATE_SCALE override the definition; DURATION scales every stage in proportion.
+ * @param {string} name
  * @param {PlanEnv} [env]
  * @returns {Plan}
  */
-export function planFor(s, env) {
+export function planFor(name, env) {
   const e = env || /** @type {PlanEnv} */ (__ENV);
   /** @type {import('./scenarioPlan.js').PlanOverrides} */
   const overrides = {};
   if (e.VUS) overrides.connections = Math.floor(positive(e.VUS, 'VUS'));
   if (e.RATE_SCALE) overrides.rateScale = positive(e.RATE_SCALE, 'RATE_SCALE');
   if (e.DURATION) overrides.duration = parseDuration(e.DURATION);
-  return planScenario(config, s.name, overrides);
+  return planScenario(config, name, overrides);
 }
 
 /**
@@ -152,12 +144,12 @@ function seconds(s) {
 
 // ---- one iteration ---------------------------------------------------------------------
 
-/** @type {number[]} */
-const wrrCurrent = [];
+/** @type {(() => number) | undefined} */
+let nextInMix;
 
 /**
  * The request kind of this iteration: by executor name in an open-loop plan; by smooth
- * weighted round robin per VU in a closed-loop mix (the same choice bench/httpLoadWorker makes).
+ * weighted round robin per VU in a closed-loop mix (the choice the local runner makes too).
  * @param {Plan} plan
  * @returns {PlannedRequest}
  */
@@ -167,15 +159,8 @@ function requestFor(plan) {
     for (const request of plan.requests) if (executorName(plan, request) === exec.scenario.name) return request;
     throw new Error('no request kind for k6 scenario ' + exec.scenario.name);
   }
-  let best = 0;
-  let total = 0;
-  for (let i = 0; i < plan.requests.length; i++) {
-    total += plan.requests[i].weight;
-    wrrCurrent[i] = (wrrCurrent[i] || 0) + plan.requests[i].weight;
-    if (wrrCurrent[i] > wrrCurrent[best]) best = i;
-  }
-  wrrCurrent[best] -= total;
-  return plan.requests[best];
+  if (nextInMix === undefined) nextInMix = weightedRoundRobin(plan.requests.map((r) => r.weight));
+  return plan.requests[nextInMix()];
 }
 
 /**
@@ -215,15 +200,7 @@ export function runIteration(plan, url) {
  * @param {string} url
  */
 export function setupPlan(plan, url) {
-  /** @type {Record<string, boolean>} */
-  const done = {};
-  for (const request of plan.requests) {
-    const space = request.scenario.setup && request.scenario.setup.space;
-    const key = space ? space.id : request.name;
-    if (done[key]) continue;
-    done[key] = true;
-    setupScenario(request.scenario, url);
-  }
+  for (const s of setupScenarios(plan)) setupScenario(s, url);
 }
 
 // ---- vectors ---------------------------------------------------------------------------

@@ -8,9 +8,9 @@
 //   k6 run load/k6-mixed.js -e ENGRAM_URL=http://host:4000/graphql
 //   k6 run load/k6-mixed.js -e RATE_SCALE=4 -e DURATION=2m      # 1600 requests/s for two minutes
 
-import { optionsFor, planFor, runIteration, scenario, setupPlan, targetUrl } from './k6-lib.js';
+import { optionsFor, planFor, runIteration, setupPlan, targetUrl } from './k6-lib.js';
 
-const plan = planFor(scenario(__ENV.SCENARIO || 'mixed'));
+const plan = planFor(__ENV.SCENARIO || 'mixed');
 
 export const options = optionsFor(plan);
 

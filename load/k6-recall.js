@@ -8,9 +8,9 @@
 //   k6 run load/k6-recall.js
 //   k6 run load/k6-recall.js -e ENGRAM_URL=http://host:4000/graphql -e DURATION=60s -e SEED_COUNT=100000
 
-import { optionsFor, planFor, runIteration, scenario, setupPlan, targetUrl } from './k6-lib.js';
+import { optionsFor, planFor, runIteration, setupPlan, targetUrl } from './k6-lib.js';
 
-const plan = planFor(scenario(__ENV.SCENARIO || 'recall'));
+const plan = planFor(__ENV.SCENARIO || 'recall');
 
 export const options = optionsFor(plan);
 

@@ -9,9 +9,9 @@
 // The `{ __typename }` baseline scenario runs through this script too (compare the two):
 //   k6 run load/k6-remember.js -e SCENARIO=typename
 
-import { optionsFor, planFor, runIteration, scenario, setupPlan, targetUrl } from './k6-lib.js';
+import { optionsFor, planFor, runIteration, setupPlan, targetUrl } from './k6-lib.js';
 
-const plan = planFor(scenario(__ENV.SCENARIO || 'remember'));
+const plan = planFor(__ENV.SCENARIO || 'remember');
 
 export const options = optionsFor(plan);
 

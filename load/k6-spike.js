@@ -7,9 +7,9 @@
 //   k6 run load/k6-spike.js -e ENGRAM_URL=http://host:4000/graphql
 //   k6 run load/k6-spike.js -e RATE_SCALE=4 -e DURATION=3m      # stages scaled to 3 minutes in all
 
-import { optionsFor, planFor, runIteration, scenario, setupPlan, targetUrl } from './k6-lib.js';
+import { optionsFor, planFor, runIteration, setupPlan, targetUrl } from './k6-lib.js';
 
-const plan = planFor(scenario(__ENV.SCENARIO || 'spike'));
+const plan = planFor(__ENV.SCENARIO || 'spike');
 
 export const options = optionsFor(plan);
 

@@ -1,8 +1,9 @@
 // The local runner behind `npm run load` (load/run.ts), also used by the integration test.
 // planScenario() (load/scenarioPlan.js, the code the k6 scripts plan with) turns a scenario
-// of load/scenarios.json into VUs, rates and stages, and runScenario() drives it with bench/httpLoad.ts in a worker thread: closed loop through autocannon, open
-// loop (arrival rates, stages back to back, an exact weighted mix of request kinds) through
-// its paced sender. Every request is kept, so figures come out overall and per request kind
+// of load/scenarios.json into VUs, rates and stages, and runScenario() drives it with
+// bench/httpLoad.ts in a worker thread: closed loop through autocannon, open loop (arrival
+// rates, stages back to back, an exact weighted mix of request kinds) through its paced
+// sender. Every request is kept, so figures come out overall and per request kind
 // and stage, and thresholds with a {name:...} or {stage:...} tag are evaluated as k6 would.
 
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { formatNumber } from '../bench/report.js';
 import { Cleanup, graphql, log, startTempNode, timedLoop } from '../bench/support.js';
 import type { EngramNode } from '../src/server/app.js';
 import { clusteredVectors } from '../test/support/clusteredVectors.js';
-import { planScenario, stageRates, type Plan, type PlanOverrides, type Scenario, type ScenarioFile } from './scenarioPlan.js';
+import { planScenario, setupScenarios, stageRates, type Plan, type PlanOverrides, type Scenario, type ScenarioFile } from './scenarioPlan.js';
 
 export { parseDuration, planScenario, type Plan, type PlannedRequest, type PlanOverrides, type Scenario, type ScenarioFile } from './scenarioPlan.js';
 
@@ -59,15 +60,8 @@ async function setupScenario(scenario: Scenario, target: Target, seedCount: numb
   log(`${scenario.name}: seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/** Every space of the plan's request kinds, each once (mixed and spike share recall's and remember's). */
 async function setupPlan(plan: Plan, target: Target, seedCount: number | undefined): Promise<void> {
-  const done = new Set<string>();
-  for (const request of plan.requests) {
-    const key = request.scenario.setup?.space?.id ?? request.name;
-    if (done.has(key)) continue;
-    done.add(key);
-    await setupScenario(request.scenario, target, seedCount);
-  }
+  for (const scenario of setupScenarios(plan)) await setupScenario(scenario, target, seedCount);
 }
 
 // ---- figures ---------------------------------------------------------------------------

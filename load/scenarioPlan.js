@@ -140,3 +140,45 @@ export function planScenario(file, name, overrides) {
 export function stageRates(plan) {
   return plan.stages.map((_st, k) => plan.requests.reduce((sum, r) => sum + r.rates[k], 0));
 }
+
+/**
+ * The scenarios whose setup a plan needs, each space once (mixed and spike share the spaces
+ * of recall and remember).
+ * @param {Plan} plan
+ * @returns {Scenario[]}
+ */
+export function setupScenarios(plan) {
+  /** @type {Record<string, boolean>} */
+  const seen = {};
+  /** @type {Scenario[]} */
+  const out = [];
+  for (const request of plan.requests) {
+    const space = request.scenario.setup && request.scenario.setup.space;
+    const key = space ? space.id : request.name;
+    if (seen[key]) continue;
+    seen[key] = true;
+    out.push(request.scenario);
+  }
+  return out;
+}
+
+/**
+ * Smooth weighted round robin: each call returns the next index, so the proportions are exact
+ * over any short window, not only on average (nginx's upstream choice).
+ * @param {number[]} weights
+ * @returns {() => number}
+ */
+export function weightedRoundRobin(weights) {
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  if (!(total > 0) || weights.some((w) => !(w >= 0))) throw new RangeError('weights must be non-negative with a positive sum');
+  const current = weights.map(() => 0);
+  return function next() {
+    let best = 0;
+    for (let i = 0; i < weights.length; i++) {
+      current[i] += weights[i];
+      if (current[i] > current[best]) best = i;
+    }
+    current[best] -= total;
+    return best;
+  };
+}
