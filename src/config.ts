@@ -5,6 +5,7 @@
 import { defaultReplicationSettings, type ReplicationSettings } from '../cluster/replication/replicationSettings.js';
 import { walkFlags } from './cliFlags.js';
 import { BadInputError } from './errors.js';
+import { defaultOperationLimits, type OperationLimits } from './server/operationLimitSettings.js';
 
 export interface EngineSettings {
   /** Dimension of a space created without one. Default 768: Engram's embedding size. */
@@ -15,6 +16,19 @@ export interface EngineSettings {
   maxShards: number;
   /** Largest embedding dimension. Default 4096: covers common embedding models while bounding a record's size. */
   maxDimension: number;
+  /**
+   * Most memory spaces a client may create on this node (ENGRAM_MAX_SPACES). Default 1000:
+   * each space keeps an ANN index, a write queue, rank summaries and metric series in
+   * memory, and every node of a cluster holds every space's definition. Spaces learned
+   * from peers are never refused.
+   */
+  maxSpaces: number;
+  /**
+   * Whether a write to a space that does not exist creates it with the default dimension
+   * and shards (ENGRAM_AUTO_CREATE_SPACES). Default true, so a laptop node works without
+   * setup; a production cluster sets false so that a misspelt space name is an error.
+   */
+  autoCreateSpaces: boolean;
   /** Similarity at or above which `remember` links two memories. Default 0.75: close enough that spreading stays on-topic. */
   linkThreshold: number;
   /** Most associations `remember` creates for one memory. Default 16: keeps fan-out bounded. */
@@ -31,14 +45,47 @@ export interface EngineSettings {
   cyclePenalty: number;
   /** Most memories one recall may activate. Default 5000: bounds work per query. */
   maxActivated: number;
+  /**
+   * Arrivals a memory's spreading activation combines, the strongest first (docs/recall.md).
+   * Default 3: corroboration by a few paths still counts, while a dense neighbourhood no
+   * longer saturates every memory near 1. On the planted-association set of `npm run bench`,
+   * HYBRID recall@10 was 0.73, 0.80, 0.82 and 0.82 for 2, 3, 4 and unbounded arrivals on
+   * sparse clusters, and 0.51, 0.47, 0.44 and 0.41 on dense ones.
+   */
+  maxCountedArrivals: number;
   /** Most memories expanded per hop, the most active first. Default 128: in a dense cluster every memory is a few hops from every other, and expanding all of them costs far more than it changes the ranking. */
   maxFrontier: number;
   /** Boost for memories accessed or created within `recencyWindowMs`. Default 1.2 (Engram). */
   recencyBoost: number;
   /** Default 3,600,000 ms (one hour, Engram). */
   recencyWindowMs: number;
+  /**
+   * HYBRID's rank constant k (docs/recall.md): each of its two terms is weighted
+   * (k + 1) / (k + its rank in its own list). Default 2: on the planted-association set of
+   * `npm run bench`, recall@10 was 0.84, 0.82, 0.80, 0.73 and 0.42 at k = 1, 2, 5, 10 and 60
+   * (large k is Engram's plain average); a small k lets each list's best carry the blend,
+   * and since a term is its value times the weight, a weak value stays weak at any rank.
+   */
+  hybridRankConstant: number;
   /** Default result count of a recall. Default 100 (Engram's max_results). */
   defaultMaxResults: number;
+  /**
+   * Nearest neighbours an embedding cue takes from the ANN index, or `maxResults` when that
+   * is larger. Default 200: results do not depend on `maxResults` up to 200, and a search of
+   * 200 costs about what one of 50 does (0.5 ms against 3.7 ms for 1000, 100k x 768 here).
+   */
+  recallCandidates: number;
+  /** The same with tag or time filters, or 10 x `maxResults` when larger. Default 1000: filters discard candidates after the search. */
+  filteredRecallCandidates: number;
+  /** Most nearest neighbours one recall takes. Default 5000: bounds the search (about 21 ms at 100k x 768). */
+  maxRecallCandidates: number;
+  /**
+   * Memories reached only through associations that HYBRID scores, the most activated
+   * first; each needs its embedding read to compute its similarity. Default 256: about
+   * 0.8 MB read at 768 dimensions, and spreading seldom activates more outside the
+   * direct matches strongly enough to rank.
+   */
+  spreadCandidates: number;
   /** Size of the adjacency cache, in memories. Default 200,000: about 20 MB, enough for a 100k-memory space. */
   adjacencyCacheEntries: number;
   /** Pending access updates kept before new ones are dropped. Default 100,000. */
@@ -74,6 +121,101 @@ export interface LimitSettings {
   maxIdLength: number;
   /** Largest `maxResults` / `first`. Default 1000 (issue 2). */
   maxResults: number;
+  /**
+   * Most distinct terms in a text cue, after stop words. Default 32: a long question or a
+   * short paragraph, while each term costs one scan of its postings in RocksDB, so a
+   * pasted document must not turn one recall into thousands of scans.
+   */
+  maxCueTerms: number;
+}
+
+/**
+ * Bounds of the HTTP and GraphQL edge of one node: how long a client may take, how much it
+ * may hold, and who may call from a browser. docs/limits.md lists every one with its reason.
+ */
+export interface HttpSettings {
+  /**
+   * Time allowed to receive a request's headers (ENGRAM_HEADERS_TIMEOUT_MS). Default 10,000 ms:
+   * clients send their headers in one packet, so 10 s covers a slow mobile link, while Node's
+   * default of 60 s lets a client that trickles header bytes hold a connection for a minute.
+   */
+  headersTimeoutMs: number;
+  /**
+   * Time allowed to receive a whole request, headers and body (ENGRAM_REQUEST_TIMEOUT_MS).
+   * Default 60,000 ms: a full 8 MiB body (limits.maxBodyBytes) arrives within it at about
+   * 1.2 Mbit/s. Node's default of 300 s let slow bodies hold connections for five minutes.
+   */
+  requestTimeoutMs: number;
+  /**
+   * Longest silence while a request body is read (ENGRAM_BODY_IDLE_TIMEOUT_MS). Default
+   * 10,000 ms: a client that is sending does not pause for 10 s, and one that sent a byte and
+   * stopped is cut off long before requestTimeoutMs.
+   */
+  bodyIdleTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open (ENGRAM_KEEP_ALIVE_TIMEOUT_MS). Default
+   * 65,000 ms: longer than the 60 s idle timeout of common load balancers (AWS ALB, nginx), so
+   * the node never closes a connection that a balancer is about to reuse, which shows as 502s.
+   */
+  keepAliveTimeoutMs: number;
+  /**
+   * How often Node compares open requests with headersTimeoutMs and requestTimeoutMs. Default
+   * 1000 ms: Node's default of 30 s lets a request outlive its deadline by up to 30 s, and one
+   * check over a few thousand connections costs microseconds.
+   */
+  connectionsCheckIntervalMs: number;
+  /**
+   * Largest request head, the request line and headers, in bytes; a larger one gets 431.
+   * Default 16,384: Node's own default, which fits any real client (a bearer token and trace
+   * context take a few hundred bytes) and bounds the query string of a GET.
+   */
+  maxHeaderBytes: number;
+  /**
+   * Most open HTTP connections (ENGRAM_MAX_CONNECTIONS); further ones are closed on accept and
+   * counted. Default 8192: each connection holds a file descriptor, and this leaves more than
+   * half of a 20,000 descriptor limit to RocksDB, the index, NATS and logs. At start-up it is
+   * lowered to half the process's open-file limit when that is smaller, with a warning.
+   */
+  maxConnections: number;
+  /**
+   * Requests served at once, counted from the moment their body has fully arrived; more get
+   * 503 UNAVAILABLE (ENGRAM_MAX_IN_FLIGHT_REQUESTS). Default 1024: far above what 2 cores
+   * serve, so it only trips under overload. Requests still sending a body do not count, so
+   * slow clients cannot take the slots.
+   */
+  maxInFlightRequests: number;
+  /**
+   * Request body bytes held in memory across all requests being read or served
+   * (ENGRAM_MAX_BUFFERED_BODY_BYTES); a request that would pass it gets 503 UNAVAILABLE with
+   * retryAfterMs. Default 128 MiB: sixteen full 8 MiB bodies at once, more than 2 cores parse
+   * concurrently, and a parsed JSON body takes several times its size in heap, so this keeps
+   * body memory well under 1 GiB. Bytes count as they arrive, not as declared, so declaring a
+   * large Content-Length reserves nothing.
+   */
+  maxBufferedBodyBytes: number;
+  /**
+   * Largest response body, in bytes (ENGRAM_MAX_RESPONSE_BYTES). Default 32 MiB: a full page
+   * of 1000 memories with 768-dimension embeddings is about 16 MB of JSON, so real pages fit
+   * with their content, while one request can no longer make the node build hundreds of MB.
+   * A query over it gets one BAD_USER_INPUT error (limit responseBytes); a mutation keeps its
+   * data, with errors at the fields that did not fit.
+   */
+  maxResponseBytes: number;
+  /**
+   * Deepest nesting of arrays and objects in JSON `variables` and `extensions`. Default 64:
+   * far above any real input (metadata is at most 16 KiB), and far below the ~1,500 levels
+   * at which graphql's recursive input coercion and JSON.stringify overflow the stack.
+   */
+  maxJsonDepth: number;
+  /**
+   * Origins that a browser may call /graphql from (ENGRAM_CORS_ORIGINS): exact origins
+   * separated by commas (`https://app.example.com`), which may send credentials, or `*` for
+   * any origin without credentials. Default none: no CORS headers at all, so a page on another
+   * site cannot read responses. GraphiQL is served from /graphql itself and needs none.
+   */
+  corsOrigins: readonly string[] | '*';
+  /** Limits on GraphQL documents (depth, aliases, cost, tokens, directives, nesting); each default and its reason is in src/server/operationLimitSettings.ts. */
+  operations: OperationLimits;
 }
 
 export interface Config {
@@ -96,6 +238,7 @@ export interface Config {
   shutdownGraceMs: number;
   engine: EngineSettings;
   limits: LimitSettings;
+  http: HttpSettings;
 }
 
 export const defaultEngineSettings: EngineSettings = {
@@ -103,6 +246,8 @@ export const defaultEngineSettings: EngineSettings = {
   defaultShards: 1,
   maxShards: 256,
   maxDimension: 4096,
+  maxSpaces: 1000,
+  autoCreateSpaces: true,
   linkThreshold: 0.75,
   maxLinksPerMemory: 16,
   maxEdgesPerHop: 64,
@@ -112,9 +257,15 @@ export const defaultEngineSettings: EngineSettings = {
   cyclePenalty: 0.93,
   maxActivated: 5000,
   maxFrontier: 128,
+  maxCountedArrivals: 3,
   recencyBoost: 1.2,
   recencyWindowMs: 3_600_000,
+  hybridRankConstant: 2,
   defaultMaxResults: 100,
+  recallCandidates: 200,
+  filteredRecallCandidates: 1000,
+  maxRecallCandidates: 5000,
+  spreadCandidates: 256,
   adjacencyCacheEntries: 200_000,
   maxPendingTouches: 100_000,
   touchFlushIntervalMs: 1000,
@@ -134,6 +285,23 @@ export const defaultLimitSettings: LimitSettings = {
   maxTagLength: 128,
   maxIdLength: 128,
   maxResults: 1000,
+  maxCueTerms: 32,
+};
+
+export const defaultHttpSettings: HttpSettings = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  bodyIdleTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 65_000,
+  connectionsCheckIntervalMs: 1000,
+  maxHeaderBytes: 16 * 1024,
+  maxConnections: 8192,
+  maxInFlightRequests: 1024,
+  maxBufferedBodyBytes: 128 * 1024 * 1024,
+  maxResponseBytes: 32 * 1024 * 1024,
+  maxJsonDepth: 64,
+  corsOrigins: [],
+  operations: defaultOperationLimits,
 };
 
 export const defaultConfig: Config = {
@@ -154,6 +322,7 @@ export const defaultConfig: Config = {
   shutdownGraceMs: 10_000,
   engine: defaultEngineSettings,
   limits: defaultLimitSettings,
+  http: defaultHttpSettings,
 };
 
 /** Named presets. `test` checkpoints and flushes quickly so tests see effects sooner. */
@@ -185,11 +354,22 @@ const flagToEnv: Record<string, string> = {
   zone: 'ENGRAM_ZONE',
   'replication-factor': 'ENGRAM_REPLICATION_FACTOR',
   'embedding-dim': 'ENGRAM_EMBEDDING_DIM',
+  'max-spaces': 'ENGRAM_MAX_SPACES',
+  'auto-create-spaces': 'ENGRAM_AUTO_CREATE_SPACES',
   'write-timeout-ms': 'ENGRAM_WRITE_TIMEOUT_MS',
   'max-replica-lag-ms': 'ENGRAM_MAX_REPLICA_LAG_MS',
   'settle-ms': 'ENGRAM_SETTLE_MS',
   'log-retention-entries': 'ENGRAM_LOG_RETENTION_ENTRIES',
   'log-level': 'ENGRAM_LOG_LEVEL',
+  'cors-origins': 'ENGRAM_CORS_ORIGINS',
+  'max-response-bytes': 'ENGRAM_MAX_RESPONSE_BYTES',
+  'headers-timeout-ms': 'ENGRAM_HEADERS_TIMEOUT_MS',
+  'request-timeout-ms': 'ENGRAM_REQUEST_TIMEOUT_MS',
+  'body-idle-timeout-ms': 'ENGRAM_BODY_IDLE_TIMEOUT_MS',
+  'keep-alive-timeout-ms': 'ENGRAM_KEEP_ALIVE_TIMEOUT_MS',
+  'max-connections': 'ENGRAM_MAX_CONNECTIONS',
+  'max-in-flight-requests': 'ENGRAM_MAX_IN_FLIGHT_REQUESTS',
+  'max-buffered-body-bytes': 'ENGRAM_MAX_BUFFERED_BODY_BYTES',
 };
 
 /** Parses `--name value` and `--name=value` flags into the environment names they override. */
@@ -215,6 +395,14 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
     throw new BadInputError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function boolean(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+  if (raw === 'false' || raw === '0' || raw === 'no') return false;
+  throw new BadInputError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 function natsTls(env: Record<string, string | undefined>): Config['natsTls'] {
@@ -257,7 +445,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...base.engine,
       defaultDimension: integer(merged, 'ENGRAM_EMBEDDING_DIM', base.engine.defaultDimension, 1, base.engine.maxDimension),
       logRetentionEntries: integer(merged, 'ENGRAM_LOG_RETENTION_ENTRIES', base.engine.logRetentionEntries, 1, 1_000_000_000),
+      maxSpaces: integer(merged, 'ENGRAM_MAX_SPACES', base.engine.maxSpaces, 1, 100_000),
+      autoCreateSpaces: boolean(merged, 'ENGRAM_AUTO_CREATE_SPACES', base.engine.autoCreateSpaces),
     },
+    http: httpSettings(merged, base.http),
   };
   validateConfig(config);
   return config;
@@ -278,4 +469,62 @@ export function validateConfig(config: Config): void {
   if (engine.hopDecay <= 0 || engine.hopDecay >= 1) throw new BadInputError('hopDecay must be in (0, 1)');
   if (engine.linkThreshold < 0 || engine.linkThreshold > 1) throw new BadInputError('linkThreshold must be in [0, 1]');
   if (config.limits.maxResults < 1) throw new BadInputError('maxResults must be at least 1');
+  if (engine.recallCandidates < 1 || engine.filteredRecallCandidates < engine.recallCandidates || engine.maxRecallCandidates < engine.filteredRecallCandidates) {
+    throw new BadInputError('recall candidate pools must satisfy 1 <= recallCandidates <= filteredRecallCandidates <= maxRecallCandidates');
+  }
+  if (engine.maxRecallCandidates < config.limits.maxResults) throw new BadInputError('maxRecallCandidates must be at least maxResults');
+  validateHttpSettings(config);
+}
+
+function httpSettings(env: Record<string, string | undefined>, base: HttpSettings): HttpSettings {
+  return {
+    ...base,
+    headersTimeoutMs: integer(env, 'ENGRAM_HEADERS_TIMEOUT_MS', base.headersTimeoutMs, 100, 3_600_000),
+    requestTimeoutMs: integer(env, 'ENGRAM_REQUEST_TIMEOUT_MS', base.requestTimeoutMs, 100, 3_600_000),
+    bodyIdleTimeoutMs: integer(env, 'ENGRAM_BODY_IDLE_TIMEOUT_MS', base.bodyIdleTimeoutMs, 100, 3_600_000),
+    keepAliveTimeoutMs: integer(env, 'ENGRAM_KEEP_ALIVE_TIMEOUT_MS', base.keepAliveTimeoutMs, 100, 3_600_000),
+    maxConnections: integer(env, 'ENGRAM_MAX_CONNECTIONS', base.maxConnections, 1, 1_000_000),
+    maxInFlightRequests: integer(env, 'ENGRAM_MAX_IN_FLIGHT_REQUESTS', base.maxInFlightRequests, 1, 1_000_000),
+    maxBufferedBodyBytes: integer(env, 'ENGRAM_MAX_BUFFERED_BODY_BYTES', base.maxBufferedBodyBytes, 1, 2 ** 40),
+    maxResponseBytes: integer(env, 'ENGRAM_MAX_RESPONSE_BYTES', base.maxResponseBytes, 1024, 2 ** 31),
+    corsOrigins: corsOrigins(env['ENGRAM_CORS_ORIGINS']) ?? base.corsOrigins,
+  };
+}
+
+/** `*`, or exact origins normalised as browsers send them (lower-case scheme and host, no default port). */
+export function corsOrigins(raw: string | undefined): HttpSettings['corsOrigins'] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.includes('*')) {
+    if (entries.length > 1) throw new BadInputError('ENGRAM_CORS_ORIGINS is either * or a list of origins, not both');
+    return '*';
+  }
+  return entries.map((entry) => {
+    const origin = /^https?:\/\/[^/?#\s]+$/i.test(entry) ? originOf(entry) : undefined;
+    if (origin === undefined || origin === 'null') throw new BadInputError(`ENGRAM_CORS_ORIGINS entry "${entry}" is not an origin such as https://app.example.com`);
+    return origin;
+  });
+}
+
+function originOf(entry: string): string | undefined {
+  try {
+    return new URL(entry).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Relations between the HTTP bounds; startNode checks them too, since tests build configs directly. */
+export function validateHttpSettings(config: Config): void {
+  const { http } = config;
+  for (const [name, value] of Object.entries(http)) {
+    if (typeof value === 'number' && !(Number.isInteger(value) && value > 0)) throw new BadInputError(`http.${name} must be a positive integer, got ${value}`);
+  }
+  if (http.headersTimeoutMs > http.requestTimeoutMs) throw new BadInputError('ENGRAM_HEADERS_TIMEOUT_MS must not exceed ENGRAM_REQUEST_TIMEOUT_MS (Node requires it)');
+  if (http.bodyIdleTimeoutMs > http.requestTimeoutMs) throw new BadInputError('ENGRAM_BODY_IDLE_TIMEOUT_MS must not exceed ENGRAM_REQUEST_TIMEOUT_MS');
+  if (http.connectionsCheckIntervalMs > http.headersTimeoutMs) throw new BadInputError('connectionsCheckIntervalMs must not exceed ENGRAM_HEADERS_TIMEOUT_MS, or timeouts fire late');
+  if (http.maxInFlightRequests > http.maxConnections) throw new BadInputError('ENGRAM_MAX_IN_FLIGHT_REQUESTS must not exceed ENGRAM_MAX_CONNECTIONS: each request needs a connection');
+  if (http.maxBufferedBodyBytes < config.limits.maxBodyBytes) throw new BadInputError('ENGRAM_MAX_BUFFERED_BODY_BYTES must be at least the largest request body, or a full-size body could never be read');
+  if (http.maxJsonDepth > 1000) throw new BadInputError('maxJsonDepth above 1000 lets deep variables overflow recursive input coercion');
+  if (http.operations.maxNesting > 1000) throw new BadInputError('operations.maxNesting above 1000 lets deep documents overflow graphql\'s recursive parser');
 }

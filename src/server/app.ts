@@ -1,11 +1,11 @@
 // One Engram node: RocksDB and the engine, graphql-yoga behind a plain Node HTTP server
 // that serves /graphql (GraphiQL on a browser GET), /health/live, /health/ready and
-// /metrics. The HTTP layer reads request bodies itself so it can refuse oversized ones
-// with 413 before any parsing, and caps in-flight requests so overload answers 503.
+// /metrics. The HTTP edge (httpEdge.ts) bounds what a request may cost before GraphQL sees
+// it; this file builds the schema and yoga, and runs the node's lifecycle.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,21 +14,24 @@ import { trace } from '@opentelemetry/api';
 import type { DocumentNode, OperationDefinitionNode } from 'graphql';
 import { createSchema, createYoga, type Plugin } from 'graphql-yoga';
 import { resolvers, type RequestContext } from '../../resolvers/index.js';
-import type { Config } from '../config.js';
+import { validateHttpSettings, type Config } from '../config.js';
 import { Engine } from '../engine/engine.js';
+import { tokenize } from '../engine/lexical.js';
 import { NodeService, type RequestOptions } from '../service/nodeService.js';
-import { extractContext, SpanKind, startTracing, stopTracing, traced } from '../telemetry.js';
+import { startTracing, stopTracing, traced } from '../telemetry.js';
 import { keys } from '../storage/keys.js';
 import { Store } from '../storage/store.js';
 import { startClusterNode, type ClusterNode } from './clusterNode.js';
 import { createErrorMasker, useErrorCodes } from './errorCodes.js';
+import { GraphiqlPage } from './graphiqlPage.js';
+import { useEdgeParams } from './graphqlParams.js';
+import { HttpEdge, type EdgeServerContext } from './httpEdge.js';
+import { useLimitMetrics } from './limitMetrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { defaultOperationLimits, useOperationLimits } from './operationLimits.js';
+import { useOperationLimits, type CostModel, type WordCost } from './operationLimits.js';
 import { useRequestMetrics } from './requestMetrics.js';
-
-/** Requests served at once before new ones get 503. Default 1024: far above what 2 cores serve, so it only trips under overload. */
-export const MAX_IN_FLIGHT_REQUESTS = 1024;
+import { BUDGETED_FIELDS, BYTES_PER_NUMBER, ResponseBudget, useResponseBudget, withResponseBudget, type BudgetContext, type BudgetedFields } from './responseBudget.js';
 
 /** Relative cost of root fields for the operation cost limit; plain fields cost 1. */
 export const fieldCosts: Record<string, number> = {
@@ -41,6 +44,31 @@ export const fieldCosts: Record<string, number> = {
   'Mutation.createSpace': 10,
   'Mutation.consolidate': 500,
 };
+
+/**
+ * Extra cost of a text cue, per distinct term after stop words (the engine's `tokenize`).
+ * Each distinct term is one scan of its postings in RocksDB, about what reading five
+ * memories costs, so a long cue is priced like the work it causes.
+ */
+export const wordCosts: Record<string, WordCost> = {
+  'Query.recall': { argument: 'cue.text', costPerWord: 5 },
+  'Query.recognize': { argument: 'cue.text', costPerWord: 5 },
+};
+
+/** Page sizes the resolvers use when a request gives none, so that an omitted size is priced as what it returns. */
+export function defaultListSizes(config: Config): Record<string, number> {
+  return {
+    'Query.recall': config.engine.defaultMaxResults,
+    // resolvers/index.ts DEFAULT_PAGE_SIZE.
+    'Query.memories': 20,
+    // The engine's recognize returns its 5 most similar memories.
+    'Query.recognize': 5,
+  };
+}
+
+function costModel(config: Config): CostModel {
+  return { wordCosts, defaultListSizes: defaultListSizes(config), countWords: (text) => new Set(tokenize(text)).size };
+}
 
 const EXAMPLE_QUERY = `# Engram: remember, then recall by cue.
 mutation Remember {
@@ -102,48 +130,42 @@ async function resolveNodeId(store: Store, configured: string | undefined, logge
   return generated;
 }
 
-function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  return new Promise((resolvePromise, reject) => {
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      request.resume();
-      resolvePromise('too-large');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        request.removeAllListeners('data');
-        request.resume();
-        resolvePromise('too-large');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolvePromise(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
+/** What resolvers see: the request's service and headers, and its response budget. */
+type EdgeContext = RequestContext & BudgetContext;
+
+/** Dimension of a memory's space when it has an embedding, else 0; unknown spaces count 0 (their load fails anyway). */
+function embeddingDimension(source: unknown, context: BudgetContext): number {
+  const memory = source as { hasEmbedding?: boolean; space?: string };
+  if (memory.hasEmbedding !== true || memory.space === undefined) return 0;
+  try {
+    return (context as EdgeContext).service.engine.space(memory.space).definition.dimension;
+  } catch {
+    return 0;
+  }
 }
 
-function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload), ...headers });
-  response.end(payload);
-}
+/** The charged fields, with embeddings sized by their space's dimension before they load. */
+const budgetedFields: BudgetedFields = {
+  ...BUDGETED_FIELDS,
+  Memory: {
+    ...BUDGETED_FIELDS['Memory'],
+    embedding: { expectedBytes: (source, context) => embeddingDimension(source, context) * BYTES_PER_NUMBER },
+    // 4 bytes per float32, 4 base64 characters per 3 bytes.
+    embeddingBase64: { expectedBytes: (source, context) => Math.ceil((embeddingDimension(source, context) * 4) / 3) * 4 },
+  },
+};
 
-function graphqlError(message: string, code: string, extra: Record<string, unknown> = {}) {
-  return { errors: [{ message, extensions: { code, ...extra } }] };
-}
-
-function createGraphqlHandler(service: NodeService, metrics: Metrics, logger: Logger) {
-  return createYoga<Record<never, never>, RequestContext>({
-    schema: createSchema<RequestContext>({ typeDefs: loadTypeDefs(), resolvers: tracedResolvers(resolvers) }),
+function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger) {
+  const schema = withResponseBudget(createSchema<EdgeContext>({ typeDefs: loadTypeDefs(), resolvers: tracedResolvers(resolvers) }), budgetedFields);
+  return createYoga<EdgeServerContext, EdgeContext>({
+    schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    renderGraphiQL,
-    graphiql: { title: 'Engram', defaultQuery: EXAMPLE_QUERY },
+    // The edge serves GraphiQL (cached and compressed), answers CORS, and reads and bounds bodies.
+    graphiql: false,
+    cors: false,
+    multipart: false,
+    maxRequestBodySize: false,
     maskedErrors: { maskError: createErrorMasker(logger) },
     batching: false,
     logging: {
@@ -153,8 +175,21 @@ function createGraphqlHandler(service: NodeService, metrics: Metrics, logger: Lo
       // Yoga reports every client error here; unexpected ones are logged by the error masker.
       error: (...args: unknown[]) => logger.debug({ yoga: args.map(String) }),
     },
-    context: ({ request }) => ({ service, spaceHeader: request.headers.get('x-memory-space'), request: requestOptions(request.headers) }),
-    plugins: [useOperationLimits(defaultOperationLimits, fieldCosts), useRequestMetrics(metrics), useErrorCodes(), useOperationSpanName()],
+    context: ({ request }) => ({
+      service,
+      spaceHeader: request.headers.get('x-memory-space'),
+      request: requestOptions(request.headers),
+      responseBudget: new ResponseBudget(config.http.maxResponseBytes),
+    }),
+    plugins: [
+      useEdgeParams(),
+      useOperationLimits(config.http.operations, fieldCosts, costModel(config)),
+      useResponseBudget(),
+      useRequestMetrics(metrics),
+      useErrorCodes(),
+      useLimitMetrics(metrics),
+      useOperationSpanName(),
+    ],
   });
 }
 
@@ -208,6 +243,7 @@ function requestOptions(headers: Headers): RequestOptions {
  * the node is ready.
  */
 export async function startNode(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<EngramNode> {
+  validateHttpSettings(config);
   mkdirSync(config.dataDir, { recursive: true });
   const store = await Store.open(join(config.dataDir, 'rocksdb'));
   let nodeId: string;
@@ -223,95 +259,10 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
 
   let graphql: GraphqlHandler | undefined;
   let stopping = false;
-  let inFlight = 0;
-
-  const handleGraphql = async (request: IncomingMessage, response: ServerResponse, url: URL, yoga: GraphqlHandler): Promise<void> => {
-    let body: Buffer | undefined;
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      const read = await readBody(request, config.limits.maxBodyBytes);
-      if (read === 'too-large') {
-        metrics.httpRejections.inc({ reason: 'body_too_large' });
-        sendJson(response, 413, graphqlError(`Request body exceeds ${config.limits.maxBodyBytes} bytes`, 'BAD_USER_INPUT', { limit: config.limits.maxBodyBytes }), {
-          connection: 'close',
-        });
-        return;
-      }
-      body = read;
-    }
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (typeof value === 'string') headers.set(name, value);
-      else if (Array.isArray(value)) headers.set(name, value.join(', '));
-    }
-    // The operation span continues the client's traceparent; the operation name is set once parsed.
-    const { result, payload } = await traced(
-      'graphql',
-      async (span) => {
-        const fetched = await yoga.fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
-        const bytes = Buffer.from(await fetched.arrayBuffer());
-        span.setAttribute('http.response.status_code', fetched.status);
-        return { result: fetched, payload: bytes };
-      },
-      { kind: SpanKind.SERVER, parent: extractContext(Object.fromEntries(headers.entries())), attributes: { 'http.request.method': request.method ?? 'GET', 'engram.node': nodeId } },
-    );
-    const outHeaders: Record<string, string> = {};
-    result.headers.forEach((value, name) => {
-      outHeaders[name] = value;
-    });
-    outHeaders['content-length'] = String(payload.length);
-    response.writeHead(result.status, outHeaders);
-    response.end(payload);
-  };
-
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
-    switch (url.pathname) {
-      case '/health/live':
-        sendJson(response, 200, { status: 'live', node: nodeId });
-        return;
-      case '/health/ready': {
-        const ready = graphql !== undefined && !stopping;
-        sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : stopping ? 'stopping' : 'recovering', node: nodeId });
-        return;
-      }
-      case '/metrics': {
-        const text = await metrics.registry.metrics();
-        response.writeHead(200, { 'content-type': metrics.registry.contentType });
-        response.end(text);
-        return;
-      }
-      case '/graphql': {
-        if (stopping || graphql === undefined) {
-          const message = stopping ? 'The node is shutting down' : 'The node is recovering its data; retry shortly';
-          sendJson(response, 503, graphqlError(message, 'UNAVAILABLE', { retryAfterMs: 1000 }), { 'retry-after': '1' });
-          return;
-        }
-        if (inFlight >= MAX_IN_FLIGHT_REQUESTS) {
-          metrics.httpRejections.inc({ reason: 'overload' });
-          sendJson(response, 503, graphqlError('Too many requests in flight', 'UNAVAILABLE', { retryAfterMs: 100 }), { 'retry-after': '1' });
-          return;
-        }
-        inFlight++;
-        try {
-          await handleGraphql(request, response, url, graphql);
-        } finally {
-          inFlight--;
-        }
-        return;
-      }
-      default:
-        sendJson(response, 404, { error: 'not found', paths: ['/graphql', '/health/live', '/health/ready', '/metrics'] });
-    }
-  };
-
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      logger.error({ err: error }, 'request failed outside GraphQL');
-      if (!response.headersSent) sendJson(response, 500, graphqlError('Unexpected error.', 'INTERNAL_SERVER_ERROR'));
-      else response.destroy();
-    });
-  });
-  server.keepAliveTimeout = 65_000;
+  const graphiql = new GraphiqlPage(() => renderGraphiQL({ title: 'Engram', defaultQuery: EXAMPLE_QUERY }));
+  const edge = new HttpEdge({ config, nodeId, metrics, logger, graphiql, graphql: () => graphql, stopping: () => stopping });
+  metrics.observeHttpEdge(edge);
+  const server = edge.server;
 
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
@@ -348,7 +299,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   }
   const service = new NodeService(engine, config, metrics, clusterNode);
   if (clusterNode !== undefined) await clusterNode.bind(service);
-  graphql = createGraphqlHandler(service, metrics, logger);
+  graphql = createGraphqlHandler(config, service, metrics, logger);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
   let closing: Promise<void> | undefined;
@@ -358,7 +309,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       const closed = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
       server.closeIdleConnections();
       const deadline = Date.now() + config.shutdownGraceMs;
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (edge.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
       await clusterNode?.stop();

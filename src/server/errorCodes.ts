@@ -29,7 +29,8 @@ export function createErrorMasker(logger: Logger) {
         }
         return withCode(error, original.code, original.details, original.message);
       }
-      if (original instanceof GraphQLError) return withCode(original, String(original.extensions['code'] ?? 'BAD_USER_INPUT'));
+      // The located error carries the path and locations; the original carries the message and code.
+      if (original instanceof GraphQLError) return withCode(error, String(original.extensions['code'] ?? 'BAD_USER_INPUT'), original.extensions, original.message);
       if (original == null) return withCode(error, String(error.extensions['code'] ?? 'BAD_USER_INPUT'));
       logger.error({ err: original, path: error.path }, 'unexpected error in operation');
       return withCode(error, 'INTERNAL_SERVER_ERROR', {}, message);

@@ -43,6 +43,60 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly httpAbortedRequests = new client.Counter({
+    name: 'engram_http_aborted_requests_total',
+    help: 'Requests whose client closed the connection before the body had arrived (logged at debug only)',
+    registers: [this.registry],
+  });
+
+  readonly httpClientErrors = new client.Counter({
+    name: 'engram_http_client_errors_total',
+    help: 'Connections ended by the HTTP parser: malformed requests, oversized headers, header and request timeouts, resets',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDroppedConnections = new client.Counter({
+    name: 'engram_http_dropped_connections_total',
+    help: 'Connections closed on accept because the node held its maximum of open connections',
+    registers: [this.registry],
+  });
+
+  readonly operationLimitRejections = new client.Counter({
+    name: 'engram_graphql_limit_rejections_total',
+    help: 'GraphQL operations refused by a limit (tokens, nesting, depth, aliases, cost, directives, jsonDepth, responseBytes)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  /** Gauges of the HTTP edge read at scrape time: open connections, requests in flight, buffered body bytes. */
+  observeHttpEdge(edge: { readonly openConnections: number; readonly inFlight: number; readonly bufferedBodyBytes: number }): void {
+    new client.Gauge({
+      name: 'engram_http_open_connections',
+      help: 'Open HTTP connections',
+      registers: [this.registry],
+      collect() {
+        this.set(edge.openConnections);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_http_in_flight_requests',
+      help: 'GraphQL requests whose body has arrived and that are being served',
+      registers: [this.registry],
+      collect() {
+        this.set(edge.inFlight);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_http_buffered_body_bytes',
+      help: 'Request body bytes held in memory across all requests',
+      registers: [this.registry],
+      collect() {
+        this.set(edge.bufferedBodyBytes);
+      },
+    });
+  }
+
   readonly probeRtt = new client.Histogram({
     name: 'engram_membership_probe_rtt_seconds',
     help: 'Round trip of acknowledged SWIM probes',
@@ -243,6 +297,24 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(engine.pendingWrites());
+      },
+    });
+    new client.Gauge({
+      name: 'engram_spaces',
+      help: 'Memory spaces on this node, and the most clients may create (ENGRAM_MAX_SPACES)',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ kind: 'current' }, engine.listSpaces().length);
+        this.set({ kind: 'limit' }, engine.settings.maxSpaces);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_space_limit_rejections',
+      help: 'Space creations refused because the node held ENGRAM_MAX_SPACES spaces (total)',
+      registers: [this.registry],
+      collect() {
+        this.set(engine.spaceLimitRejections);
       },
     });
     new client.Gauge({

@@ -1,21 +1,30 @@
 /*
  * Operation limits: reject over-sized GraphQL operations before anything executes.
  *
- * Mechanism. Two layers run in front of execution:
- *  1. Before parsing, the token limit. The plugin counts lexical tokens in
- *     yoga's onParams hook and stops counting at the limit. It also passes
- *     the limit to graphql's parser (`maxLexicalTokens`) for paths that skip
- *     onParams. A giant document never becomes a huge AST.
+ * Mechanism. Three layers run in front of execution:
+ *  1. Before parsing, one lexical pass (yoga's onParams hook) counts tokens and
+ *     the nesting of `{`, `[` and `(`, and stops at either limit. graphql's
+ *     parser is recursive descent and overflows the stack near 1,500 levels, far
+ *     inside the token limit, so nesting must be refused before it runs. The
+ *     token limit is also passed to the parser (`maxLexicalTokens`), and a stack
+ *     overflow inside it becomes the nesting error, for paths that skip onParams.
  *  2. Validation time: one graphql-js validation rule per limit (depth,
  *     aliases, cost, directives). A failed validation means graphql-yoga
  *     never calls execute, so no resolver runs and nothing is written.
+ *     Validation has no variable values, so a variable is priced at its lower
+ *     bound there (a list of 1, a text of no words) and the verdict can be
+ *     cached with the document.
+ *  3. Execution time (onExecute, before any resolver): an operation that uses
+ *     variables is measured again with the request's values, and refused with
+ *     the same cost error when they push it over the limit.
  * Every rejection is a GraphQLError with extensions
  * `{ code: 'BAD_USER_INPUT', limit: '<name>', http: { status: 400, spec: false } }`.
  * `spec: false` is needed to get a 400. Without it, yoga treats a validation
  * error as a spec error and answers 200 to `application/json` clients. The
  * `http` key is removed from the response body. Each limit is reported at
- * most once per operation. All operations in the document are checked, not
- * just the one selected by `operationName`, as graphql-js validation does.
+ * most once per operation. All operations in the document are checked at
+ * validation, not just the one selected by `operationName`, as graphql-js
+ * validation does; the execution-time check measures the selected one.
  *
  * How the numbers are measured. The walk expands named and inline fragments.
  * Each named fragment is measured once for each incoming list-size hint
@@ -36,23 +45,25 @@
  *    expand to.
  *  - cost: summed over the selected fields:
  *        cost(field) = own(field) + multiplier(field) * cost(child selections)
- *    own(field) is `costs["Parent.field"]`, or 1 if there is no entry.
+ *    own(field) is `costs["Parent.field"]`, or 1 if there is no entry, plus,
+ *    for a field in `wordCosts`, its cost per word times the distinct words of
+ *    the text argument it names (e.g. `recall(cue: { text })`).
  *    multiplier(field) is 1 for a field that does not return a list. For a
- *    list field it is the list-size estimate, which is the first literal
- *    integer found among:
+ *    list field it is the list-size estimate, the first integer found among:
  *      a. the field's own `first`/`last`/`limit`/`maxResults` argument, or
- *         that key inside an object-literal argument (e.g.
- *         `recall(options: { maxResults: 5 })`);
- *      b. the same arguments on the nearest ancestor that has them, when no
- *         list field lies between. So `recall(options: { maxResults: 5 })
+ *         that key inside an object argument (e.g.
+ *         `recall(options: { maxResults: 5 })`), whether written literally,
+ *         as a variable, inside an object literal, or as a key of an object
+ *         variable (`options: $o`);
+ *      b. the field's size when that argument is omitted or null, from
+ *         `defaultListSizes` (the resolver's default page size);
+ *      c. a or b on the nearest ancestor that has them, when no list field
+ *         lies between. So `recall(options: { maxResults: 5 })
  *         { memories { ... } }` multiplies `memories` by 5;
- *      c. otherwise DEFAULT_LIST_SIZE (10).
- *    A literal is needed because validation runs without variable values. A
- *    size passed as a variable therefore counts as 10, so resolvers must
- *    still clamp their own page sizes.
+ *      d. otherwise DEFAULT_LIST_SIZE (10).
  *    Introspection fields (`__schema`, `__type`, `__typename`) and their
  *    subtrees cost 0: they read the in-memory schema, not storage. Depth,
- *    aliases, directives and tokens still bound them.
+ *    aliases, directives, nesting and tokens still bound them.
  */
 import {
   GraphQLError,
@@ -62,14 +73,17 @@ import {
   TokenKind,
   getNamedType,
   getNullableType,
+  getOperationAST,
   isCompositeType,
   isInterfaceType,
   isListType,
   isObjectType,
+  valueFromASTUntyped,
 } from 'graphql';
 import type {
   ASTVisitor,
   DirectiveNode,
+  DocumentNode,
   FieldNode,
   FragmentDefinitionNode,
   GraphQLCompositeType,
@@ -82,65 +96,33 @@ import type {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
-export interface OperationLimits {
-  /** Deepest field nesting allowed, counted in fields from the operation root (`{ a { b } }` is 2). */
-  maxDepth: number;
-  /** Most aliased fields allowed in one operation, counted through fragment spreads. */
-  maxAliases: number;
-  /** Highest estimated cost allowed for one operation (formula at the top of this file). */
-  maxCost: number;
-  /** Most lexical tokens allowed in the request document; enforced while parsing, before any AST is built. */
-  maxTokens: number;
-  /** Most directive usages allowed in one operation, counted through fragment spreads. */
-  maxDirectives: number;
+export { defaultOperationLimits, type OperationLimits } from './operationLimitSettings.js';
+import type { OperationLimits } from './operationLimitSettings.js';
+
+/** How a field's text argument is priced: `costPerWord` for each distinct word of the string at `argument`, a dotted path such as `cue.text`. */
+export interface WordCost {
+  argument: string;
+  costPerWord: number;
 }
 
-/**
- * Defaults for the public Engram endpoint. Set a limit to `Infinity` to
- * disable it.
- */
-export const defaultOperationLimits: OperationLimits = {
-  /**
-   * 12 fields. Engram's deepest real queries, such as recall → memories →
-   * memory → associations → target → id, are about 6 levels deep, so this
-   * is double that. It still stops a recursive type such as an association
-   * graph from being walked without end.
-   */
-  maxDepth: 12,
-  /**
-   * 30 aliased fields. Clients alias a handful of fields, for example to
-   * compare a few cues side by side. Thousands of aliases are how one HTTP
-   * request turns into thousands of recalls or writes.
-   */
-  maxAliases: 30,
-  /**
-   * 5000 cost units. A plain field costs 1. With the intended map
-   * (`Query.recall` 50, `Mutation.remember` 10, `Mutation.consolidate` 500),
-   * this allows dozens of recalls with their nested memories, but not
-   * hundreds of recalls or a wide fan-out of lists.
-   */
-  maxCost: 5000,
-  /**
-   * 10000 lexical tokens. graphql's standard introspection query is under
-   * 1000 tokens and real app queries are a few hundred. Parsing and
-   * validation time grow with document size, so this is the first and
-   * cheapest cut.
-   */
-  maxTokens: 10000,
-  /**
-   * 20 directive usages. Clients use a few `@include`/`@skip`. Thousands of
-   * repeated directives ("directive overloading") exist only to burn
-   * validation CPU.
-   */
-  maxDirectives: 20,
-};
+/** Optional parts of the cost formula at the top of this file. */
+export interface CostModel {
+  /** Extra cost for the words of a text argument, by `"Type.field"`. */
+  wordCosts?: Record<string, WordCost>;
+  /** Distinct words of a text. Default: distinct whitespace-separated words, case-folded. */
+  countWords?: (text: string) => number;
+  /** List size of a field whose size argument is omitted or null (the resolver's default page), by `"Type.field"`. */
+  defaultListSizes?: Record<string, number>;
+}
 
-/** List-size estimate for list fields without a literal size argument. */
+/** List-size estimate for list fields without a size argument or a default. */
 const DEFAULT_LIST_SIZE = 10;
-/** Argument names read as a list-size hint, at top level or inside an object-literal argument. */
-const LIST_SIZE_ARGUMENTS: ReadonlySet<string> = new Set(['first', 'last', 'limit', 'maxResults']);
+/** Price of a list size given by a variable at validation, when its value is unknown: the lower bound, as the value is checked at execution. */
+const VARIABLE_LIST_SIZE = 1;
+/** Argument names read as a list-size hint, at top level or inside an object argument. */
+const LIST_SIZE_ARGUMENTS: readonly string[] = ['first', 'last', 'limit', 'maxResults'];
 
-type LimitName = 'depth' | 'aliases' | 'cost' | 'directives' | 'tokens';
+type LimitName = 'depth' | 'aliases' | 'cost' | 'directives' | 'tokens' | 'nesting';
 
 function limitError(
   message: string,
@@ -159,13 +141,18 @@ function limitError(
   });
 }
 
-function assertLimits(limits: OperationLimits, costs: Record<string, number>): void {
+function assertLimits(limits: OperationLimits, costs: Record<string, number>, model: CostModel): void {
   for (const [name, value] of Object.entries(limits)) {
     if (!(value === Infinity || (Number.isInteger(value) && value >= 0))) {
       throw new TypeError(`Operation limit ${name} must be a non-negative integer or Infinity, got ${String(value)}`);
     }
   }
-  for (const [coordinate, value] of Object.entries(costs)) {
+  const numbers: [string, number][] = [
+    ...Object.entries(costs),
+    ...Object.entries(model.wordCosts ?? {}).map(([coordinate, rule]): [string, number] => [`${coordinate} per word`, rule.costPerWord]),
+    ...Object.entries(model.defaultListSizes ?? {}).map(([coordinate, size]): [string, number] => [`${coordinate} default list size`, size]),
+  ];
+  for (const [coordinate, value] of numbers) {
     if (!(Number.isFinite(value) && value >= 0)) {
       throw new TypeError(`Field cost for ${coordinate} must be a finite non-negative number, got ${String(value)}`);
     }
@@ -181,27 +168,110 @@ interface Measure {
   aliases: number;
   cost: number;
   directives: number;
+  /** Whether a variable's value entered the cost, so that validation's price is only a lower bound. */
+  variableDependent: boolean;
 }
 
 function emptyMeasure(): Measure {
-  return { depth: 0, aliases: 0, cost: 0, directives: 0 };
+  return { depth: 0, aliases: 0, cost: 0, directives: 0, variableDependent: false };
 }
 
-/** Literal integer list-size hint from a field's arguments, if any. */
-function listSizeHint(args: readonly { name: { value: string }; value: ValueNode }[] | undefined): number | undefined {
-  if (!args) return undefined;
-  for (const arg of args) {
-    if (LIST_SIZE_ARGUMENTS.has(arg.name.value) && arg.value.kind === Kind.INT) {
-      return Math.max(0, Number.parseInt(arg.value.value, 10));
-    }
+/** Marks a value that depends on a variable whose value is not known yet (validation time). */
+const UNKNOWN: unique symbol = Symbol('unknown variable value');
+type Resolved = unknown | typeof UNKNOWN;
+
+/** Variable values of one operation: the request's values at execution, none at validation. */
+interface VariableScope {
+  readonly values: Readonly<Record<string, unknown>> | undefined;
+  readonly defaults: ReadonlyMap<string, ValueNode>;
+}
+
+function scopeOf(operation: OperationDefinitionNode, values: Readonly<Record<string, unknown>> | undefined): VariableScope {
+  const defaults = new Map<string, ValueNode>();
+  for (const definition of operation.variableDefinitions ?? []) {
+    if (definition.defaultValue) defaults.set(definition.variable.name.value, definition.defaultValue);
   }
-  for (const arg of args) {
-    if (arg.value.kind === Kind.OBJECT) {
-      const hint = listSizeHint(arg.value.fields);
-      if (hint !== undefined) return hint;
-    }
+  return { values, defaults };
+}
+
+function variableValue(name: string, scope: VariableScope): Resolved {
+  if (scope.values === undefined) return UNKNOWN;
+  if (Object.hasOwn(scope.values, name)) return scope.values[name];
+  const fallback = scope.defaults.get(name);
+  return fallback === undefined ? undefined : valueFromASTUntyped(fallback);
+}
+
+/** A key path into a JSON value; undefined where the path leaves it. */
+function descend(value: unknown, keys: readonly string[]): unknown {
+  let current = value;
+  for (const key of keys) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
   }
-  return undefined;
+  return current;
+}
+
+function scalarLiteral(node: ValueNode): unknown {
+  switch (node.kind) {
+    case Kind.INT:
+      return Number.parseInt(node.value, 10);
+    case Kind.FLOAT:
+      return Number(node.value);
+    case Kind.STRING:
+      return node.value;
+    case Kind.NULL:
+      return null;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The value at `path` inside an argument value, through object literals and variables
+ * (`{ maxResults: $m }`, `$options`). UNKNOWN when a variable on the way has no value yet.
+ */
+function valueAt(node: ValueNode, path: readonly string[], scope: VariableScope): Resolved {
+  let current = node;
+  for (let step = 0; ; step += 1) {
+    if (current.kind === Kind.VARIABLE) {
+      const value = variableValue(current.name.value, scope);
+      return value === UNKNOWN ? UNKNOWN : descend(value, path.slice(step));
+    }
+    if (step === path.length) return scalarLiteral(current);
+    if (current.kind !== Kind.OBJECT) return undefined;
+    const key = path[step];
+    const field = current.fields.find((f) => f.name.value === key);
+    if (field === undefined) return undefined;
+    current = field.value;
+  }
+}
+
+/** A list size from a resolved value: UNKNOWN, a non-negative integer, or undefined (omitted, null or not an integer). */
+function asSize(value: Resolved): number | undefined | typeof UNKNOWN {
+  if (value === UNKNOWN) return UNKNOWN;
+  return typeof value === 'number' && Number.isInteger(value) ? Math.max(0, value) : undefined;
+}
+
+function defaultCountWords(text: string): number {
+  return new Set(text.toLowerCase().split(/\s+/).filter(Boolean)).size;
+}
+
+/** A CostModel with its paths split and its defaults filled in, built once per plugin. */
+class ResolvedCostModel {
+  readonly wordCosts: ReadonlyMap<string, { path: readonly string[]; costPerWord: number }>;
+  readonly countWords: (text: string) => number;
+  readonly defaultListSizes: Readonly<Record<string, number>>;
+
+  constructor(model: CostModel) {
+    this.wordCosts = new Map(Object.entries(model.wordCosts ?? {}).map(([coordinate, rule]) => [coordinate, { path: rule.argument.split('.'), costPerWord: rule.costPerWord }]));
+    this.countWords = model.countWords ?? defaultCountWords;
+    this.defaultListSizes = model.defaultListSizes ?? {};
+  }
+}
+
+interface Priced {
+  value: number | undefined;
+  variable: boolean;
 }
 
 class OperationMeasurer {
@@ -213,6 +283,8 @@ class OperationMeasurer {
     private readonly schema: GraphQLSchema,
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly costs: Record<string, number>,
+    private readonly model: ResolvedCostModel,
+    private readonly scope: VariableScope,
   ) {}
 
   measureOperation(operation: OperationDefinitionNode): Measure {
@@ -255,6 +327,7 @@ class OperationMeasurer {
       total.aliases += m.aliases;
       total.cost += m.cost;
       total.directives += m.directives;
+      total.variableDependent ||= m.variableDependent;
     }
     return total;
   }
@@ -267,6 +340,7 @@ class OperationMeasurer {
   ): Measure {
     const name = node.name.value;
     const inIntrospection = parentInIntrospection || name.startsWith('__');
+    const coordinate = parentType ? `${parentType.name}.${name}` : undefined;
     const fieldDef =
       parentType && (isObjectType(parentType) || isInterfaceType(parentType))
         ? parentType.getFields()[name]
@@ -276,7 +350,8 @@ class OperationMeasurer {
     const namedType = fieldDef ? getNamedType(fieldDef.type) : undefined;
     const childType = namedType && isCompositeType(namedType) ? namedType : undefined;
 
-    const hint = listSizeHint(node.arguments) ?? inheritedHint;
+    const own = this.listSize(node, coordinate);
+    const hint = own.value ?? inheritedHint;
     const multiplier = isList ? (hint ?? DEFAULT_LIST_SIZE) : 1;
     // A list uses up the hint. A non-list wrapper such as RecallResult passes it on.
     const childHint = isList ? undefined : hint;
@@ -285,14 +360,46 @@ class OperationMeasurer {
       ? this.selectionSet(node.selectionSet, childType, inIntrospection, childHint)
       : emptyMeasure();
 
-    const ownCost = inIntrospection ? 0 : (parentType ? this.costs[`${parentType.name}.${name}`] : undefined) ?? 1;
+    const words = inIntrospection || coordinate === undefined ? { value: 0, variable: false } : this.wordCost(node, coordinate);
+    const ownCost = (coordinate === undefined ? undefined : this.costs[coordinate]) ?? 1;
     const addsDepth = !(inIntrospection && name === 'ofType');
     return {
       depth: children.depth + (addsDepth ? 1 : 0),
       aliases: children.aliases + (node.alias ? 1 : 0),
-      cost: inIntrospection ? 0 : ownCost + multiplier * children.cost,
+      cost: inIntrospection ? 0 : ownCost + (words.value ?? 0) + multiplier * children.cost,
       directives: children.directives + countDirectives(node.directives),
+      variableDependent: !inIntrospection && (own.variable || words.variable || children.variableDependent),
     };
+  }
+
+  /** The list size a field's own arguments ask for, else its default size (rules a and b). */
+  private listSize(node: FieldNode, coordinate: string | undefined): Priced {
+    const args = node.arguments ?? [];
+    const candidates: [ValueNode, readonly string[]][] = [];
+    for (const arg of args) if (LIST_SIZE_ARGUMENTS.includes(arg.name.value)) candidates.push([arg.value, []]);
+    for (const arg of args) {
+      if (LIST_SIZE_ARGUMENTS.includes(arg.name.value)) continue;
+      if (arg.value.kind !== Kind.OBJECT && arg.value.kind !== Kind.VARIABLE) continue;
+      for (const key of LIST_SIZE_ARGUMENTS) candidates.push([arg.value, [key]]);
+    }
+    for (const [value, path] of candidates) {
+      const size = asSize(valueAt(value, path, this.scope));
+      if (size === UNKNOWN) return { value: VARIABLE_LIST_SIZE, variable: true };
+      if (size !== undefined) return { value: size, variable: false };
+    }
+    return { value: coordinate === undefined ? undefined : this.model.defaultListSizes[coordinate], variable: false };
+  }
+
+  /** Cost of the distinct words of the field's priced text argument; a text in an unknown variable costs 0 until execution. */
+  private wordCost(node: FieldNode, coordinate: string): Priced {
+    const rule = this.model.wordCosts.get(coordinate);
+    if (rule === undefined) return { value: 0, variable: false };
+    const [argument, ...path] = rule.path;
+    const arg = node.arguments?.find((a) => a.name.value === argument);
+    if (arg === undefined) return { value: 0, variable: false };
+    const text = valueAt(arg.value, path, this.scope);
+    if (text === UNKNOWN) return { value: 0, variable: true };
+    return { value: typeof text === 'string' ? rule.costPerWord * this.model.countWords(text) : 0, variable: false };
   }
 
   private fragment(name: string, inIntrospection: boolean, hint: number | undefined): Measure {
@@ -301,7 +408,7 @@ class OperationMeasurer {
     if (!definition || this.inProgress.has(name)) return emptyMeasure();
     // The measurement depends on the incoming hint and introspection state,
     // so both are part of the key. The number of distinct keys is bounded by
-    // the literals in the document, so the memo stays small and repeated
+    // the sizes in the document, so the memo stays small and repeated
     // spreads cannot make the walk exponential.
     const key = `${name}|${hint ?? ''}|${inIntrospection ? 1 : 0}`;
     const cached = this.fragmentCache.get(key);
@@ -332,6 +439,16 @@ function countDirectives(directives: readonly DirectiveNode[] | undefined): numb
   return directives?.length ?? 0;
 }
 
+function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION && !fragments.has(definition.name.value)) {
+      fragments.set(definition.name.value, definition);
+    }
+  }
+  return fragments;
+}
+
 // ---------------------------------------------------------------------------
 // Validation rules
 // ---------------------------------------------------------------------------
@@ -339,8 +456,9 @@ function countDirectives(directives: readonly DirectiveNode[] | undefined): numb
 /**
  * Measures each operation once and shares the result between the four rules
  * in one validation pass. The cache is weakly keyed by schema and document.
+ * Variables are unknown here, so they are priced at their lower bound.
  */
-function createMeasureCache(costs: Record<string, number>) {
+function createMeasureCache(costs: Record<string, number>, model: ResolvedCostModel) {
   const bySchema = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, Measure>>();
   return (context: ValidationContext, operation: OperationDefinitionNode): Measure => {
     const schema = context.getSchema();
@@ -351,13 +469,8 @@ function createMeasureCache(costs: Record<string, number>) {
     }
     let measure = byOperation.get(operation);
     if (!measure) {
-      const fragments = new Map<string, FragmentDefinitionNode>();
-      for (const definition of context.getDocument().definitions) {
-        if (definition.kind === Kind.FRAGMENT_DEFINITION && !fragments.has(definition.name.value)) {
-          fragments.set(definition.name.value, definition);
-        }
-      }
-      measure = new OperationMeasurer(schema, fragments, costs).measureOperation(operation);
+      const fragments = fragmentsOf(context.getDocument());
+      measure = new OperationMeasurer(schema, fragments, costs, model, scopeOf(operation, undefined)).measureOperation(operation);
       byOperation.set(operation, measure);
     }
     return measure;
@@ -367,6 +480,10 @@ function createMeasureCache(costs: Record<string, number>) {
 function operationLabel(operation: OperationDefinitionNode): string {
   const kind = operation.operation;
   return kind.charAt(0).toUpperCase() + kind.slice(1);
+}
+
+function costError(cost: number, maxCost: number, operation: OperationDefinitionNode): GraphQLError {
+  return limitError(`${operationLabel(operation)} estimated cost ${cost} exceeds the limit of ${maxCost}.`, 'cost', operation);
 }
 
 function limitRule(
@@ -388,12 +505,12 @@ function limitRule(
 
 /**
  * graphql-js validation rules for depth, alias, cost and directive limits.
- * The token limit is applied at parse time by {@link useOperationLimits}.
+ * The token and nesting limits are applied before parsing by {@link useOperationLimits}.
  * `costs` maps `"Type.field"` to that field's own cost (default 1).
  */
-export function operationLimitRules(limits: OperationLimits, costs: Record<string, number> = {}): ValidationRule[] {
-  assertLimits(limits, costs);
-  const measureOf = createMeasureCache(costs);
+export function operationLimitRules(limits: OperationLimits, costs: Record<string, number> = {}, model: CostModel = {}): ValidationRule[] {
+  assertLimits(limits, costs, model);
+  const measureOf = createMeasureCache(costs, new ResolvedCostModel(model));
   return [
     limitRule('OperationDepthLimitRule', measureOf, (m, op) =>
       m.depth > limits.maxDepth
@@ -409,15 +526,7 @@ export function operationLimitRules(limits: OperationLimits, costs: Record<strin
           )
         : undefined,
     ),
-    limitRule('OperationCostLimitRule', measureOf, (m, op) =>
-      m.cost > limits.maxCost
-        ? limitError(
-            `${operationLabel(op)} estimated cost ${m.cost} exceeds the limit of ${limits.maxCost}.`,
-            'cost',
-            op,
-          )
-        : undefined,
-    ),
+    limitRule('OperationCostLimitRule', measureOf, (m, op) => (m.cost > limits.maxCost ? costError(m.cost, limits.maxCost, op) : undefined)),
     limitRule('OperationDirectiveLimitRule', measureOf, (m, op) =>
       m.directives > limits.maxDirectives
         ? limitError(
@@ -430,32 +539,72 @@ export function operationLimitRules(limits: OperationLimits, costs: Record<strin
   ];
 }
 
+/**
+ * Cost of the operation that is about to execute, with the request's variable values,
+ * or undefined when the operation has no variables (validation priced it exactly).
+ */
+export function executionCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Readonly<Record<string, unknown>> | null | undefined,
+  costs: Record<string, number> = {},
+  model: CostModel | ResolvedCostModel = {},
+): { cost: number; operation: OperationDefinitionNode } | undefined {
+  const operation = getOperationAST(document, operationName);
+  if (!operation?.variableDefinitions?.length) return undefined;
+  const resolved = model instanceof ResolvedCostModel ? model : new ResolvedCostModel(model);
+  const measurer = new OperationMeasurer(schema, fragmentsOf(document), costs, resolved, scopeOf(operation, variables ?? {}));
+  return { cost: measurer.measureOperation(operation).cost, operation };
+}
+
 // ---------------------------------------------------------------------------
 // Plugin
 // ---------------------------------------------------------------------------
 
 /**
- * Whether `query` has more than `max` lexical tokens, counted the way
- * graphql's parser counts them (comments excluded). Stops lexing at `max + 1`
- * tokens. Lexical errors are left for the parser to report.
+ * Which limit `query` exceeds, if any: more than `maxTokens` lexical tokens, counted the
+ * way graphql's parser counts them (comments excluded), or `{`, `[` and `(` nested deeper
+ * than `maxNesting`. Stops lexing at the first one. Lexical errors are left for the parser
+ * to report; it meets them no deeper than this pass did.
  */
-function exceedsTokenLimit(query: string, max: number): boolean {
-  if (max === Infinity) return false;
+function scanDocument(query: string, maxTokens: number, maxNesting: number): 'tokens' | 'nesting' | undefined {
+  if (maxTokens === Infinity && maxNesting === Infinity) return undefined;
   const lexer = new Lexer(new Source(query));
   let count = 0;
+  let depth = 0;
   try {
-    while (lexer.advance().kind !== TokenKind.EOF) {
+    for (let token = lexer.advance(); token.kind !== TokenKind.EOF; token = lexer.advance()) {
       count += 1;
-      if (count > max) return true;
+      if (count > maxTokens) return 'tokens';
+      switch (token.kind) {
+        case TokenKind.BRACE_L:
+        case TokenKind.BRACKET_L:
+        case TokenKind.PAREN_L:
+          depth += 1;
+          if (depth > maxNesting) return 'nesting';
+          break;
+        case TokenKind.BRACE_R:
+        case TokenKind.BRACKET_R:
+        case TokenKind.PAREN_R:
+          depth = Math.max(0, depth - 1);
+          break;
+        default:
+          break;
+      }
     }
   } catch {
-    return false;
+    return undefined;
   }
-  return false;
+  return undefined;
 }
 
 function tokenLimitMessage(max: number): string {
   return `Query document exceeds the limit of ${max} tokens.`;
+}
+
+function nestingLimitMessage(max: number): string {
+  return `Query document nests {, [ and ( deeper than the limit of ${max} levels.`;
 }
 
 /** graphql-js's message when `maxLexicalTokens` aborts a parse ("more that N tokens" is its own typo). */
@@ -463,22 +612,27 @@ const TOKEN_LIMIT_MESSAGE = /Document contains more tha[nt] \d+ tokens\. Parsing
 
 /**
  * Yoga plugin that enforces all the limits.
- *  - onParams: counts tokens before parsing and rejects with a 400. Yoga
- *    marks parse errors as spec errors, so a limit hit inside `parse` would
- *    reach application/json clients as a 200.
- *  - onParse: also passes the limit to graphql's parser as
- *    `maxLexicalTokens`. This covers paths that skip onParams, such as a
- *    transport calling `getEnveloped` directly.
+ *  - onParams: counts tokens and nesting before parsing and rejects with a
+ *    400. Yoga marks parse errors as spec errors, so a limit hit inside
+ *    `parse` would reach application/json clients as a 200.
+ *  - onParse: also passes the token limit to graphql's parser as
+ *    `maxLexicalTokens`, and turns a stack overflow into the nesting error.
+ *    This covers paths that skip onParams, such as a transport calling
+ *    `getEnveloped` directly.
  *  - onValidate: adds {@link operationLimitRules}.
+ *  - onExecute: prices the operation again with its variable values, before
+ *    any resolver runs, and stops execution when they exceed the cost limit.
  */
-export function useOperationLimits(limits: OperationLimits, costs: Record<string, number> = {}): Plugin {
-  const rules = operationLimitRules(limits, costs);
-  const maxTokens = limits.maxTokens;
+export function useOperationLimits(limits: OperationLimits, costs: Record<string, number> = {}, model: CostModel = {}): Plugin {
+  const rules = operationLimitRules(limits, costs, model);
+  const resolved = new ResolvedCostModel(model);
+  const { maxTokens, maxNesting, maxCost } = limits;
   return {
     onParams({ params }) {
-      if (typeof params.query === 'string' && exceedsTokenLimit(params.query, maxTokens)) {
-        throw limitError(tokenLimitMessage(maxTokens), 'tokens');
-      }
+      if (typeof params.query !== 'string') return;
+      const exceeded = scanDocument(params.query, maxTokens, maxNesting);
+      if (exceeded === 'tokens') throw limitError(tokenLimitMessage(maxTokens), 'tokens');
+      if (exceeded === 'nesting') throw limitError(nestingLimitMessage(maxNesting), 'nesting');
     },
     onParse({ parseFn, setParseFn }) {
       setParseFn((source: unknown, options?: Record<string, unknown>) => {
@@ -496,12 +650,18 @@ export function useOperationLimits(limits: OperationLimits, costs: Record<string
               error.positions,
             );
           }
+          if (error instanceof RangeError) throw limitError(nestingLimitMessage(maxNesting), 'nesting');
           throw error;
         }
       });
     },
     onValidate({ addValidationRule }) {
       for (const rule of rules) addValidationRule(rule);
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      if (maxCost === Infinity) return;
+      const priced = executionCost(args.schema, args.document, args.operationName, args.variableValues, costs, resolved);
+      if (priced !== undefined && priced.cost > maxCost) setResultAndStopExecution({ errors: [costError(priced.cost, maxCost, priced.operation)] });
     },
   };
 }

@@ -6,7 +6,7 @@ import {
   operationLimitRules,
   useOperationLimits,
 } from '../../src/server/operationLimits.js';
-import type { OperationLimits } from '../../src/server/operationLimits.js';
+import type { CostModel, OperationLimits } from '../../src/server/operationLimits.js';
 
 // graphql 16 ships CJS (index.js) and ESM (index.mjs) builds with no
 // "exports" map. Vite resolves `graphql` to index.mjs, while graphql-yoga is
@@ -81,8 +81,8 @@ const schema = createSchema({
   },
 });
 
-function makeYoga(limits: OperationLimits = defaultOperationLimits) {
-  return createYoga({ schema, logging: false, plugins: [useOperationLimits(limits, costs)] });
+function makeYoga(limits: OperationLimits = defaultOperationLimits, model: CostModel = {}) {
+  return createYoga({ schema, logging: false, plugins: [useOperationLimits(limits, costs, model)] });
 }
 
 const yoga = makeYoga();
@@ -124,8 +124,8 @@ function nodeChain(depth: number): string {
 }
 
 /** Validates with only the limit rules (no graphql built-ins) and returns the messages. */
-function limitMessages(source: string, limits: Partial<OperationLimits> = {}): string[] {
-  const rules = operationLimitRules({ ...defaultOperationLimits, ...limits }, costs);
+function limitMessages(source: string, limits: Partial<OperationLimits> = {}, model: CostModel = {}): string[] {
+  const rules = operationLimitRules({ ...defaultOperationLimits, ...limits }, costs, model);
   return validate(schema, parse(source), rules).map((e) => e.message);
 }
 
@@ -346,11 +346,45 @@ describe('operationLimitRules', () => {
     ]);
   });
 
-  it('assumes ten items for a list whose size is a variable', () => {
-    // memories 1 + 10 * (id 1 + content 1) = 21
+  it('prices a list size given as a variable at its lower bound of one item during validation', () => {
+    // memories 1 + 1 * (id 1 + content 1) = 3; the value is priced at execution.
     expect(limitMessages('query ($n: Int) { memories(first: $n) { id content } }', { maxCost: 1 })).toEqual([
-      'Query estimated cost 21 exceeds the limit of 1.',
+      'Query estimated cost 3 exceeds the limit of 1.',
     ]);
+  });
+
+  it('assumes ten items for a list without a size argument or a default size', () => {
+    // memories 1 + 10 * (id 1 + content 1) = 21
+    expect(limitMessages('{ memories { id content } }', { maxCost: 1 })).toEqual(['Query estimated cost 21 exceeds the limit of 1.']);
+  });
+
+  it('prices an omitted page size at the default size configured for the field', () => {
+    // memories 1 + 100 * id 1 = 101
+    expect(limitMessages('{ memories { id } }', { maxCost: 1 }, { defaultListSizes: { 'Query.memories': 100 } })).toEqual([
+      'Query estimated cost 101 exceeds the limit of 1.',
+    ]);
+  });
+
+  it('charges each distinct word of a literal text argument', () => {
+    // recall 50 + 3 distinct words * 10 + memories (1 + 10 * score 1) = 91
+    const model: CostModel = { wordCosts: { 'Query.recall': { argument: 'cue', costPerWord: 10 } } };
+    expect(limitMessages('{ recall(cue: "coffee with Ada, coffee") { memories { score } } }', { maxCost: 1 }, model)).toEqual([
+      'Query estimated cost 91 exceeds the limit of 1.',
+    ]);
+  });
+
+  it('counts no words when the priced text path is absent from the argument', () => {
+    const model: CostModel = { wordCosts: { 'Query.recall': { argument: 'options.text', costPerWord: 10 } } };
+    // recall 50 + memories (1 + 1 * score 1) = 52
+    expect(limitMessages('{ recall(cue: "x", options: { maxResults: 1 }) { memories { score } } }', { maxCost: 1 }, model)).toEqual([
+      'Query estimated cost 52 exceeds the limit of 1.',
+    ]);
+  });
+
+  it('counts words with the tokenizer it is given', () => {
+    const model: CostModel = { wordCosts: { 'Query.recall': { argument: 'cue', costPerWord: 10 } }, countWords: (text) => text.length };
+    // recall 50 + 4 characters * 10 + memories (1 + 10 * score 1) = 101
+    expect(limitMessages('{ recall(cue: "abcd") { memories { score } } }', { maxCost: 1 }, model)).toEqual(['Query estimated cost 101 exceeds the limit of 1.']);
   });
 
   it('charges the configured cost for mutations', () => {
@@ -406,5 +440,112 @@ describe('operationLimitRules', () => {
   it('refuses a limit that is not a non-negative integer', () => {
     expect(() => operationLimitRules({ ...defaultOperationLimits, maxDepth: Number.NaN })).toThrow(TypeError);
     expect(() => operationLimitRules(defaultOperationLimits, { 'Query.recall': -1 })).toThrow(TypeError);
+    expect(() => operationLimitRules(defaultOperationLimits, {}, { wordCosts: { 'Query.recall': { argument: 'cue', costPerWord: -1 } } })).toThrow(TypeError);
+    expect(() => operationLimitRules(defaultOperationLimits, {}, { defaultListSizes: { 'Query.memories': Number.NaN } })).toThrow(TypeError);
+  });
+});
+
+describe('operation cost with variable values', () => {
+  const pageQuery = 'query ($n: Int) { memories(first: $n) { id content } }';
+
+  it('refuses a page size variable whose value exceeds the cost limit before any resolver runs', async () => {
+    // memories 1 + 3000 * (id 1 + content 1) = 6001
+    const { status, body } = await post(pageQuery, { n: 3000 });
+    expect(status).toBe(400);
+    expect(body.data).toBeUndefined();
+    expect(body.errors?.map((e) => e.message)).toEqual(['Query estimated cost 6001 exceeds the limit of 5000.']);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.extensions?.limit).toBe('cost');
+    expect(calls.memories).toBe(0);
+  });
+
+  it('answers the same document by its variable values each time although validation is cached', async () => {
+    expect((await post(pageQuery, { n: 5 })).status).toBe(200);
+    expect((await post(pageQuery, { n: 3000 })).status).toBe(400);
+    expect((await post(pageQuery, { n: 5 })).status).toBe(200);
+    expect(calls.memories).toBe(2);
+  });
+
+  it('prices a page size variable at the size of ten aliases together, as a literal would be', async () => {
+    const aliases = Array.from({ length: 10 }, (_, i) => `a${i}: memories(first: $n) { id content }`).join(' ');
+    const byVariable = await post(`query ($n: Int) { ${aliases} }`, { n: 1000 });
+    const byLiteral = await post(`{ ${aliases.replaceAll('$n', '1000')} }`);
+    expect(byVariable.status).toBe(400);
+    expect(byVariable.body.errors?.[0]?.message).toBe(byLiteral.body.errors?.[0]?.message);
+    expect(calls.memories).toBe(0);
+  });
+
+  it('prices a whole options object given as a variable by its maxResults', async () => {
+    // recall 50 + memories (1 + 2000 * (score 1 + memory 1 + id 1)) = 6051
+    const { status, body } = await post('query ($o: RecallOptions) { recall(cue: "x", options: $o) { memories { score memory { id } } } }', { o: { maxResults: 2000 } });
+    expect(status).toBe(400);
+    expect(body.errors?.map((e) => e.message)).toEqual(['Query estimated cost 6051 exceeds the limit of 5000.']);
+    expect(calls.recall).toBe(0);
+  });
+
+  it('prices a variable inside an object literal argument', async () => {
+    const { status, body } = await post('query ($m: Int) { recall(cue: "x", options: { maxResults: $m }) { memories { score memory { id } } } }', { m: 2000 });
+    expect(status).toBe(400);
+    expect(limitErrors(body, 'cost')).toHaveLength(1);
+    expect(calls.recall).toBe(0);
+  });
+
+  it('uses a variable\'s default value when the request omits the variable', async () => {
+    const query = 'query ($n: Int = 3000) { memories(first: $n) { id content } }';
+    expect((await post(query)).status).toBe(400);
+    expect((await post(query, { n: 2 })).status).toBe(200);
+    expect(calls.memories).toBe(1);
+  });
+
+  it('prices an explicit null page size like an omitted one', async () => {
+    const server = makeYoga(defaultOperationLimits, { defaultListSizes: { 'Query.memories': 3000 } });
+    const { status } = await post('query ($n: Int = 2) { memories(first: $n) { id content } }', { n: null }, server);
+    expect(status).toBe(400);
+    expect(calls.memories).toBe(0);
+  });
+
+  it('charges the distinct words of a text cue given as a variable', async () => {
+    const server = makeYoga(defaultOperationLimits, { wordCosts: { 'Query.recall': { argument: 'cue', costPerWord: 100 } } });
+    const query = 'query ($cue: String!) { recall(cue: $cue) { memories { score } } }';
+    const words = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+    const refused = await post(query, { cue: words }, server);
+    expect(refused.status).toBe(400);
+    // recall 50 + 60 words * 100 + memories (1 + 10 * score 1) = 6061
+    expect(refused.body.errors?.map((e) => e.message)).toEqual(['Query estimated cost 6061 exceeds the limit of 5000.']);
+    // The same word sixty times is one distinct word.
+    const repeated = await post(query, { cue: Array.from({ length: 60 }, () => 'word').join(' ') }, server);
+    expect(repeated.status).toBe(200);
+    expect(calls.recall).toBe(1);
+  });
+});
+
+describe('document nesting', () => {
+  const deepList = (levels: number) => `{ recall(cue: "x", options: { minScore: ${'['.repeat(levels)}${']'.repeat(levels)} }) { memories { score } } }`;
+
+  it('refuses arguments nested 2000 deep with a 400 before graphql parses them', async () => {
+    const { status, body } = await post(deepList(2000));
+    expect(status).toBe(400);
+    expect(body.errors?.map((e) => e.extensions?.limit)).toEqual(['nesting']);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(calls.recall).toBe(0);
+  });
+
+  it('refuses selections nested 2000 deep with the nesting limit rather than a stack overflow', async () => {
+    const { status, body } = await post(`${'{ node '.repeat(2000)}${'}'.repeat(2000)}`);
+    expect(status).toBe(400);
+    expect(body.errors?.map((e) => e.extensions?.limit)).toEqual(['nesting']);
+  });
+
+  it('lets a document nested exactly to the limit reach the usual rules, and refuses one level more', async () => {
+    // `{`, `(` and `{` come before the lists.
+    const atLimit = await post(deepList(defaultOperationLimits.maxNesting - 3));
+    expect(atLimit.body.errors?.some((e) => e.extensions?.limit === 'nesting')).toBe(false);
+    const over = await post(deepList(defaultOperationLimits.maxNesting - 2));
+    expect(over.body.errors?.map((e) => e.extensions?.limit)).toEqual(['nesting']);
+  });
+
+  it('turns a stack overflow in the parser into the nesting error on paths that skip onParams', () => {
+    const { parse: parseWithLimits } = yoga.getEnveloped({});
+    expect(() => parseWithLimits(`{ a(x: ${'['.repeat(50_000)}${']'.repeat(50_000)}) }`)).toThrow(/deeper than the limit of 64 levels/);
   });
 });
