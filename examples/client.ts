@@ -100,14 +100,20 @@ export async function execute<TResult, TVariables>(url: string, document: TypedD
   return body.data;
 }
 
+/** A mutation field is null only when it failed, and then `execute` has already thrown. */
+function committed<T>(value: T | null | undefined, field: string): T {
+  if (value == null) throw new GraphqlRequestError(`${field} returned no result`, 200);
+  return value;
+}
+
 export async function createSpace(url: string, id: string, dimension: number, shards?: number) {
   const data = await execute(url, CreateSpaceDocument, { id, dimension, shards });
-  return data.createSpace;
+  return committed(data.createSpace, 'createSpace');
 }
 
 export async function remember(url: string, space: string, memory: MemoryInput, options?: WriteOptions) {
   const data = await execute(url, RememberDocument, { space, memory, options });
-  return data.remember;
+  return committed(data.remember, 'remember');
 }
 
 export async function recall(url: string, space: string, cue: CueInput, options?: RecallOptions) {

@@ -824,7 +824,7 @@ export class ReplicationManager {
 
   private async ensureSpace(definition: SpaceDefinition): Promise<void> {
     if (this.engine.findSpace(definition.id) !== undefined) return;
-    await this.engine.createSpace(definition.id, definition.dimension, definition.shards);
+    await this.engine.createSpace(definition.id, definition.dimension, definition.shards, true);
   }
 
   private call<T>(node: string, op: string, body: unknown): Promise<T> {

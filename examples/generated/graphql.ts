@@ -38,11 +38,11 @@ export type MemoryInput = {
 };
 
 export type RecallMode =
-  /** Average of activation x confidence and similarity (default). */
+  /** Activation x confidence and similarity, each weighted by its rank in its own list, averaged (default; docs/recall.md). */
   | 'HYBRID'
   /** Rank by similarity to the cue only. */
   | 'SIMILARITY'
-  /** Rank by spreading activation x confidence. */
+  /** Rank by spreading activation x confidence: what the cue's best matches bring to mind through their associations. */
   | 'SPREADING';
 
 export type RecallOptions = {
@@ -73,7 +73,7 @@ export type CreateSpaceMutationVariables = Exact<{
 }>;
 
 
-export type CreateSpaceMutation = { createSpace: { id: string, dimension: number, shards: number, memoryCount: number, createdAt: string } };
+export type CreateSpaceMutation = { createSpace: { id: string, dimension: number, shards: number, memoryCount: number, createdAt: string } | null };
 
 export type RememberMutationVariables = Exact<{
   space?: string | number | null | undefined;
@@ -82,7 +82,7 @@ export type RememberMutationVariables = Exact<{
 }>;
 
 
-export type RememberMutation = { remember: { id: string, changed: boolean, memory: { id: string, content: string | null, confidence: number, tags: Array<string>, createdAt: string } } };
+export type RememberMutation = { remember: { id: string, changed: boolean, memory: { id: string, content: string | null, confidence: number, tags: Array<string>, createdAt: string } } | null };
 
 export type RecallQueryVariables = Exact<{
   space?: string | number | null | undefined;

@@ -16,22 +16,13 @@ import { IndexHost } from './indexHost.js';
 import { tokenize } from './lexical.js';
 import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecord } from './recordIndexes.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
+import { emptyMemoryError, prepareEpisode, prepareMemory, type EpisodeInput, type MemoryInput, type PreparedEpisode, type PreparedMemory } from './memoryInput.js';
 import { SerialQueue } from './serialQueue.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
 import { encodeEmbedding } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
 import { eventTime, type Association, type EpisodeFields, type MemoryKind, type MemoryRecord, type SpaceDefinition, type VectorClock } from './types.js';
-import {
-  validateContent,
-  validateCount,
-  validateEmbeddingInput,
-  validateMemoryId,
-  validateMetadata,
-  validateSpaceId,
-  validateTags,
-  validateTime,
-  validateUnit,
-} from './validation.js';
+import { validateCount, validateMemoryId, validateSpaceId, validateUnit } from './validation.js';
 import { compare, merge as mergeClocks, tick } from './vectorClock.js';
 import { mergeVersions } from './merge.js';
 import { cosineSimilarity, type VectorHit } from './vectorIndex.js';
@@ -59,33 +50,7 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-export interface MemoryInput {
-  id?: string | null;
-  content?: string | null;
-  embedding?: readonly number[] | null;
-  /** The embedding as base64 of little-endian float32 values, instead of `embedding`. */
-  embeddingBase64?: string | null;
-  confidence?: number | null;
-  tags?: readonly string[] | null;
-  metadata?: unknown;
-}
-
-export interface EpisodeInput {
-  id?: string | null;
-  what: string;
-  when?: number | null;
-  where?: string | null;
-  who?: readonly string[] | null;
-  why?: string | null;
-  how?: string | null;
-  embedding?: readonly number[] | null;
-  embeddingBase64?: string | null;
-  confidence?: number | null;
-  vividness?: number | null;
-  reliability?: number | null;
-  tags?: readonly string[] | null;
-  metadata?: unknown;
-}
+export type { EpisodeInput, MemoryInput } from './memoryInput.js';
 
 export type ForgetMode = 'SUPPRESS' | 'DELETE';
 
@@ -168,6 +133,8 @@ export class Engine {
   private touchTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  /** Space creations refused because the node holds its limit of spaces. */
+  spaceLimitRejections = 0;
   private readonly accesses: AccessTracker;
   readonly now: () => number;
   readonly checkpointer: IndexCheckpointer;
@@ -251,8 +218,13 @@ export class Engine {
     return space;
   }
 
-  /** Creates the space, or returns it when it already exists with the same settings. */
-  async createSpace(id: string, dimension?: number | null, shards?: number | null): Promise<MemorySpace> {
+  /**
+   * Creates the space, or returns it when it already exists with the same settings.
+   * `fromPeer` marks a space another node of the cluster already holds: it is created
+   * even past the space limit, since refusing it would leave this node unable to hold
+   * its copies; the limit is applied where clients create spaces.
+   */
+  async createSpace(id: string, dimension?: number | null, shards?: number | null, fromPeer = false): Promise<MemorySpace> {
     this.assertOpen();
     validateSpaceId(id);
     const settings = this.options.settings;
@@ -268,6 +240,10 @@ export class Engine {
         });
       }
       return existing;
+    }
+    if (!fromPeer && this.spaces.size + this.spaceCreation.size >= settings.maxSpaces) {
+      this.spaceLimitRejections++;
+      throw new BadInputError(`This node holds its limit of ${settings.maxSpaces} memory spaces; no more can be created`, { details: { space: id, limit: 'spaces', maxSpaces: settings.maxSpaces } });
     }
     const creation = this.writeNewSpace(id, wantDimension ?? settings.defaultDimension, wantShards ?? settings.defaultShards);
     this.spaceCreation.set(id, creation);
@@ -310,10 +286,10 @@ export class Engine {
     return this.options.logger;
   }
 
-  /** Writes create a missing space with the default settings. */
-  private async spaceForWrite(id: string): Promise<MemorySpace> {
+  /** A space that replication needs: one another node holds, so it is created here too. */
+  private async spaceForMerge(id: string): Promise<MemorySpace> {
     validateSpaceId(id);
-    return this.spaces.get(id) ?? (await this.createSpace(id));
+    return this.spaces.get(id) ?? (await this.createSpace(id, undefined, undefined, true));
   }
 
   reader(space: MemorySpace): SpaceReader {
@@ -381,21 +357,12 @@ export class Engine {
 
   async remember(spaceId: string, input: MemoryInput): Promise<StoreOutcome> {
     this.assertOpen();
-    const space = await this.spaceForWrite(spaceId);
-    const limits = this.limits;
-    const id = input.id == null ? null : validateMemoryId(input.id, limits);
-    const content = input.content == null ? null : validateContent('content', input.content, limits);
-    const embedding = validateEmbeddingInput('embedding', input, space.definition.dimension);
-    const confidence = input.confidence == null ? null : validateUnit('confidence', input.confidence);
-    const tags = input.tags == null ? null : validateTags(input.tags, limits);
-    const metadata = input.metadata === undefined ? undefined : validateMetadata(input.metadata, limits);
-    const empty = (content === null || content.trim().length === 0) && embedding === null;
-    const emptyError = () => new BadInputError('A memory needs content or an embedding', { details: { field: 'memory' } });
-    if (id === null && empty) throw emptyError();
+    const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareMemory(input, dimension, this.limits));
+    const { id, content, embedding, confidence, tags, metadata, empty } = prepared;
     return this.store(space, id ?? randomUUID(), id === null, embedding, (existing, now) => {
       if (existing === null) {
         // Only an update may omit both; a new memory must have something to recall it by.
-        if (empty) throw emptyError();
+        if (empty) throw emptyMemoryError();
         return this.newRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
       }
       return {
@@ -411,40 +378,48 @@ export class Engine {
 
   async rememberEpisode(spaceId: string, input: EpisodeInput): Promise<StoreOutcome> {
     this.assertOpen();
-    const space = await this.spaceForWrite(spaceId);
-    const limits = this.limits;
-    const id = input.id == null ? null : validateMemoryId(input.id, limits);
-    if (typeof input.what !== 'string' || input.what.trim().length === 0) throw new BadInputError('episode.what must not be empty', { details: { field: 'what' } });
-    const what = validateContent('what', input.what, limits);
-    for (const [field, value] of [['where', input.where], ['why', input.why], ['how', input.how]] as const) {
-      if (value != null) validateContent(field, value, limits);
-    }
-    const who = input.who == null ? [] : validateTags(input.who, limits, 'who');
-    const embedding = validateEmbeddingInput('embedding', input, space.definition.dimension);
-    const encoding = input.confidence == null ? DEFAULT_CONFIDENCE : validateUnit('confidence', input.confidence);
-    const vividness = input.vividness == null ? encoding : validateUnit('vividness', input.vividness);
-    const reliability = input.reliability == null ? encoding : validateUnit('reliability', input.reliability);
-    const tags = input.tags == null ? [] : validateTags(input.tags, limits);
-    const metadata = validateMetadata(input.metadata, limits);
-    const now = this.now();
-    const when = input.when == null ? now : validateTime('when', input.when);
-    const episode: EpisodeFields = {
-      what,
-      when,
-      where: input.where ?? null,
-      who,
-      why: input.why ?? null,
-      how: input.how ?? null,
-      encodingConfidence: encoding,
-      vividness,
-      reliability,
-    };
-    // The episode's confidence combines its three confidences (geometric mean), so one weak signal lowers it.
-    const confidence = Math.cbrt(encoding * vividness * reliability);
+    const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareEpisode(input, dimension, this.limits));
+    const { id, embedding, confidence, tags, metadata } = prepared;
+    const episode: EpisodeFields = { ...prepared.episode, when: prepared.episode.when ?? this.now() };
     return this.store(space, id ?? randomUUID(), id === null, embedding, (existing, at) => {
-      const base = existing ?? this.newRecord('EPISODE', { content: what, confidence, tags, metadata }, at);
-      return { ...base, kind: 'EPISODE', content: what, confidence, tags, metadata, episode, suppressed: false };
+      const base = existing ?? this.newRecord('EPISODE', { content: episode.what, confidence, tags, metadata }, at);
+      return { ...base, kind: 'EPISODE', content: episode.what, confidence, tags, metadata, episode, suppressed: false };
     });
+  }
+
+  /** Validates a write against the space it goes to, without creating the space. */
+  validateWrite(kind: 'memory' | 'episode', input: MemoryInput | EpisodeInput, dimension: number): PreparedMemory | PreparedEpisode {
+    return kind === 'memory' ? prepareMemory(input as MemoryInput, dimension, this.limits) : prepareEpisode(input as EpisodeInput, dimension, this.limits);
+  }
+
+  /**
+   * The space of a write and its validated input. The input is checked against the
+   * dimension the space has, or would have once created, before the space is created, so
+   * a refused write leaves no space behind.
+   */
+  private async validatedWrite<T extends { empty: boolean }>(spaceId: string, prepare: (dimension: number) => T): Promise<{ space: MemorySpace; prepared: T }> {
+    validateSpaceId(spaceId);
+    const known = this.spaces.get(spaceId) ?? (await this.spaceCreation.get(spaceId));
+    const prepared = prepare(known?.definition.dimension ?? this.settings.defaultDimension);
+    if (known !== undefined) return { space: known, prepared };
+    // A new space holds no memory, so an input that could only update one is refused here.
+    if (prepared.empty) throw emptyMemoryError();
+    const space = await this.createSpaceForWrite(spaceId);
+    // Another request may have created the space meanwhile, with another dimension.
+    return { space, prepared: space.definition.dimension === this.settings.defaultDimension ? prepared : prepare(space.definition.dimension) };
+  }
+
+  /**
+   * Creates the space a client's write names, when writes may create spaces. Spaces are
+   * never created by reads.
+   */
+  async createSpaceForWrite(id: string): Promise<MemorySpace> {
+    const existing = this.spaces.get(id) ?? (await this.spaceCreation.get(id));
+    if (existing !== undefined) return existing;
+    if (!this.settings.autoCreateSpaces) {
+      throw new NotFoundError(`Memory space "${id}" does not exist; create it with createSpace (writes do not create spaces on this node)`, { details: { space: id } });
+    }
+    return this.createSpace(id);
   }
 
   private newRecord(kind: MemoryKind, fields: Pick<MemoryRecord, 'content' | 'confidence' | 'tags' | 'metadata'>, nowMs: number): MemoryRecord {
@@ -591,7 +566,7 @@ export class Engine {
    */
   async mergeRecord(spaceId: string, id: string, incoming: MemoryRecord | null, embedding: Float32Array | null, deletedVersion?: VectorClock): Promise<boolean> {
     this.assertOpen();
-    const space = await this.spaceForWrite(spaceId);
+    const space = await this.spaceForMerge(spaceId);
     const existing = await this.reader(space).record(id);
     if (incoming === null) {
       if (deletedVersion === undefined) return false;

@@ -6,9 +6,42 @@ import type { LimitSettings } from '../config.js';
 
 export const SPACE_ID_PATTERN = /^[a-z0-9_-]{3,64}$/;
 
+/**
+ * Input as it may appear inside an error message: cut to `max` code points and made
+ * well-formed, so a message never carries a lone surrogate that strict JSON parsers refuse.
+ */
+export function quoted(value: unknown, max = 80): string {
+  return Array.from(String(value)).slice(0, max).join('').toWellFormed();
+}
+
+/**
+ * Strings must be well-formed UTF-16. A lone surrogate has no UTF-8 form: storage would
+ * turn every one into U+FFFD, so different ids would become one key.
+ */
+export function requireWellFormed(field: string, value: string): string {
+  if (!value.isWellFormed()) throw new BadInputError(`${field} is not well-formed Unicode (it holds a lone surrogate)`, { details: { field } });
+  return value;
+}
+
+/** Every string of a JSON value, keys included, is well-formed; walked without recursion. */
+function requireWellFormedJson(field: string, value: unknown): void {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') requireWellFormed(field, item);
+    else if (Array.isArray(item)) pending.push(...item);
+    else if (item !== null && typeof item === 'object') {
+      for (const [key, inner] of Object.entries(item)) {
+        requireWellFormed(field, key);
+        pending.push(inner);
+      }
+    }
+  }
+}
+
 export function validateSpaceId(id: string): string {
   if (typeof id !== 'string' || !SPACE_ID_PATTERN.test(id)) {
-    throw new BadInputError(`Invalid space id "${String(id).slice(0, 80)}": it must match [a-z0-9_-]{3,64}`, { details: { field: 'space' } });
+    throw new BadInputError(`Invalid space id "${quoted(id)}": it must match [a-z0-9_-]{3,64}`, { details: { field: 'space' } });
   }
   return id;
 }
@@ -17,8 +50,8 @@ export function validateSpaceId(id: string): string {
 const ID_PATTERN = /^[^\p{Cc}\s]+$/u;
 
 export function validateMemoryId(id: string, limits: LimitSettings): string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > limits.maxIdLength || !ID_PATTERN.test(id)) {
-    throw new BadInputError(`Invalid memory id: it must be 1-${limits.maxIdLength} printable characters without spaces`, { details: { field: 'id' } });
+  if (typeof id !== 'string' || id.length === 0 || id.length > limits.maxIdLength || !ID_PATTERN.test(id) || !id.isWellFormed()) {
+    throw new BadInputError(`Invalid memory id: it must be 1-${limits.maxIdLength} printable characters of well-formed Unicode without spaces`, { details: { field: 'id' } });
   }
   return id;
 }
@@ -91,6 +124,8 @@ export function validateEmbeddingInput(
 }
 
 export function validateContent(field: string, content: string, limits: LimitSettings): string {
+  if (typeof content !== 'string') throw new BadInputError(`${field} must be a string`, { details: { field } });
+  requireWellFormed(field, content);
   const bytes = Buffer.byteLength(content, 'utf8');
   if (bytes > limits.maxContentBytes) {
     throw new BadInputError(`${field} is ${bytes} bytes; the limit is ${limits.maxContentBytes}`, { details: { field, limit: limits.maxContentBytes } });
@@ -101,7 +136,10 @@ export function validateContent(field: string, content: string, limits: LimitSet
 /** Trims and de-duplicates a list of short labels (tags, or an episode's `who`). */
 export function validateTags(tags: readonly string[], limits: LimitSettings, field = 'tags'): string[] {
   const out = new Set<string>();
+  if (!Array.isArray(tags)) throw new BadInputError(`${field} must be a list of strings`, { details: { field } });
   for (const raw of tags) {
+    if (typeof raw !== 'string') throw new BadInputError(`Each entry of ${field} must be a string`, { details: { field } });
+    requireWellFormed(field, raw);
     const tag = raw.trim();
     if (tag.length === 0 || tag.length > limits.maxTagLength || !/^[^\p{Cc}]+$/u.test(tag)) {
       throw new BadInputError(`Each entry of ${field} must be 1-${limits.maxTagLength} printable characters`, { details: { field } });
@@ -125,7 +163,9 @@ export function validateMetadata(metadata: unknown, limits: LimitSettings): unkn
   if (bytes > limits.maxMetadataBytes) {
     throw new BadInputError(`metadata is ${bytes} bytes; the limit is ${limits.maxMetadataBytes}`, { details: { field: 'metadata' } });
   }
-  return JSON.parse(serialised) as unknown;
+  const parsed = JSON.parse(serialised) as unknown;
+  requireWellFormedJson('metadata', parsed);
+  return parsed;
 }
 
 export function validateCount(field: string, value: number, min: number, max: number): number {

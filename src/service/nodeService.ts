@@ -24,8 +24,9 @@ import {
   type MemoryPage,
   type StoreOutcome,
 } from '../engine/engine.js';
+import { emptyMemoryError } from '../engine/memoryInput.js';
 import { shardOf, type MemorySpace } from '../engine/memorySpace.js';
-import type { CueInput, RecalledMemory, RecallOptionsInput, RecallOutcome, RecognitionOutcome } from '../engine/recall.js';
+import { rescoreGathered, type CueInput, type RecalledMemory, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from '../engine/recall.js';
 import { decodeEmbedding, encodeEmbedding } from '../engine/recordCodec.js';
 import type { Orphan } from '../engine/shardSync.js';
 import type { MemoryRecord, SpaceDefinition } from '../engine/types.js';
@@ -105,7 +106,8 @@ export class NodeService {
       forget: (b) => this.localForget(b),
       consolidate: (b) => this.localConsolidate(b),
       merge: (b) => this.localMerge(b),
-      createSpace: async (b) => (await this.engine.createSpace(String(b['id']), b['dimension'] as number, b['shards'] as number)).definition,
+      // A peer already created this space for a client, so the space limit was applied there.
+      createSpace: async (b) => (await this.engine.createSpace(String(b['id']), b['dimension'] as number, b['shards'] as number, true)).definition,
       catalog: () => Promise.resolve(this.engine.listSpaces().map((s) => s.definition)),
       counts: (b) => Promise.resolve(this.localCounts(b)),
     };
@@ -194,14 +196,30 @@ export class NodeService {
     throw new NotFoundError(`Memory space "${space}" does not exist`, { details: { space } });
   }
 
-  /** Writes create a missing space with the default settings, on every node. */
-  private async definitionForWrite(space: string): Promise<SpaceDefinition> {
+  /** The space's definition, or null when no node this one can reach knows it. */
+  private async knownDefinition(space: string): Promise<SpaceDefinition | null> {
     try {
       return await this.definition(space);
     } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      return (await this.createSpace(space)).definition;
+      if (error instanceof NotFoundError) return null;
+      throw error;
     }
+  }
+
+  /**
+   * A client's write, validated whole against the space's dimension (or the dimension a
+   * new space would get) before anything happens; then the space, created on every node
+   * when writes may create spaces.
+   */
+  private async definitionForWrite(space: string, field: 'memory' | 'episode', input: MemoryInput | EpisodeInput, fromPeer: boolean): Promise<SpaceDefinition> {
+    const known = await this.knownDefinition(space);
+    const prepared = this.engine.validateWrite(field, input, known?.dimension ?? this.engine.settings.defaultDimension);
+    if (known !== null) return known;
+    // A new space holds no memory, so an input that could only update one is refused here.
+    if (prepared.empty) throw emptyMemoryError();
+    if (fromPeer) return (await this.engine.createSpace(space, undefined, undefined, true)).definition;
+    await this.engine.createSpaceForWrite(space);
+    return (await this.createSpace(space)).definition;
   }
 
   /** Copies space definitions this node lacks from up to `peers` live members. */
@@ -215,7 +233,7 @@ export class NodeService {
         const definitions = await cluster.router.call<SpaceDefinition[]>(() => node, 'op.catalog', {});
         for (const definition of definitions) {
           if (this.engine.findSpace(definition.id) !== undefined) continue;
-          await this.engine.createSpace(definition.id, definition.dimension, definition.shards);
+          await this.engine.createSpace(definition.id, definition.dimension, definition.shards, true);
           created++;
         }
       } catch {
@@ -327,7 +345,7 @@ export class NodeService {
     const definition = await this.definition(space);
     const started = performance.now();
     const body = { space, cue, options: options ?? {}, allowReplica: request?.allowReplica === true };
-    const outcome = this.clusterServices === undefined ? await this.engine.recall(space, cue, options ?? {}) : mergeRecalls(await this.scatter<RecallOutcome>(definition, 'recall', body, request), options?.maxResults ?? this.engine.settings.defaultMaxResults, started);
+    const outcome = this.clusterServices === undefined ? await this.engine.recall(space, cue, options ?? {}) : mergeRecalls(await this.scatter<RecallOutcome>(definition, 'recall', body, request), options?.maxResults ?? this.engine.settings.defaultMaxResults, started, this.engine);
     this.metrics.recallDuration.observe({ mode: outcome.metadata.mode }, outcome.metadata.elapsedMs / 1000);
     return outcome;
   }
@@ -356,9 +374,9 @@ export class NodeService {
     validateSpaceId(space);
     if (this.clusterServices === undefined) return this.handlers[op]!({ space, [field]: input, consistency }) as Promise<StoreOutcome>;
     if (input == null || typeof input !== 'object') throw new BadInputError(`${field} is required`, { details: { field } });
+    const definition = await this.definitionForWrite(space, field as 'memory' | 'episode', input, false);
     // The id is fixed here, so the write and every retry of it go to the same shard.
     const id = input.id == null ? randomUUID() : validateMemoryId(input.id, this.engine.limits);
-    const definition = await this.definitionForWrite(space);
     return this.route(space, shardOf(id, definition.shards), op, { space, [field]: { ...input, id }, consistency }, request, true);
   }
 
@@ -446,7 +464,7 @@ export class NodeService {
     const input = b[field] as MemoryInput & EpisodeInput;
     const replication = this.replication;
     if (replication !== undefined) {
-      const definition = await this.definitionForWrite(space);
+      const definition = await this.definitionForWrite(space, field, input, true);
       this.assertPrimary(space, shardOf(String(input.id), definition.shards));
     }
     const outcome = field === 'memory' ? await this.engine.remember(space, input) : await this.engine.rememberEpisode(space, input);
@@ -524,13 +542,13 @@ export class NodeService {
 }
 
 /** Gathers per-shard recalls: the best `maxResults` by score, metadata summed. */
-function mergeRecalls(gathered: { results: RecallOutcome[]; failed: number }, maxResults: number, startedMs: number): RecallOutcome {
+function mergeRecalls(gathered: { results: RecallOutcome[]; failed: number }, maxResults: number, startedMs: number, engine: Engine): RecallOutcome {
   const { results, failed } = gathered;
   if (results.length === 1 && failed === 0) return results[0]!;
   const seen = new Set<string>();
-  const memories = results
-    .flatMap((r) => r.memories)
-    .sort((a, b) => b.score - a.score)
+  const mode = results[0]!.metadata.mode;
+  const memories = rescoreGathered(mode, results.flatMap((r) => r.memories), engine.now(), engine.settings)
+    .sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1))
     .filter((m) => !seen.has(m.record.id) && seen.add(m.record.id))
     .slice(0, maxResults);
   const best = results.reduce((a, b) => (b.confidence.point > a.confidence.point ? b : a));
