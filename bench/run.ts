@@ -5,7 +5,7 @@
 //   npm run bench                      full run (about 4-6 minutes on 2 cores)
 //   npm run bench -- --quick           ~10x smaller, a smoke run
 //   npm run bench -- --json            one JSON object on stdout instead of the table
-//   npm run bench -- --only remember   or --only recall
+//   npm run bench -- --only remember   or --only recall, --only quality (recall against planted ground truth)
 //   --duration <s>                     seconds per remember run (default 10, quick 2)
 //   --count <n> / --queries <n>        recall data size / query count (default 100000 / 1000)
 //
@@ -15,16 +15,17 @@
 import '../src/server/productionMode.js'; // must stay first: sets NODE_ENV before graphql loads
 import { positiveNumber, walkFlags } from '../src/cliFlags.js';
 import { commonFlag, exitWith, runBench, type CommonArgs } from './entry.js';
+import { qualityBench } from './qualityBench.js';
 import { recallBench, recallOptions } from './recallBench.js';
 import { rememberBench, rememberOptions } from './rememberBench.js';
 
 interface Args extends CommonArgs {
-  only: 'remember' | 'recall' | undefined;
+  only: 'remember' | 'recall' | 'quality' | undefined;
   count: number | undefined;
   queries: number | undefined;
 }
 
-const USAGE = 'usage: tsx bench/run.ts [--json] [--quick] [--only remember|recall] [--duration <s>] [--count <n>] [--queries <n>]';
+const USAGE = 'usage: tsx bench/run.ts [--json] [--quick] [--only remember|recall|quality] [--duration <s>] [--count <n>] [--queries <n>]';
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { json: false, quick: false, only: undefined, duration: undefined, count: undefined, queries: undefined };
@@ -33,7 +34,7 @@ function parseArgs(argv: readonly string[]): Args {
     switch (flag) {
       case '--only': {
         const only = value();
-        if (only !== 'remember' && only !== 'recall') throw new Error(`--only takes remember or recall\n${USAGE}`);
+        if (only !== 'remember' && only !== 'recall' && only !== 'quality') throw new Error(`--only takes remember, recall or quality\n${USAGE}`);
         args.only = only;
         break;
       }
@@ -57,8 +58,10 @@ exitWith(async () => {
     args,
     meta: { only: args.only ?? 'all' },
     run: async (cleanup, sections) => {
-      if (args.only !== 'recall') sections.push(await rememberBench(cleanup, rememberOptions(args.quick, args.duration)));
-      if (args.only !== 'remember') sections.push(await recallBench(cleanup, recallOptions(args.quick, { count: args.count, queries: args.queries })));
+      const wanted = (name: NonNullable<Args['only']>) => args.only === undefined || args.only === name;
+      if (wanted('remember')) sections.push(await rememberBench(cleanup, rememberOptions(args.quick, args.duration)));
+      if (wanted('recall')) sections.push(await recallBench(cleanup, recallOptions(args.quick, { count: args.count, queries: args.queries })));
+      if (wanted('quality')) sections.push(await qualityBench(cleanup, args.quick));
     },
   });
 });

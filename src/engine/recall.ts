@@ -11,7 +11,7 @@ import { cosineSimilarity } from './vectorIndex.js';
 import { overallInterval, resultInterval, type ConfidenceInterval } from './confidence.js';
 import { scoreLexical, tokenize } from './lexical.js';
 import type { MemorySpace } from './memorySpace.js';
-import { rankScore, type RecallMode } from './ranking.js';
+import { listRanks, rankScore, retrievalStrength, type RecallMode } from './ranking.js';
 import type { SpaceReader } from './spaceReader.js';
 import { spreadActivation } from './spreading.js';
 import { eventTime, type MemoryRecord } from './types.js';
@@ -78,7 +78,7 @@ export interface RecallContext {
   nowMs: number;
 }
 
-interface ParsedCue {
+export interface ParsedCue {
   embedding: Float32Array | null;
   terms: string[];
   hasText: boolean;
@@ -88,7 +88,7 @@ interface ParsedCue {
   threshold: number;
 }
 
-/** Seeds that start spreading activation. */
+/** Seeds that start spreading activation: the best direct matches that pass the filters. */
 const SPREAD_SEEDS = 10;
 
 export function parseCue(cue: CueInput, dimension: number, limits: LimitSettings): ParsedCue {
@@ -103,7 +103,22 @@ export function parseCue(cue: CueInput, dimension: number, limits: LimitSettings
   if (embedding === null && !hasText && from === null && to === null && tags.length === 0) {
     throw new BadInputError('The cue is empty: give an embedding, text, a time range or tags', { details: { field: 'cue' } });
   }
-  return { embedding, terms: [...new Set(tokenize(text))], hasText, from, to, tags, threshold };
+  const terms = [...new Set(tokenize(text))];
+  if (terms.length > limits.maxCueTerms) {
+    throw new BadInputError(`cue.text holds ${terms.length} distinct terms; the limit is ${limits.maxCueTerms}`, {
+      details: { field: 'cue.text', limit: 'cueTerms', maxCueTerms: limits.maxCueTerms },
+    });
+  }
+  return { embedding, terms, hasText, from, to, tags, threshold };
+}
+
+function isFiltered(cue: ParsedCue): boolean {
+  return cue.tags.length > 0 || cue.from !== null || cue.to !== null;
+}
+
+/** A cue of filters only: every memory that passes them matches it fully. */
+function isFilterOnly(cue: ParsedCue): boolean {
+  return cue.embedding === null && !cue.hasText;
 }
 
 function passesFilters(record: MemoryRecord, cue: ParsedCue): boolean {
@@ -114,13 +129,22 @@ function passesFilters(record: MemoryRecord, cue: ParsedCue): boolean {
   return cue.tags.every((tag) => record.tags.includes(tag));
 }
 
+/**
+ * How many nearest neighbours the ANN search returns. It does not depend on `maxResults`
+ * up to the base size, so the first k results are the same whatever larger `maxResults`
+ * is asked for; past it the search widens to `maxResults`. Filters oversample, since
+ * they and suppressed memories discard candidates after the search.
+ */
+export function candidatePoolSize(filtered: boolean, maxResults: number, settings: Pick<EngineSettings, 'recallCandidates' | 'filteredRecallCandidates' | 'maxRecallCandidates'>): number {
+  const wanted = filtered ? Math.max(settings.filteredRecallCandidates, maxResults * 10) : Math.max(settings.recallCandidates, maxResults);
+  return Math.min(wanted, settings.maxRecallCandidates);
+}
+
 /** Candidates with their similarity to the cue (before filters). */
 async function directCandidates(ctx: RecallContext, cue: ParsedCue, maxResults: number): Promise<Map<string, number>> {
   const similarity = new Map<string, number>();
-  const filtered = cue.tags.length > 0 || cue.from !== null || cue.to !== null;
   if (cue.embedding !== null) {
-    // Oversample so filters and suppressed memories still leave enough results.
-    const k = filtered ? Math.min(Math.max(maxResults * 10, 200), 5000) : Math.min(Math.max(maxResults * 2, 50), 2000);
+    const k = candidatePoolSize(isFiltered(cue), maxResults, ctx.settings);
     for (const hit of await ctx.space.index.search(cue.embedding, k)) {
       const id = ctx.space.labels.get(hit.label);
       // Orthogonal or opposite vectors say nothing about the cue.
@@ -133,8 +157,7 @@ async function directCandidates(ctx: RecallContext, cue: ParsedCue, maxResults: 
       if (score > 0 && score >= cue.threshold) similarity.set(id, Math.max(similarity.get(id) ?? 0, score));
     }
   }
-  if (cue.embedding === null && !cue.hasText) {
-    // Filter-only cue: every memory that passes the filters matches it fully.
+  if (isFilterOnly(cue)) {
     const ids =
       cue.tags.length > 0
         ? await ctx.reader.tagged(cue.tags[0]!)
@@ -174,30 +197,56 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
     }
   }
 
-  const candidateIds = [...new Set([...bySimilarity, ...activation.keys()])];
-  const memories = await traced(
-    'engine.ranking',
-    async () => {
-      const top = (await rankCandidates(ctx, cue, mode, candidateIds, similarity, activation, records, maxResults)).slice(0, maxResults);
-      await fillSimilarity(ctx, cue, top);
-      return top;
-    },
-    { attributes: { 'engram.candidates': candidateIds.length } },
-  );
+  const memories = await traced('engine.ranking', async (span) => {
+    const candidateIds = await candidatesOf(ctx, cue, mode, bySimilarity, similarity, activation);
+    span.setAttribute('engram.candidates', candidateIds.length);
+    const top = (await rankCandidates(ctx, cue, mode, candidateIds, similarity, activation, records, maxResults)).slice(0, maxResults);
+    await fillSimilarity(ctx, cue, top);
+    return { top, candidateCount: candidateIds.length };
+  });
 
   return {
-    memories,
-    confidence: overallInterval(memories.map((m) => m.confidence)),
+    memories: memories.top,
+    confidence: overallInterval(memories.top.map((m) => m.confidence)),
     partial: false,
     metadata: {
       mode,
       activatedCount: activation.size,
-      candidateCount: candidateIds.length,
+      candidateCount: memories.candidateCount,
       depthReached,
       truncated,
       elapsedMs: performance.now() - started,
     },
   };
+}
+
+/**
+ * The memories a mode ranks. SIMILARITY: the direct matches. SPREADING: the memories
+ * reached through associations. HYBRID: both, where the memories reached only through
+ * associations (at most `spreadCandidates`, the most activated first) get their similarity
+ * to the cue computed here, so every HYBRID candidate is scored on both kinds of evidence.
+ * None of these sets depends on `maxResults` below the pool size.
+ */
+async function candidatesOf(
+  ctx: RecallContext,
+  cue: ParsedCue,
+  mode: RecallMode,
+  bySimilarity: readonly string[],
+  similarity: Map<string, number>,
+  activation: ReadonlyMap<string, number>,
+): Promise<string[]> {
+  if (mode === 'SIMILARITY') return [...bySimilarity];
+  const reached = [...activation.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
+  if (mode === 'SPREADING') return reached;
+  const spreadOnly = reached.filter((id) => !similarity.has(id)).slice(0, ctx.settings.spreadCandidates);
+  if (isFilterOnly(cue)) {
+    // Every memory that passes the filters matches a filter-only cue fully; ranking checks them.
+    for (const id of spreadOnly) similarity.set(id, 1);
+  } else if (cue.embedding !== null) {
+    const embeddings = await ctx.reader.embeddings(spreadOnly);
+    for (const [id, embedding] of embeddings) similarity.set(id, Math.max(0, cosineSimilarity(cue.embedding, embedding)));
+  }
+  return [...bySimilarity, ...spreadOnly];
 }
 
 /** Records fetched per round while ranking. */
@@ -225,7 +274,7 @@ async function firstEligible(ctx: RecallContext, cue: ParsedCue, ordered: readon
  * scores, computed from the records read, beat the next estimate: the result equals
  * scoring every candidate, while reading little more than the records returned.
  */
-async function rankCandidates(
+export async function rankCandidates(
   ctx: RecallContext,
   cue: ParsedCue,
   mode: RecallMode,
@@ -237,20 +286,28 @@ async function rankCandidates(
 ): Promise<RecalledMemory[]> {
   const settings = ctx.settings;
   const summaries = ctx.space.summaries;
+  // SIMILARITY reports similarity as activation, as it does not spread.
   const activationOf = (id: string) => (mode === 'SIMILARITY' ? (similarity.get(id) ?? 0) : (activation.get(id) ?? 0));
   // The largest recency factor a candidate without a summary could get.
   const bestTouchMs = settings.recencyBoost >= 1 ? ctx.nowMs : Number.NEGATIVE_INFINITY;
+  const live = candidateIds.filter((id) => summaries.get(id)?.suppressed !== true);
+  const ranks = mode === 'HYBRID' ? listRanks(live, similarity, activation) : undefined;
+  const inputOf = (id: string, confidence: number, lastTouchedMs: number) => ({
+    similarity: similarity.get(id),
+    activation: activationOf(id),
+    confidence,
+    lastTouchedMs,
+    ...(ranks === undefined ? {} : { similarityRank: ranks.similarity.get(id), activationRank: ranks.activation.get(id) }),
+  });
   const estimates = new Map<string, number>();
-  for (const id of candidateIds) {
+  for (const id of live) {
     const summary = summaries.get(id);
-    if (summary?.suppressed) continue;
-    const input = { similarity: similarity.get(id), activation: activationOf(id), confidence: summary?.confidence ?? 1, lastTouchedMs: summary?.lastTouchedMs ?? bestTouchMs };
-    estimates.set(id, rankScore(mode, input, ctx.nowMs, settings));
+    estimates.set(id, rankScore(mode, inputOf(id, summary?.confidence ?? 1, summary?.lastTouchedMs ?? bestTouchMs), ctx.nowMs, settings));
   }
   const order = [...estimates.keys()].sort((a, b) => estimates.get(b)! - estimates.get(a)! || (a < b ? -1 : 1));
   const ranked: RecalledMemory[] = [];
   for (let i = 0; i < order.length; ) {
-    if (ranked.length >= maxResults && ranked[maxResults - 1]!.score >= estimates.get(order[i]!)!) break;
+    if (ranked.length >= maxResults && outranks(ranked[maxResults - 1]!, order[i]!, estimates.get(order[i]!)!)) break;
     // Read about as many records as are still needed; at least a few to amortise the read.
     const size = Math.min(RANK_FETCH_CHUNK, Math.max(8, maxResults - ranked.length));
     const chunk = order.slice(i, i + size);
@@ -262,13 +319,49 @@ async function rankCandidates(
       if (record === undefined || !passesFilters(record, cue)) continue;
       const sim = similarity.get(id);
       const act = activationOf(id);
-      const score = rankScore(mode, { similarity: sim, activation: act, confidence: record.confidence, lastTouchedMs: record.lastAccess ?? record.createdAt }, ctx.nowMs, settings);
-      const strength = mode === 'SIMILARITY' ? (sim ?? 0) : mode === 'HYBRID' && sim !== undefined ? (act + sim) / 2 : act;
-      ranked.push({ record, score, similarity: sim ?? null, activation: act, confidence: resultInterval(record.confidence, strength) });
+      const score = rankScore(mode, inputOf(id, record.confidence, record.lastAccess ?? record.createdAt), ctx.nowMs, settings);
+      ranked.push({ record, score, similarity: sim ?? null, activation: act, confidence: resultInterval(record.confidence, retrievalStrength(mode, sim, act)) });
     }
     ranked.sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1));
   }
   return ranked;
+}
+
+/**
+ * Whether `last`, the worst result kept so far, stays ahead of every candidate not yet
+ * read, the next of which is `nextId` with score at most `nextEstimate`: candidates are
+ * visited by estimate and then id, and ties rank by id, so an equal estimate only yields
+ * to a kept result with a smaller id.
+ */
+function outranks(last: RecalledMemory, nextId: string, nextEstimate: number): boolean {
+  return last.score > nextEstimate || (last.score === nextEstimate && last.record.id < nextId);
+}
+
+/**
+ * HYBRID scores weigh each term by its rank among one recall's candidates, so results
+ * gathered from several recalls (the shards of a space) are scored again over their union
+ * before they are merged; SIMILARITY and SPREADING scores need no ranks and stand as they are.
+ */
+export function rescoreGathered(mode: RecallMode, memories: readonly RecalledMemory[], nowMs: number, settings: EngineSettings): RecalledMemory[] {
+  if (mode !== 'HYBRID') return [...memories];
+  const ids = memories.map((m) => m.record.id);
+  const ranks = listRanks(ids, new Map(memories.map((m) => [m.record.id, m.similarity ?? 0])), new Map(memories.map((m) => [m.record.id, m.activation])));
+  return memories.map((m) => ({
+    ...m,
+    score: rankScore(
+      mode,
+      {
+        similarity: m.similarity ?? undefined,
+        activation: m.activation,
+        confidence: m.record.confidence,
+        lastTouchedMs: m.record.lastAccess ?? m.record.createdAt,
+        similarityRank: ranks.similarity.get(m.record.id),
+        activationRank: ranks.activation.get(m.record.id),
+      },
+      nowMs,
+      settings,
+    ),
+  }));
 }
 
 /** Memories reached only by spreading get their embedding similarity to the cue reported. */

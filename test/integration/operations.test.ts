@@ -189,10 +189,24 @@ describe('recall', () => {
     expect(byId.has('r-bridge')).toBe(true);
     expect(byId.has('r-far')).toBe(false);
     const bridge: any = byId.get('r-bridge');
-    expect(bridge.activation).toBeGreaterThan(0.01);
-    expect(bridge.activation).toBeLessThan((byId.get('r-tea') as any).activation);
-    expect(data.recall.metadata.activated).toBeGreaterThanOrEqual(3);
+    // r-tea (similarity 0.71) sends 0.71 x 0.83 x 0.7 along its link to r-bridge.
+    expect(bridge.activation).toBeCloseTo(0.707 * 0.829 * 0.7, 2);
+    expect(bridge.similarity).toBeCloseTo(0.196, 2);
+    // The matches themselves are sources: nothing points to them, so spreading gives them no activation.
+    expect(byId.has('r-coffee')).toBe(false);
+    expect(byId.has('r-tea')).toBe(false);
+    expect(data.recall.metadata.activated).toBe(1);
     expect(data.recall.metadata.depthReached).toBeGreaterThanOrEqual(1);
+  });
+
+  it('hybridMode_ranksTheBestMatchFirst_andAddsWhatSpreadingReached', async () => {
+    const data = await node.gql(RECALL, { cue: { embedding: axisVector(DIM, 0), threshold: 0.5 } });
+    const ids = data.recall.memories.map((m: any) => m.memory.id);
+    expect(ids.slice(0, 3)).toEqual(['r-coffee', 'r-tea', 'r-bridge']);
+    expect(ids).not.toContain('r-far');
+    const bridge = data.recall.memories[2];
+    expect(bridge.similarity).toBeCloseTo(0.196, 2);
+    expect(bridge.activation).toBeGreaterThan(0.3);
   });
 
   it('hybridMode_isTheDefault_andGivesIntervalsWithLowerBelowPointBelowUpper', async () => {
