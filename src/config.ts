@@ -81,9 +81,10 @@ export interface EngineSettings {
   maxRecallCandidates: number;
   /**
    * Memories reached only through associations that HYBRID scores, the most activated
-   * first; each needs its embedding read to compute its similarity. Default 256: about
-   * 0.8 MB read at 768 dimensions, and spreading seldom activates more outside the
-   * direct matches strongly enough to rank.
+   * first; each needs its embedding read to compute its similarity. Default 64: a memory
+   * at activation rank r weighs at most (k + 1) / (k + r) of its activation, 0.05 at rank 64,
+   * so ones further down do not reach the first results; and reading 256 embeddings of
+   * 768 dimensions added about 7 ms to a HYBRID recall here (64: about 1 ms).
    */
   spreadCandidates: number;
   /** Size of the adjacency cache, in memories. Default 200,000: about 20 MB, enough for a 100k-memory space. */
@@ -202,6 +203,20 @@ export interface HttpSettings {
    */
   maxResponseBytes: number;
   /**
+   * Time a client has to take a whole response once it is written (ENGRAM_RESPONSE_DRAIN_TIMEOUT_MS);
+   * a client that reads slower is cut off and counted. Default 60,000 ms, like the request
+   * timeout: the largest response (maxResponseBytes) drains in it at 4.5 Mbit/s, while a
+   * client that stops reading no longer keeps its response in the node's memory.
+   */
+  responseDrainTimeoutMs: number;
+  /**
+   * Response bytes written but not yet taken by their clients, across all connections
+   * (ENGRAM_MAX_PENDING_RESPONSE_BYTES). When a new response would pass it, the responses
+   * pending longest are cut off, so slow readers cannot hold the node's memory nor stop it
+   * from answering others. Default 256 MiB: eight of the largest responses at once.
+   */
+  maxPendingResponseBytes: number;
+  /**
    * Deepest nesting of arrays and objects in JSON `variables` and `extensions`. Default 64:
    * far above any real input (metadata is at most 16 KiB), and far below the ~1,500 levels
    * at which graphql's recursive input coercion and JSON.stringify overflow the stack.
@@ -265,7 +280,7 @@ export const defaultEngineSettings: EngineSettings = {
   recallCandidates: 200,
   filteredRecallCandidates: 1000,
   maxRecallCandidates: 5000,
-  spreadCandidates: 256,
+  spreadCandidates: 64,
   adjacencyCacheEntries: 200_000,
   maxPendingTouches: 100_000,
   touchFlushIntervalMs: 1000,
@@ -299,6 +314,8 @@ export const defaultHttpSettings: HttpSettings = {
   maxInFlightRequests: 1024,
   maxBufferedBodyBytes: 128 * 1024 * 1024,
   maxResponseBytes: 32 * 1024 * 1024,
+  responseDrainTimeoutMs: 60_000,
+  maxPendingResponseBytes: 256 * 1024 * 1024,
   maxJsonDepth: 64,
   corsOrigins: [],
   operations: defaultOperationLimits,
@@ -363,6 +380,8 @@ const flagToEnv: Record<string, string> = {
   'log-level': 'ENGRAM_LOG_LEVEL',
   'cors-origins': 'ENGRAM_CORS_ORIGINS',
   'max-response-bytes': 'ENGRAM_MAX_RESPONSE_BYTES',
+  'response-drain-timeout-ms': 'ENGRAM_RESPONSE_DRAIN_TIMEOUT_MS',
+  'max-pending-response-bytes': 'ENGRAM_MAX_PENDING_RESPONSE_BYTES',
   'headers-timeout-ms': 'ENGRAM_HEADERS_TIMEOUT_MS',
   'request-timeout-ms': 'ENGRAM_REQUEST_TIMEOUT_MS',
   'body-idle-timeout-ms': 'ENGRAM_BODY_IDLE_TIMEOUT_MS',
@@ -487,6 +506,8 @@ function httpSettings(env: Record<string, string | undefined>, base: HttpSetting
     maxInFlightRequests: integer(env, 'ENGRAM_MAX_IN_FLIGHT_REQUESTS', base.maxInFlightRequests, 1, 1_000_000),
     maxBufferedBodyBytes: integer(env, 'ENGRAM_MAX_BUFFERED_BODY_BYTES', base.maxBufferedBodyBytes, 1, 2 ** 40),
     maxResponseBytes: integer(env, 'ENGRAM_MAX_RESPONSE_BYTES', base.maxResponseBytes, 1024, 2 ** 31),
+    responseDrainTimeoutMs: integer(env, 'ENGRAM_RESPONSE_DRAIN_TIMEOUT_MS', base.responseDrainTimeoutMs, 100, 3_600_000),
+    maxPendingResponseBytes: integer(env, 'ENGRAM_MAX_PENDING_RESPONSE_BYTES', base.maxPendingResponseBytes, 1024, 2 ** 40),
     corsOrigins: corsOrigins(env['ENGRAM_CORS_ORIGINS']) ?? base.corsOrigins,
   };
 }
@@ -524,6 +545,7 @@ export function validateHttpSettings(config: Config): void {
   if (http.bodyIdleTimeoutMs > http.requestTimeoutMs) throw new BadInputError('ENGRAM_BODY_IDLE_TIMEOUT_MS must not exceed ENGRAM_REQUEST_TIMEOUT_MS');
   if (http.connectionsCheckIntervalMs > http.headersTimeoutMs) throw new BadInputError('connectionsCheckIntervalMs must not exceed ENGRAM_HEADERS_TIMEOUT_MS, or timeouts fire late');
   if (http.maxInFlightRequests > http.maxConnections) throw new BadInputError('ENGRAM_MAX_IN_FLIGHT_REQUESTS must not exceed ENGRAM_MAX_CONNECTIONS: each request needs a connection');
+  if (http.maxPendingResponseBytes < http.maxResponseBytes) throw new BadInputError('ENGRAM_MAX_PENDING_RESPONSE_BYTES must be at least ENGRAM_MAX_RESPONSE_BYTES, or the largest response could never be sent');
   if (http.maxBufferedBodyBytes < config.limits.maxBodyBytes) throw new BadInputError('ENGRAM_MAX_BUFFERED_BODY_BYTES must be at least the largest request body, or a full-size body could never be read');
   if (http.maxJsonDepth > 1000) throw new BadInputError('maxJsonDepth above 1000 lets deep variables overflow recursive input coercion');
   if (http.operations.maxNesting > 1000) throw new BadInputError('operations.maxNesting above 1000 lets deep documents overflow graphql\'s recursive parser');

@@ -8,8 +8,10 @@ import type { Plugin } from 'graphql-yoga';
 import { EngramError } from '../errors.js';
 import type { Logger } from '../engine/engine.js';
 
+// Messages may quote client input; a lone surrogate in one would make the response text
+// something strict JSON parsers refuse, so every message is made well-formed.
 function withCode(error: GraphQLError, code: string, extra: Record<string, unknown> = {}, message = error.message): GraphQLError {
-  return new GraphQLError(message, {
+  return new GraphQLError(message.toWellFormed(), {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
@@ -57,6 +59,7 @@ export function useErrorCodes(): Plugin {
         if (!Array.isArray(errors)) continue;
         for (const error of errors) {
           if (!(error instanceof GraphQLError)) continue;
+          if (!error.message.isWellFormed()) error.message = error.message.toWellFormed();
           const extensions = error.extensions as Record<string, unknown>;
           const code = extensions['code'];
           if (typeof code === 'string' && CONTRACT_CODES.has(code)) continue;

@@ -17,6 +17,8 @@
  *  5. The parsed parameters go to yoga through the server context (no second parse), with
  *     an Accept header that only JSON answers, and the serialised answer is checked against
  *     maxResponseBytes before it is sent.
+ *  6. A written response must be taken by its client within a deadline, and unsent response
+ *     bytes have a node-wide budget (pendingResponses.ts), so slow readers cannot hold memory.
  * Every refusal has a JSON body with errors[].extensions.code; none carries a stack.
  */
 
@@ -35,6 +37,7 @@ import { errorBody, rawJsonResponse, sendJson } from './jsonResponse.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { readRequestBody } from './requestBody.js';
+import { PendingResponses } from './pendingResponses.js';
 import { parseRequestTarget, type RequestTarget } from './requestTarget.js';
 import { responseLimitMessage } from './responseBudget.js';
 
@@ -115,6 +118,7 @@ function fetchHeaders(raw: IncomingMessage['headers']): Headers | undefined {
 export class HttpEdge {
   readonly server: Server;
   private readonly budget: BodyBudget;
+  private readonly pending: PendingResponses;
   private readonly cors: CorsPolicy;
   /** The response being written on each socket, so a parser error knows whether it may still answer. */
   private readonly responses = new WeakMap<Duplex, ServerResponse>();
@@ -126,6 +130,11 @@ export class HttpEdge {
   constructor(private readonly options: HttpEdgeOptions) {
     const { http } = options.config;
     this.budget = new BodyBudget(http.maxBufferedBodyBytes);
+    this.pending = new PendingResponses({
+      maxBytes: http.maxPendingResponseBytes,
+      drainTimeoutMs: http.responseDrainTimeoutMs,
+      onCut: (reason) => options.metrics.httpRejections.inc({ reason }),
+    });
     this.cors = new CorsPolicy(http.corsOrigins);
     this.server = createServer(
       {
@@ -161,6 +170,10 @@ export class HttpEdge {
     return this.budget.bytes;
   }
 
+  get pendingResponseBytes(): number {
+    return this.pending.bytes;
+  }
+
   /** maxConnections, lowered to a share of the open-file limit when that is smaller. */
   private connectionLimit(): number {
     const configured = this.options.config.http.maxConnections;
@@ -178,11 +191,14 @@ export class HttpEdge {
     response.once('finish', () => {
       if (this.responses.get(socket) === response) this.responses.delete(socket);
     });
-    this.handle(request, response).catch((error: unknown) => {
-      this.options.logger.error({ err: error }, 'request failed outside GraphQL');
-      if (!response.headersSent) sendJson(response, 500, errorBody('Unexpected error.', 'INTERNAL_SERVER_ERROR'));
-      else response.destroy();
-    });
+    this.handle(request, response).then(
+      () => this.pending.track(response),
+      (error: unknown) => {
+        this.options.logger.error({ err: error }, 'request failed outside GraphQL');
+        if (!response.headersSent) sendJson(response, 500, errorBody('Unexpected error.', 'INTERNAL_SERVER_ERROR'));
+        else response.destroy();
+      },
+    );
   }
 
   /** Answers what Node's parser refused, on the raw socket, unless a response has begun there. */

@@ -16,7 +16,8 @@ export interface ErrorBody {
 }
 
 export function errorBody(message: string, code: string, extensions: Record<string, unknown> = {}): ErrorBody {
-  return { errors: [{ message, extensions: { code, ...extensions } }] };
+  // A message may quote input; a lone surrogate in it would reach strict JSON parsers.
+  return { errors: [{ message: message.toWellFormed(), extensions: { code, ...extensions } }] };
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -70,7 +70,7 @@ export class Metrics {
   });
 
   /** Gauges of the HTTP edge read at scrape time: open connections, requests in flight, buffered body bytes. */
-  observeHttpEdge(edge: { readonly openConnections: number; readonly inFlight: number; readonly bufferedBodyBytes: number }): void {
+  observeHttpEdge(edge: { readonly openConnections: number; readonly inFlight: number; readonly bufferedBodyBytes: number; readonly pendingResponseBytes: number }): void {
     new client.Gauge({
       name: 'engram_http_open_connections',
       help: 'Open HTTP connections',
@@ -93,6 +93,14 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(edge.bufferedBodyBytes);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_http_pending_response_bytes',
+      help: 'Response bytes written but not yet taken by their clients, across all connections',
+      registers: [this.registry],
+      collect() {
+        this.set(edge.pendingResponseBytes);
       },
     });
   }

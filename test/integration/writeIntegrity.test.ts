@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presets } from '../../src/config.js';
 import { Harness, postGraphql, type TestNode } from '../support/node.js';
+import { carriesLoneSurrogate } from '../support/rawHttp.js';
 
 const harness = new Harness();
 afterAll(() => harness.cleanup());
@@ -22,7 +23,6 @@ async function rawPost(url: string, body: string): Promise<{ status: number; tex
   return { status: response.status, text: await response.text() };
 }
 
-const LONE_SURROGATE_ESCAPE = /\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
 
 describe('a refused write creates nothing', () => {
   let node: TestNode;
@@ -109,7 +109,7 @@ describe('ids that are not well-formed Unicode', () => {
       const { status, text } = await rawPost(node.url, body);
       expect(status).toBeLessThan(500);
       expect(JSON.parse(text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
-      expect(text).not.toMatch(LONE_SURROGATE_ESCAPE);
+      expect(carriesLoneSurrogate(text)).toBe(false);
     }
     const stored = await node.gql('mutation { remember(space: "uni", memory: { id: "m\\uFFFD", content: "replacement" }) { id } }');
     expect(stored.remember.id).toBe('m\ufffd');
@@ -121,11 +121,19 @@ describe('ids that are not well-formed Unicode', () => {
   });
 
   it('neverEchoesALoneSurrogate_inAnErrorMessage', async () => {
-    const body = JSON.stringify({ query: 'query($s: ID) { memory(space: $s, id: "x") { id } }', variables: { s: 'bad\ud800space' } });
-    const { status, text } = await rawPost(node.url, body);
-    expect(status).toBeLessThan(500);
-    expect(JSON.parse(text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
-    expect(text).not.toMatch(LONE_SURROGATE_ESCAPE);
+    const requests = [
+      // Quoted by Engram's own validation.
+      { query: 'query($s: ID) { memory(space: $s, id: "x") { id } }', variables: { s: 'bad\ud800space' } },
+      // Quoted by graphql-js's variable coercion.
+      { query: 'query($n: Int) { memories(space: "uni", first: $n) { totalCount } }', variables: { n: 'x\udc00' } },
+      { query: 'query($m: RecallMode) { recall(space: "uni", cue: { text: "x" }, options: { mode: $m }) { partial } }', variables: { m: '\ud800' } },
+    ];
+    for (const request of requests) {
+      const { status, text } = await rawPost(node.url, JSON.stringify(request));
+      expect(status).toBeLessThan(500);
+      expect(JSON.parse(text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(carriesLoneSurrogate(text)).toBe(false);
+    }
   });
 });
 
@@ -155,5 +163,21 @@ describe('the number of spaces', () => {
     expect(await spaceIds(node)).not.toContain('nowhere');
     await node.gql('mutation { createSpace(id: "nowhere", dimension: 4) { id } }');
     expect((await node.gql('mutation { remember(space: "nowhere", memory: { content: "x" }) { id } }')).remember.id).toBeTypeOf('string');
+  });
+});
+
+describe('text cues', () => {
+  it('a64KiBCueOfThousandsOfWords_isRefused_withItsLimit', async () => {
+    const node = await harness.startNode();
+    await node.gql('mutation { createSpace(id: "cues", dimension: 4) { id } }');
+    await node.gql('mutation { remember(space: "cues", memory: { content: "w1 w2 w3 launch plan" }) { id } }');
+    const words = Array.from({ length: 9300 }, (_, i) => `w${i}`).join(' ').slice(0, 64 * 1024);
+    const response = await node.post('query($t: String) { recall(space: "cues", cue: { text: $t }) { memories { memory { id } } } }', { t: words });
+    expect(response.status).toBeLessThan(500);
+    expect(response.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(['cueTerms', 'cost']).toContain(response.body.errors?.[0]?.extensions?.['limit']);
+    // Up to the limit a cue is served.
+    const ok = await node.gql('{ recall(space: "cues", cue: { text: "launch plan w1 w2 w3" }) { memories { memory { id } } } }');
+    expect(ok.recall.memories).toHaveLength(1);
   });
 });

@@ -119,7 +119,7 @@ function stringValue(d: Draw, fieldName: string): Value {
   if (fieldName === 'space' || fieldName === 'id' && d.chance(0.3)) return plain(d.pick(fieldName === 'space' ? SPACE_IDS : MEMORY_IDS));
   if (fieldName === 'id' || fieldName === 'after') return plain(d.chance(0.8) ? d.pick(MEMORY_IDS) : d.pick(HOSTILE_STRINGS));
   if (fieldName === 'embeddingBase64') return plain(d.pick(['AACAPwAAAAAAAAAAAAAAAA==', 'AADAfwAAAAAAAAAAAAAAAA==', 'not base64!', 'AACAPw==', '']));
-  if (d.chance(0.6)) return plain(d.pick(['coffee with ada', 'launch plan', 'garden', 'release notes', 'memory', 'the and of']));
+  if (d.chance(0.75)) return plain(d.pick(['coffee with ada', 'launch plan', 'garden', 'release notes', 'memory', 'the and of']));
   return plain(d.pick(HOSTILE_STRINGS));
 }
 
@@ -134,8 +134,8 @@ function numberValue(d: Draw, integer: boolean, fieldName: string): Value {
 }
 
 function embedding(d: Draw): Value {
-  const length = d.weighted([[FUZZ_DIMENSION, 8], [3, 1], [768, 1], [0, 1], [5000, 0.2]] as const);
-  const kind = d.weighted([['normal', 8], ['zeros', 1], ['huge', 1]] as const);
+  const length = d.weighted([[FUZZ_DIMENSION, 16], [3, 1], [768, 1], [0, 1], [5000, 0.2]] as const);
+  const kind = d.weighted([['normal', 16], ['zeros', 1], ['huge', 1]] as const);
   const values = Array.from({ length }, (_, i) => (kind === 'zeros' ? 0 : kind === 'huge' ? 1e39 : ((i * 7 + d.int(0, 9)) % 10) / 10 - 0.3));
   return plain(values);
 }
@@ -165,11 +165,11 @@ function jsonValue(d: Draw, depth = 0): unknown {
 
 function inputValue(d: Draw, type: GraphQLInputType, fieldName: string, depth: number): Value | undefined {
   if (isNonNullType(type)) {
-    if (d.chance(0.03)) return plain(null);
+    if (d.chance(0.01)) return plain(null);
     return inputValue(d, type.ofType, fieldName, depth) ?? plain(null);
   }
   // A wrong type now and then: the server must refuse it cleanly.
-  if (d.chance(0.04)) return plain(d.pick(['wrong', 12, true, [1, 2], { x: 1 }]));
+  if (d.chance(0.015)) return plain(d.pick(['wrong', 12, true, [1, 2], { x: 1 }]));
   if (isListType(type)) {
     if (fieldName === 'embedding') return embedding(d);
     const length = d.weighted([[d.int(0, 3), 10], [70, 1]] as const);

@@ -112,3 +112,31 @@ export async function metricValue(graphqlUrl: string, name: string, labels: Reco
   }
   return total;
 }
+
+/**
+ * Whether a JSON response carries a lone surrogate in any string, keys included: JSON
+ * text may escape one (`\ud800`), which strict parsers refuse. Non-JSON text is checked as is.
+ */
+export function carriesLoneSurrogate(text: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return !text.isWellFormed();
+  }
+  const pending: unknown[] = [parsed];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') {
+      if (!item.isWellFormed()) return true;
+    } else if (Array.isArray(item)) {
+      pending.push(...item);
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, value] of Object.entries(item)) {
+        if (!key.isWellFormed()) return true;
+        pending.push(value);
+      }
+    }
+  }
+  return false;
+}
