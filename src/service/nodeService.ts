@@ -26,7 +26,8 @@ import {
 } from '../engine/engine.js';
 import { emptyMemoryError } from '../engine/memoryInput.js';
 import { shardOf, type MemorySpace } from '../engine/memorySpace.js';
-import { rescoreGathered, type CueInput, type RecalledMemory, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from '../engine/recall.js';
+import type { CueInput, RecalledMemory, RecallOptionsInput, RecallOutcome, RecognitionOutcome } from '../engine/recall.js';
+import { mergeRecalls } from './recallGather.js';
 import { decodeEmbedding, encodeEmbedding } from '../engine/recordCodec.js';
 import type { Orphan } from '../engine/shardSync.js';
 import type { MemoryRecord, SpaceDefinition } from '../engine/types.js';
@@ -539,30 +540,4 @@ export class NodeService {
   assertServing(): void {
     if (this.replication !== undefined && !this.replication.ready()) throw new UnavailableError('The node is joining the cluster', 500);
   }
-}
-
-/** Gathers per-shard recalls: the best `maxResults` by score, metadata summed. */
-function mergeRecalls(gathered: { results: RecallOutcome[]; failed: number }, maxResults: number, startedMs: number, engine: Engine): RecallOutcome {
-  const { results, failed } = gathered;
-  if (results.length === 1 && failed === 0) return results[0]!;
-  const seen = new Set<string>();
-  const mode = results[0]!.metadata.mode;
-  const memories = rescoreGathered(mode, results.flatMap((r) => r.memories), engine.now(), engine.settings)
-    .sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1))
-    .filter((m) => !seen.has(m.record.id) && seen.add(m.record.id))
-    .slice(0, maxResults);
-  const best = results.reduce((a, b) => (b.confidence.point > a.confidence.point ? b : a));
-  return {
-    memories,
-    confidence: best.confidence,
-    partial: failed > 0 || results.some((r) => r.partial),
-    metadata: {
-      ...best.metadata,
-      activatedCount: results.reduce((sum, r) => sum + r.metadata.activatedCount, 0),
-      candidateCount: results.reduce((sum, r) => sum + r.metadata.candidateCount, 0),
-      depthReached: Math.max(...results.map((r) => r.metadata.depthReached)),
-      truncated: results.some((r) => r.metadata.truncated),
-      elapsedMs: performance.now() - startedMs,
-    },
-  };
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultEngineSettings, defaultLimitSettings } from '../../src/config.js';
 import { listRanks, rankScore, rankWeight, recencyFactor, retrievalStrength } from '../../src/engine/ranking.js';
 import type { RankInput, RankSettings, RecallMode } from '../../src/engine/ranking.js';
-import { rankCandidates, type ParsedCue, type RecallContext } from '../../src/engine/recall.js';
+import { rankCandidates, rescoreGathered, type ParsedCue, type RecallContext, type RecalledMemory } from '../../src/engine/recall.js';
 import type { MemoryRecord, RankSummary } from '../../src/engine/types.js';
 
 const NOW = 1_700_000_000_000;
@@ -205,5 +205,26 @@ describe('lazy ranking', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('rescoreGathered', () => {
+  const gathered = (id: string, similarity: number, activation: number, score: number): RecalledMemory => ({
+    record: record(id, 1, OLD, false),
+    score,
+    similarity,
+    activation,
+    confidence: { point: 0, lower: 0, upper: 0 },
+  });
+
+  it('rescoreGathered_inHybrid_ranksEachTermOverTheUnionOfTheShards', () => {
+    // Each shard ranked its own best first; over the union, b is second by similarity.
+    const union = rescoreGathered('HYBRID', [gathered('a', 0.9, 0, 0.45), gathered('b', 0.5, 0, 0.25)], NOW, { ...defaultEngineSettings, hybridRankConstant: 2 });
+    expect(union.map((m) => m.score)).toEqual([0.45, (rankWeight(2, 2) * 0.5) / 2]);
+  });
+
+  it('rescoreGathered_inOtherModes_keepsTheScores', () => {
+    const memories = [gathered('a', 0.9, 0.2, 0.9), gathered('b', 0.5, 0.7, 0.5)];
+    expect(rescoreGathered('SIMILARITY', memories, NOW, defaultEngineSettings).map((m) => m.score)).toEqual([0.9, 0.5]);
   });
 });
