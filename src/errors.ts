@@ -34,10 +34,22 @@ export class NotFoundError extends EngramError {
 
 /** The node cannot serve the request right now (shutting down, overloaded, unreachable owner). */
 export class UnavailableError extends EngramError {
-  override readonly name = 'UnavailableError';
+  override readonly name: string = 'UnavailableError';
   readonly code = 'UNAVAILABLE' as const;
-  constructor(message: string, readonly retryAfterMs: number, options: { cause?: unknown } = {}) {
-    super(message, { ...options, details: { retryAfterMs } });
+  constructor(message: string, readonly retryAfterMs: number, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, { ...options, details: { ...options.details, retryAfterMs } });
+  }
+}
+
+/**
+ * The shard's primary answered, and it cannot reach the copies the write concern needs: the
+ * write was not made. Routers pass it to the client at once rather than retrying, since the
+ * answer will not change until a partition heals.
+ */
+export class CopiesUnreachableError extends UnavailableError {
+  override readonly name = 'CopiesUnreachableError';
+  constructor(message: string, retryAfterMs: number) {
+    super(message, retryAfterMs, { details: { copiesUnreachable: true } });
   }
 }
 

@@ -35,7 +35,30 @@ export interface ClusterMembershipOptions {
   resolveSrv?: SrvResolver;
   logger?: { warn(object: object, message?: string): void; info(object: object, message?: string): void };
   random?: () => number;
+  /** Time and timers; the simulator passes virtual ones. Default: the real clock. */
+  clock?: MembershipClock;
 }
+
+/** The clock of a membership node: now, one-shot timers and repeating ones. */
+export interface MembershipClock {
+  nowMs(): number;
+  schedule(atMs: number, work: () => void): () => void;
+  every(intervalMs: number, work: () => void): () => void;
+}
+
+const realMembershipClock: MembershipClock = {
+  nowMs: () => Date.now(),
+  schedule(atMs, work) {
+    const timer = setTimeout(work, Math.max(0, atMs - Date.now()));
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+  every(intervalMs, work) {
+    const timer = setInterval(work, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  },
+};
 
 export interface ClusterHealth {
   self: MemberView;
@@ -51,31 +74,20 @@ export class ClusterMembership {
   readonly swim: Swim;
   private readonly shell: SwimShell;
   private announceSubscription: Subscription | undefined;
-  private announceTimer: NodeJS.Timeout | undefined;
+  private stopAnnouncing: (() => void) | undefined;
   private readonly threshold: number;
-  private srvTimer: NodeJS.Timeout | undefined;
+  private stopSrvRefresh: (() => void) | undefined;
+  private readonly clock: MembershipClock;
   private readonly seeds: SeedList;
   private warnedAlone = false;
 
   constructor(private readonly options: ClusterMembershipOptions) {
     const config = { ...defaultMembershipConfig, ...options.config };
-    this.swim = new Swim({ self: options.nodeId, config, random: options.random ?? Math.random, nowMs: Date.now(), meta: options.meta });
+    this.clock = options.clock ?? realMembershipClock;
+    this.swim = new Swim({ self: options.nodeId, config, random: options.random ?? Math.random, nowMs: this.clock.nowMs(), meta: options.meta });
     this.threshold = options.majorityThreshold ?? 0.6;
     this.seeds = parseSeeds(options.seeds);
-    this.shell = new SwimShell(
-      this.swim,
-      options.transport,
-      options.cluster,
-      {
-        nowMs: () => Date.now(),
-        schedule: (atMs, work) => {
-          const timer = setTimeout(work, Math.max(0, atMs - Date.now()));
-          timer.unref();
-          return () => clearTimeout(timer);
-        },
-      },
-      options.listener,
-    );
+    this.shell = new SwimShell(this.swim, options.transport, options.cluster, { nowMs: () => this.clock.nowMs(), schedule: (atMs, work) => this.clock.schedule(atMs, work) }, options.listener);
   }
 
   start(): void {
@@ -95,27 +107,26 @@ export class ClusterMembership {
       if (state !== 'ALIVE' && state !== 'SUSPECT') this.shell.syncWith(announced.node);
     });
     this.shell.start(this.seeds.nodes);
-    const startedAt = Date.now();
-    let lastAnnouncedAt = 0;
+    const clock = this.clock;
+    const startedAt = clock.nowMs();
+    let lastAnnouncedAt = Number.NEGATIVE_INFINITY;
     const announce = () => {
       // Announce at once while alone; otherwise now and then, so sides of a healed partition find each other.
       const alone = this.swim.liveCount() <= 1;
-      if (!alone && Date.now() - lastAnnouncedAt < (this.options.rediscoveryIntervalMs ?? 10_000)) return;
-      lastAnnouncedAt = Date.now();
+      if (!alone && clock.nowMs() - lastAnnouncedAt < (this.options.rediscoveryIntervalMs ?? 10_000)) return;
+      lastAnnouncedAt = clock.nowMs();
       transport.send(subject, encoder.encode(JSON.stringify({ node: nodeId })));
       const seedCount = this.seeds.nodes.length + this.seeds.srvNames.length;
-      if (!this.warnedAlone && seedCount > 0 && Date.now() - startedAt > 5000) {
+      if (!this.warnedAlone && seedCount > 0 && clock.nowMs() - startedAt > 5000) {
         this.warnedAlone = true;
         this.options.logger?.warn({ seeds: this.options.seeds }, 'no seed answered within 5 s; still joining through the cluster join subject and retrying the seeds');
       }
     };
     announce();
-    this.announceTimer = setInterval(announce, this.options.announceIntervalMs ?? 1000);
-    this.announceTimer.unref();
+    this.stopAnnouncing = clock.every(this.options.announceIntervalMs ?? 1000, announce);
     if (this.seeds.srvNames.length > 0) {
       void this.refreshSrvSeeds();
-      this.srvTimer = setInterval(() => void this.refreshSrvSeeds(), this.options.srvRefreshMs ?? 30_000);
-      this.srvTimer.unref();
+      this.stopSrvRefresh = clock.every(this.options.srvRefreshMs ?? 30_000, () => void this.refreshSrvSeeds());
     }
   }
 
@@ -144,8 +155,8 @@ export class ClusterMembership {
 
   /** Leaves gracefully (announcing LEFT) unless `leave` is false, then stops. */
   stop(leave = true): void {
-    clearInterval(this.announceTimer);
-    clearInterval(this.srvTimer);
+    this.stopAnnouncing?.();
+    this.stopSrvRefresh?.();
     this.announceSubscription?.unsubscribe();
     if (leave) this.shell.leave();
     else this.shell.stop();

@@ -4,7 +4,7 @@
 // looks the owner up again, since its own placement may have moved on). When the owner
 // stays unreachable the call fails with UNAVAILABLE and a retryAfterMs; it never hangs.
 
-import { UnavailableError } from '../../src/errors.js';
+import { CopiesUnreachableError, UnavailableError } from '../../src/errors.js';
 import { CircuitBreaker, defaultCircuitBreakerOptions, type CircuitBreakerOptions } from './circuitBreaker.js';
 import { defaultBackoffOptions, retryDelayMs, type BackoffOptions } from './backoff.js';
 import { NotPrimaryError, RemoteError, rpcCall } from './rpc.js';
@@ -21,6 +21,10 @@ export interface RouterOptions {
   /** Runs an operation on this node (the owner may be this node). */
   local: (op: string, body: unknown, headers: MessageHeaders) => Promise<unknown>;
   random?: () => number;
+  /** Waits between retries; the simulator passes a virtual-time one. Default: setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Clock of the circuit breakers. Default Date.now. */
+  nowMs?: () => number;
 }
 
 export interface RouterStats {
@@ -78,7 +82,7 @@ export class Router {
       const delay = retryDelayMs(++retry, random, backoff);
       if (delay === undefined) break;
       this.stats.retries++;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await (this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(delay);
     }
     this.stats.unavailable++;
     const suggested = lastError instanceof UnavailableError ? lastError.retryAfterMs : lastError instanceof RemoteError ? lastError.details['retryAfterMs'] : undefined;
@@ -89,7 +93,7 @@ export class Router {
   private async attempt<T>(node: string, op: string, body: unknown, headers: MessageHeaders): Promise<T> {
     if (node === this.options.nodeId) return (await this.options.local(op, body, headers)) as T;
     const breaker = this.breaker(node);
-    const now = Date.now();
+    const now = (this.options.nowMs ?? Date.now)();
     if (!breaker.allow(now)) throw new UnavailableError(`Calls to node ${node} are paused after repeated failures`, Math.max(1, breaker.retryAfterMs(now)));
     this.stats.forwarded++;
     try {
@@ -99,21 +103,23 @@ export class Router {
     } catch (error) {
       // An answer, even an error, shows the peer is up; only silence counts against it.
       if (error instanceof RemoteError || error instanceof NotPrimaryError) breaker.onSuccess();
-      else breaker.onFailure(Date.now());
+      else breaker.onFailure((this.options.nowMs ?? Date.now)());
       throw error;
     }
   }
 
   private soonestRetryMs(): number {
     let soonest = 0;
-    const now = Date.now();
+    const now = (this.options.nowMs ?? Date.now)();
     for (const breaker of this.breakers.values()) soonest = Math.max(soonest, breaker.retryAfterMs(now));
     return soonest;
   }
 }
 
 function isTransient(error: unknown): boolean {
-  if (error instanceof RemoteError) return error.code === 'UNAVAILABLE';
+  // The owner answered that the copies a write concern needs are out of reach: a retry now gets the same answer.
+  if (error instanceof CopiesUnreachableError) return false;
+  if (error instanceof RemoteError) return error.code === 'UNAVAILABLE' && error.details['copiesUnreachable'] !== true;
   if (error instanceof UnavailableError) return true;
   const name = (error as { name?: string } | null)?.name;
   return name === 'RequestTimeoutError' || name === 'TransportClosedError';

@@ -1,18 +1,21 @@
-// The memory engine of one node: memory spaces on RocksDB with an ANN index per space.
-// Every mutation is validated first, then built as one MutationBatch (data, index entries,
-// operation-log entry, counters) and committed atomically through the space's write queue,
-// so a failed request changes nothing and an acknowledged one survives a crash.
+// The memory engine of one node: memory spaces on a key-value store (RocksDB in production,
+// in memory in the simulator) with a vector index per space. Every mutation is validated
+// first, then built as one MutationBatch (data, index entries, operation-log entry,
+// counters) and committed atomically through the space's write queue, so a failed request
+// changes nothing and an acknowledged one survives a crash. Clocks, timers, ids and the
+// index are injected (engineRuntime.ts), so the simulator can run it deterministically.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { EngineSettings, LimitSettings } from '../config.js';
 import { BadInputError, NotFoundError, UnavailableError } from '../errors.js';
 import { keys } from '../storage/keys.js';
-import type { Store } from '../storage/store.js';
+import type { KeyValueStore } from '../storage/keyValueStore.js';
 import { activationAfterAccess, clamp01, currentActivation } from './confidence.js';
 import { clusterEpisodes, jaccard, type EpisodeSample } from './consolidation.js';
 import { AccessTracker, type Access } from './accessTracker.js';
-import { IndexCheckpointer } from './indexCheckpointer.js';
-import { IndexHost } from './indexHost.js';
+import type { IndexCheckpointer } from './indexCheckpointer.js';
+import { engineRuntime, type EngineOptions, type EngineRuntime } from './engineRuntime.js';
+import type { IndexKind, IndexProvider } from './spaceIndex.js';
 import { tokenize } from './lexical.js';
 import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecord } from './recordIndexes.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
@@ -25,7 +28,7 @@ import { eventTime, type Association, type EpisodeFields, type MemoryKind, type 
 import { validateCount, validateMemoryId, validateSpaceId, validateUnit } from './validation.js';
 import { compare, merge as mergeClocks, tick } from './vectorClock.js';
 import { mergeVersions } from './merge.js';
-import { cosineSimilarity, type VectorHit } from './vectorIndex.js';
+import { cosineSimilarity, type VectorHit } from './vectorMath.js';
 
 export const DEFAULT_SPACE = 'default';
 /** Confidence of a memory stored without one: Engram's MEDIUM level. */
@@ -39,16 +42,7 @@ export interface Logger {
   error(object: object, message?: string): void;
 }
 
-export interface EngineOptions {
-  store: Store;
-  /** Directory for ANN index checkpoints. */
-  indexDir: string;
-  nodeId: string;
-  settings: EngineSettings;
-  limits: LimitSettings;
-  logger: Logger;
-  now?: () => number;
-}
+export type { EngineOptions } from './engineRuntime.js';
 
 export type { EpisodeInput, MemoryInput } from './memoryInput.js';
 
@@ -130,15 +124,16 @@ export class Engine {
   private readonly spaces = new Map<string, MemorySpace>();
   private readonly adjacency: AdjacencyCache;
   private readonly spaceCreation = new Map<string, Promise<MemorySpace>>();
-  private touchTimer: NodeJS.Timeout | undefined;
-  private checkpointTimer: NodeJS.Timeout | undefined;
+  private cancelTimers: (() => void)[] = [];
   private closing = false;
   /** Space creations refused because the node holds its limit of spaces. */
   spaceLimitRejections = 0;
   private readonly accesses: AccessTracker;
   readonly now: () => number;
+  /** Clocks, timers, ids and the index this engine runs on (see engineRuntime.ts). */
+  private readonly runtime: EngineRuntime;
   readonly checkpointer: IndexCheckpointer;
-  private readonly indexHost: IndexHost;
+  private readonly indexHost: IndexProvider;
   /** Checkpoints run one at a time so checkpoint files are written in order. */
   private readonly checkpoints = new SerialQueue();
   /** Told about every durable log entry of every space; cluster mode ships from here. */
@@ -150,11 +145,12 @@ export class Engine {
   ownsShard: (space: string, shard: number) => boolean = () => true;
 
   private constructor(private readonly options: EngineOptions) {
-    this.now = options.now ?? Date.now;
+    const runtime = (this.runtime = engineRuntime(options));
+    this.now = runtime.now;
     this.adjacency = new AdjacencyCache(options.settings.adjacencyCacheEntries);
     this.accesses = new AccessTracker(options.settings.maxPendingTouches);
-    this.indexHost = new IndexHost(options.logger);
-    this.checkpointer = new IndexCheckpointer(options.store, options.indexDir, this.indexHost, options.logger);
+    this.indexHost = runtime.indexes;
+    this.checkpointer = runtime.checkpointer;
   }
 
   get nodeId(): string {
@@ -181,18 +177,17 @@ export class Engine {
       await engine.indexHost.close();
       throw error;
     }
-    engine.touchTimer = setInterval(() => void engine.flushTouches(), options.settings.touchFlushIntervalMs);
-    engine.touchTimer.unref();
-    engine.checkpointTimer = setInterval(() => void engine.checkpoint(), options.settings.indexCheckpointIntervalMs);
-    engine.checkpointTimer.unref();
+    engine.cancelTimers = [
+      engine.runtime.scheduler.every(options.settings.touchFlushIntervalMs, () => void engine.flushTouches()),
+      engine.runtime.scheduler.every(options.settings.indexCheckpointIntervalMs, () => void engine.checkpoint()),
+    ];
     return engine;
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    clearInterval(this.touchTimer);
-    clearInterval(this.checkpointTimer);
+    for (const cancel of this.cancelTimers.splice(0)) cancel();
     await this.flushTouches(true);
     for (const space of this.spaces.values()) await space.queue.drain();
     await this.checkpoint();
@@ -278,12 +273,18 @@ export class Engine {
     return this.spaces.get(id);
   }
 
-  get database(): Store {
+  /** The engine's store, for replication and anti-entropy, which read and write the log. */
+  get database(): KeyValueStore {
     return this.options.store;
   }
 
   get logger(): Logger {
     return this.options.logger;
+  }
+
+  /** Which vector index this engine runs. */
+  get indexKind(): IndexKind {
+    return this.indexHost.kind;
   }
 
   /** A space that replication needs: one another node holds, so it is created here too. */
@@ -350,7 +351,7 @@ export class Engine {
   }
 
   private recallContext(space: MemorySpace) {
-    return { space, reader: this.reader(space), settings: this.settings, limits: this.limits, nowMs: this.now() };
+    return { space, reader: this.reader(space), settings: this.settings, limits: this.limits, nowMs: this.now(), elapsedNow: this.runtime.elapsedNow };
   }
 
   // ---- writes -------------------------------------------------------------------------
@@ -359,7 +360,7 @@ export class Engine {
     this.assertOpen();
     const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareMemory(input, dimension, this.limits));
     const { id, content, embedding, confidence, tags, metadata, empty } = prepared;
-    return this.store(space, id ?? randomUUID(), id === null, embedding, (existing, now) => {
+    return this.store(space, id ?? this.runtime.newId(), id === null, embedding, (existing, now) => {
       if (existing === null) {
         // Only an update may omit both; a new memory must have something to recall it by.
         if (empty) throw emptyMemoryError();
@@ -381,7 +382,7 @@ export class Engine {
     const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareEpisode(input, dimension, this.limits));
     const { id, embedding, confidence, tags, metadata } = prepared;
     const episode: EpisodeFields = { ...prepared.episode, when: prepared.episode.when ?? this.now() };
-    return this.store(space, id ?? randomUUID(), id === null, embedding, (existing, at) => {
+    return this.store(space, id ?? this.runtime.newId(), id === null, embedding, (existing, at) => {
       const base = existing ?? this.newRecord('EPISODE', { content: episode.what, confidence, tags, metadata }, at);
       return { ...base, kind: 'EPISODE', content: episode.what, confidence, tags, metadata, episode, suppressed: false };
     });
@@ -514,7 +515,9 @@ export class Engine {
     const { record: existing, embedding: oldEmbedding } = context.state.get(id) ?? { record: null, embedding: null };
     const embedding = intent.embedding ?? oldEmbedding;
     const draft = intent.build(existing, context.now);
-    if (intent.force !== true && existing !== null && !existing.suppressed && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
+    // A draft that brings a version the stored one does not include (a merge) is a change even when every other field matches.
+    const versionIncluded = existing !== null && ['BEFORE', 'EQUAL'].includes(compare(draft.version, existing.version));
+    if (intent.force !== true && existing !== null && !existing.suppressed && versionIncluded && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
       return { record: existing, changed: false };
     }
     const record: MemoryRecord = {
@@ -590,13 +593,20 @@ export class Engine {
     const planned = existing === null ? null : mergeVersions(existing, incoming);
     if (existing !== null && planned === null) return false;
     const takeEmbedding = planned === null || planned.takeIncomingEmbedding;
+    let raced = false;
     const outcome = await this.store(space, id, false, takeEmbedding ? embedding : null, (current) => {
       if (current === null) return { ...incoming, label: -1 };
       const merged = mergeVersions(current, incoming);
-      // The stored version changed since the plan; keep it rather than mix embeddings.
-      if (merged === null || merged.takeIncomingEmbedding !== takeEmbedding) return current;
+      if (merged === null) return current;
+      // The stored version changed since the plan and now needs the other embedding: keep
+      // it for now and have the caller retry, since dropping the merge would lose the write.
+      if (merged.takeIncomingEmbedding !== takeEmbedding) {
+        raced = true;
+        return current;
+      }
       return merged.record;
     });
+    if (raced) throw new UnavailableError('A write to the memory raced the merge; retrying the merge is safe', 50);
     return outcome.changed;
   }
 
@@ -678,7 +688,7 @@ export class Engine {
   async consolidate(spaceId: string, shards?: readonly number[]): Promise<ConsolidationOutcome> {
     this.assertOpen();
     const space = this.space(spaceId);
-    const started = performance.now();
+    const started = this.runtime.elapsedNow();
     const inScope = (id: string) => shards === undefined || shards.includes(space.shardOf(id));
     return space.queue.run(async () => {
       const settings = this.settings;
@@ -767,7 +777,7 @@ export class Engine {
         episodesConsidered: samples.length,
         patternsCreated: outcomes.filter((o) => o.created).length,
         patternsUpdated: outcomes.filter((o) => !o.created && o.changed).length,
-        elapsedMs: performance.now() - started,
+        elapsedMs: this.runtime.elapsedNow() - started,
       };
     });
   }

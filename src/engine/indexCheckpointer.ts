@@ -2,31 +2,22 @@
 // log sequence it reflects. On start the index is loaded and the log entries after that
 // position are replayed into it; without a usable checkpoint (missing, corrupt, or the log
 // already pruned past it) the index is rebuilt from the stored embeddings. Either way the
-// index ends up consistent with what the log says was committed.
+// index ends up consistent with what the log says was committed. The exact index has no
+// checkpoint files (`files` is null): it is rebuilt from the store on every start, and a
+// checkpoint only prunes the log behind the retention, as it does for the HNSW index.
 
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { keys, logKeySeq, prefixEnd } from '../storage/keys.js';
 import { decodeLogEntry, type LogEntry } from '../storage/operationLog.js';
-import type { Store } from '../storage/store.js';
+import type { KeyValueStore } from '../storage/keyValueStore.js';
 import type { Logger } from './engine.js';
-import type { IndexHost, SpaceIndex } from './indexHost.js';
+import type { CheckpointFile, IndexFiles } from './indexFiles.js';
 import { MemorySpace } from './memorySpace.js';
+import type { IndexProvider, SpaceIndex } from './spaceIndex.js';
 import { decodeEmbedding, decodeRecord } from './recordCodec.js';
 import { summarize, type MemoryRecord, type SpaceCounters, type SpaceDefinition } from './types.js';
 
-const CHECKPOINT_FORMAT = 1;
 /** Embeddings read per batch while rebuilding an index. */
 const REBUILD_BATCH = 512;
-
-interface CheckpointFile {
-  format: number;
-  space: string;
-  dimension: number;
-  shardSeqs: number[];
-  savedAtMs: number;
-}
 
 export interface RecoveryReport {
   space: string;
@@ -35,19 +26,6 @@ export interface RecoveryReport {
   replayedEntries: number;
   rebuilt: boolean;
   elapsedMs: number;
-}
-
-/** Write, fsync, rename: off the event loop, since fsync can take tens of milliseconds. */
-async function writeFileDurably(path: string, data: string | Buffer): Promise<void> {
-  const temporary = `${path}.tmp`;
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
 }
 
 /** Memory ids (with labels) whose index state a log entry may have changed. */
@@ -70,21 +48,13 @@ export class IndexCheckpointer {
   readonly reports: RecoveryReport[] = [];
 
   constructor(
-    private readonly store: Store,
-    private readonly directory: string,
-    private readonly host: IndexHost,
+    private readonly store: KeyValueStore,
+    /** Checkpoint files of the HNSW index; null for an index rebuilt from the store (exact). */
+    private readonly files: IndexFiles | null,
+    private readonly indexes: IndexProvider,
     private readonly logger: Logger,
-  ) {
-    mkdirSync(directory, { recursive: true });
-  }
-
-  private indexPath(space: string): string {
-    return join(this.directory, `${space}.usearch`);
-  }
-
-  private checkpointPath(space: string): string {
-    return join(this.directory, `${space}.checkpoint.json`);
-  }
+    private readonly clock: { now: () => number; elapsedNow: () => number },
+  ) {}
 
   /**
    * Saves the index and its log position, then prunes log entries beyond the retention.
@@ -92,17 +62,10 @@ export class IndexCheckpointer {
    * the sequences read here are exactly those of the updates the worker saves.
    */
   async save(space: MemorySpace, retentionEntries: number): Promise<void> {
-    const checkpoint: CheckpointFile = {
-      format: CHECKPOINT_FORMAT,
-      space: space.id,
-      dimension: space.definition.dimension,
-      shardSeqs: [...space.shardSeqs],
-      savedAtMs: Date.now(),
-    };
+    const shardSeqs = [...space.shardSeqs];
     space.indexDirty = false;
-    await space.index.save(this.indexPath(space.id));
-    await writeFileDurably(this.checkpointPath(space.id), JSON.stringify(checkpoint));
-    const prunes = checkpoint.shardSeqs
+    if (this.files !== null) await this.files.save(space, shardSeqs, this.clock.now());
+    const prunes = shardSeqs
       .map((seq, shard) => ({ shard, upTo: seq - retentionEntries }))
       .filter(({ upTo }) => upTo > 0)
       .map(({ shard, upTo }) => ({ type: 'delRange' as const, start: keys.log(space.id, shard), end: keys.logEntry(space.id, shard, upTo + 1) }));
@@ -111,15 +74,15 @@ export class IndexCheckpointer {
 
   /** Forgets the saved checkpoint, so the next start rebuilds unless a newer one is saved. */
   discard(space: string): void {
-    rmSync(this.checkpointPath(space), { force: true });
+    this.files?.discard(space);
   }
 
   async recover(definition: SpaceDefinition): Promise<MemorySpace> {
-    const started = performance.now();
+    const started = this.clock.elapsedNow();
     const countersValue = await this.store.get(keys.spaceState(definition.id));
     const counters: SpaceCounters = countersValue === null ? { count: 0, nextLabel: 0 } : (JSON.parse(countersValue.toString()) as SpaceCounters);
     const shardSeqs = await Promise.all(Array.from({ length: definition.shards }, (_, shard) => this.lastSeq(definition.id, shard)));
-    const space = new MemorySpace(definition, counters, shardSeqs, this.host.space(definition.id, definition.dimension));
+    const space = new MemorySpace(definition, counters, shardSeqs, this.indexes.space(definition.id, definition.dimension));
 
     const indexable = new Map<number, string>();
     let memories = 0;
@@ -139,7 +102,7 @@ export class IndexCheckpointer {
 
     let replayedEntries = 0;
     let rebuilt = false;
-    const checkpoint = await this.loadCheckpoint(definition, space.index);
+    const checkpoint = this.files === null ? null : await this.files.load(definition);
     if (checkpoint === null || (replayedEntries = await this.replay(space, checkpoint)) < 0) {
       rebuilt = true;
       replayedEntries = 0;
@@ -152,7 +115,7 @@ export class IndexCheckpointer {
       indexed: await space.index.size(),
       replayedEntries,
       rebuilt,
-      elapsedMs: performance.now() - started,
+      elapsedMs: this.clock.elapsedNow() - started,
     };
     this.reports.push(report);
     this.logger.info(report, 'memory space recovered');
@@ -163,21 +126,6 @@ export class IndexCheckpointer {
     const prefix = keys.log(space, shard);
     for await (const { key } of this.store.scan({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) return logKeySeq(key);
     return 0;
-  }
-
-  /** Loads the saved index into the worker; null when there is no usable checkpoint. */
-  private async loadCheckpoint(definition: SpaceDefinition, index: SpaceIndex): Promise<CheckpointFile | null> {
-    const checkpointPath = this.checkpointPath(definition.id);
-    if (!existsSync(checkpointPath) || !existsSync(this.indexPath(definition.id))) return null;
-    try {
-      const checkpoint = JSON.parse(readFileSync(checkpointPath, 'utf8')) as CheckpointFile;
-      if (checkpoint.format !== CHECKPOINT_FORMAT || checkpoint.dimension !== definition.dimension || checkpoint.shardSeqs.length !== definition.shards) return null;
-      await index.load(this.indexPath(definition.id));
-      return checkpoint;
-    } catch (error) {
-      this.logger.warn({ err: error, space: definition.id }, 'index checkpoint unusable; rebuilding from stored embeddings');
-      return null;
-    }
   }
 
   /** Replays log entries after the checkpoint into its index; -1 when the log no longer covers the gap. */

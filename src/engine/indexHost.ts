@@ -7,7 +7,10 @@ import { Worker } from 'node:worker_threads';
 import { UnavailableError } from '../errors.js';
 import type { Logger } from './engine.js';
 import type { IndexReply, IndexRequest } from './indexProtocol.js';
-import type { VectorHit } from './vectorIndex.js';
+import type { IndexProvider, SpaceIndex } from './spaceIndex.js';
+import type { VectorHit } from './vectorMath.js';
+
+export type { SpaceIndex } from './spaceIndex.js';
 
 type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
 type CallRequest = WithoutId<IndexRequest>;
@@ -17,7 +20,8 @@ function compact(vector: Float32Array): Float32Array {
   return vector.byteOffset === 0 && vector.byteLength === vector.buffer.byteLength ? vector : vector.slice();
 }
 
-export class IndexHost {
+export class IndexHost implements IndexProvider {
+  readonly kind = 'hnsw' as const;
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (reply: IndexReply) => void; reject: (error: Error) => void }>();
   private nextId = 1;
@@ -73,8 +77,8 @@ export class IndexHost {
     });
   }
 
-  space(space: string, dimension: number): SpaceIndex {
-    return new SpaceIndex(this, space, dimension);
+  space(space: string, dimension: number): WorkerSpaceIndex {
+    return new WorkerSpaceIndex(this, space, dimension);
   }
 
   async close(): Promise<void> {
@@ -83,8 +87,8 @@ export class IndexHost {
   }
 }
 
-/** One space's index in the worker. */
-export class SpaceIndex {
+/** One space's index in the worker; it can also be saved to and loaded from a file. */
+export class WorkerSpaceIndex implements SpaceIndex {
   constructor(
     private readonly host: IndexHost,
     readonly space: string,

@@ -2,7 +2,7 @@
 // Requests with an `id` get exactly one reply with that id; upsert, remove and drop are
 // fire-and-forget. Append-only: add request types, never change the meaning of one.
 
-import type { VectorHit } from './vectorIndex.js';
+import type { VectorHit } from './vectorMath.js';
 
 export type IndexRequest =
   | { type: 'create'; id: number; space: string; dimension: number }

@@ -1,18 +1,18 @@
 // The in-memory side of one memory space: its definition, counters, per-shard log
 // sequence numbers, the ANN index with its label map, and the write queue. Every mutation
-// of the space is built as a MutationBatch and committed here as one RocksDB batch; only
+// of the space is built as a MutationBatch and committed here as one atomic store batch; only
 // after the batch is durable does the in-memory state (index, counters, sequences) move.
 
 import { createHash } from 'node:crypto';
 import { assert } from '../errors.js';
 import { keys } from '../storage/keys.js';
 import { encodeLogEntry, type OperationType } from '../storage/operationLog.js';
-import type { Store, WriteOp } from '../storage/store.js';
+import type { KeyValueStore, WriteOp } from '../storage/keyValueStore.js';
 import { SerialQueue } from './serialQueue.js';
 import { encodeRecord } from './recordCodec.js';
 import { summarize, type MemoryRecord, type RankSummary, type SpaceCounters, type SpaceDefinition } from './types.js';
 import type { StoreIntent } from './engine.js';
-import type { SpaceIndex } from './indexHost.js';
+import type { SpaceIndex } from './spaceIndex.js';
 
 /** Stable shard of a memory id: the first 4 bytes of its SHA-1, modulo the shard count. */
 export function shardOf(id: string, shards: number): number {
@@ -132,7 +132,7 @@ export class MemorySpace {
   }
 
   /** Writes the batch with its log entries and counters atomically, then applies its effects. */
-  async commit(store: Store, batch: MutationBatch): Promise<void> {
+  async commit(store: KeyValueStore, batch: MutationBatch): Promise<void> {
     assert(batch.space === this, 'a batch commits to the space that built it');
     if (batch.isEmpty) return;
     const seqs = [...this.shardSeqs];

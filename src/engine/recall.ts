@@ -7,7 +7,7 @@
 import { traced } from '../telemetry.js';
 import type { EngineSettings, LimitSettings } from '../config.js';
 import { BadInputError } from '../errors.js';
-import { cosineSimilarity } from './vectorIndex.js';
+import { cosineSimilarity } from './vectorMath.js';
 import { overallInterval, resultInterval, type ConfidenceInterval } from './confidence.js';
 import { scoreLexical, tokenize } from './lexical.js';
 import type { MemorySpace } from './memorySpace.js';
@@ -76,6 +76,8 @@ export interface RecallContext {
   settings: EngineSettings;
   limits: LimitSettings;
   nowMs: number;
+  /** Monotonic ms for `elapsedMs` only; default performance.now. */
+  elapsedNow?: () => number;
 }
 
 export interface ParsedCue {
@@ -168,7 +170,8 @@ async function directCandidates(ctx: RecallContext, cue: ParsedCue, maxResults: 
 }
 
 export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: RecallOptionsInput): Promise<RecallOutcome> {
-  const started = performance.now();
+  const elapsedNow = ctx.elapsedNow ?? (() => performance.now());
+  const started = elapsedNow();
   const mode: RecallMode = options.mode ?? 'HYBRID';
   const maxResults = validateCount('maxResults', options.maxResults ?? Math.min(ctx.settings.defaultMaxResults, ctx.limits.maxResults), 1, ctx.limits.maxResults);
   const cue = parseCue(rawCue, ctx.space.definition.dimension, ctx.limits);
@@ -215,7 +218,7 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
       candidateCount: memories.candidateCount,
       depthReached,
       truncated,
-      elapsedMs: performance.now() - started,
+      elapsedMs: elapsedNow() - started,
     },
   };
 }

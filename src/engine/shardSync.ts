@@ -29,6 +29,17 @@ export interface RecordCopy {
   links: Association[];
 }
 
+/** A write cut off a divergent log, kept durably (key `H`) until the current primary merged it. */
+export interface HandBackRecord {
+  space: string;
+  shard: number;
+  id: string;
+  /** Where the log was cut; two cuts of the same memory are kept apart. */
+  cutSeq: number;
+  copy: RecordCopy | null;
+  deletedVersion?: VectorClock;
+}
+
 /** The local state of a memory touched by a log suffix that was cut off. */
 export interface Orphan {
   id: string;
@@ -74,6 +85,8 @@ export function entryIds(type: OperationType, payload: unknown): string[] {
 
 /** Most entries applied in one RocksDB batch. Default 256: amortises the write under load. */
 const APPLY_GROUP = 256;
+/** Records removed per batch when a snapshot install clears a shard. Default 256: bounded batches, and no list of every record. */
+const CLEAR_BATCH = 256;
 
 /**
  * Consecutive entries from `start` that can share one batch: each is staged against the
@@ -111,8 +124,8 @@ export class ShardSync {
   }
 
   /**
-   * Log entries from `fromSeq` on, within the bounds; 'compacted' when `fromSeq` is no
-   * longer in the log (the caller falls back to a snapshot).
+   * Log entries from `fromSeq` on, within the bounds (bytes as the shipped JSON counts them);
+   * 'compacted' when `fromSeq` is no longer in the log (the caller falls back to a snapshot).
    */
   async readLog(spaceId: string, shard: number, fromSeq: number, maxEntries: number, maxBytes: number): Promise<ShippedEntry[] | 'compacted'> {
     const space = this.space(spaceId);
@@ -127,20 +140,23 @@ export class ShardSync {
       const entry = decodeLogEntry(shard, seq, value);
       // A snapshot marker stands for state this node received whole, not for one entry.
       if (entry.type === 'CHECKPOINT' && (entry.payload as { snapshot?: boolean }).snapshot === true) return out.length === 0 ? 'compacted' : out;
-      out.push({ seq, type: entry.type, timestampMs: entry.timestampMs, payload: entry.payload });
+      const shipped: ShippedEntry = { seq, type: entry.type, timestampMs: entry.timestampMs, payload: entry.payload };
+      const size = Buffer.byteLength(JSON.stringify(shipped)) + 1;
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      out.push(shipped);
       expected++;
-      bytes += value.length;
-      if (bytes >= maxBytes) break;
+      bytes += size;
     }
     return out.length === 0 ? 'compacted' : out;
   }
 
   /**
-   * Applies shipped entries in order, each as one atomic batch with its log entry at the
-   * same sequence. Entries at or below the applied sequence are skipped (redelivery); a
-   * gap stops the run. Returns the highest applied sequence.
+   * Applies shipped entries in order, each at its own sequence, in batches that also write
+   * `state(lastSeqOfTheBatch)` (the shard's epoch history), so the history on disk always
+   * describes the log on disk. Entries at or below the applied sequence are skipped
+   * (redelivery); a gap stops the run. Returns the highest applied sequence.
    */
-  async apply(spaceId: string, shard: number, entries: readonly ShippedEntry[]): Promise<number> {
+  async apply(spaceId: string, shard: number, entries: readonly ShippedEntry[], state: (lastSeq: number) => Buffer): Promise<number> {
     const space = this.space(spaceId);
     return space.queue.run(async () => {
       let next = entries.findIndex((entry) => entry.seq === space.shardSeqs[shard]! + 1);
@@ -149,6 +165,7 @@ export class ShardSync {
         const group = independentRun(entries, next);
         const batch = new MutationBatch(space, group[0]!.timestampMs);
         for (const entry of group) batch.log(shard, entry.type, await this.stage(space, batch, shard, entry), entry.timestampMs);
+        batch.put(keys.replication(spaceId, shard), state(group.at(-1)!.seq));
         await space.commit(this.engine.database, batch);
         assert(space.shardSeqs[shard] === group.at(-1)!.seq, 'replicated entries land at their own sequences');
         next += group.length;
@@ -264,12 +281,12 @@ export class ShardSync {
   }
 
   /**
-   * Cuts the shard's log back to `toSeq` (entries after it came from a superseded primary)
-   * and returns the local state of every memory those entries touched, so the caller can
-   * merge them into the new primary instead of losing them. The records stay until the new
-   * primary's entries or the merges overwrite them.
+   * Cuts the shard's log back to `toSeq` (entries after it came from a superseded primary).
+   * In the same batch it writes a hand-back record with the local state of every memory the
+   * cut entries touched, and `state` (the shortened history), so a crash at any point keeps
+   * the cut-off writes until they are merged into the current primary. Returns the records kept.
    */
-  async truncate(spaceId: string, shard: number, toSeq: number): Promise<Orphan[]> {
+  async truncate(spaceId: string, shard: number, toSeq: number, state: Buffer): Promise<HandBackRecord[]> {
     const space = this.space(spaceId);
     return space.queue.run(async () => {
       const last = space.shardSeqs[shard]!;
@@ -284,55 +301,126 @@ export class ShardSync {
       }
       const reader = this.engine.reader(space);
       const records = await reader.records([...ids]);
-      const orphans: Orphan[] = [];
+      const kept: HandBackRecord[] = [];
       for (const id of ids) {
         const record = records.get(id);
-        if (record !== undefined) orphans.push({ id, copy: await this.copyOf(space, record) });
-        else if (deletes.has(id)) orphans.push({ id, copy: null, deletedVersion: deletes.get(id)! });
+        if (record !== undefined) kept.push({ space: spaceId, shard, id, cutSeq: toSeq, copy: await this.copyOf(space, record) });
+        else if (deletes.has(id)) kept.push({ space: spaceId, shard, id, cutSeq: toSeq, copy: null, deletedVersion: deletes.get(id)! });
       }
-      await this.engine.database.write([{ type: 'delRange', start: keys.logEntry(spaceId, shard, toSeq + 1), end: prefixEnd(prefix) }]);
+      await this.engine.database.write([
+        ...kept.map((h) => ({ type: 'put' as const, key: keys.handBack(spaceId, shard, toSeq, h.id), value: Buffer.from(JSON.stringify(h)) })),
+        { type: 'delRange', start: keys.logEntry(spaceId, shard, toSeq + 1), end: prefixEnd(prefix) },
+        { type: 'put', key: keys.replication(spaceId, shard), value: state },
+      ]);
       space.shardSeqs = space.shardSeqs.map((seq, i) => (i === shard ? toSeq : seq));
       // The saved index may reflect the cut entries; rebuild it on the next start if it is not saved again.
       space.indexDirty = true;
       this.engine.checkpointer.discard(space.id);
-      return orphans;
+      return kept;
     });
   }
 
-  /** One chunk of the shard's records in id order after `afterId`, for a snapshot. */
-  async snapshotChunk(spaceId: string, shard: number, afterId: string | null, limit: number): Promise<{ records: RecordCopy[]; next: string | null }> {
+  /** Hand-back records waiting, in key order (space, shard, cut), at most `limit`. */
+  async handBacks(limit: number): Promise<HandBackRecord[]> {
+    const out: HandBackRecord[] = [];
+    for await (const { value } of this.engine.database.scan({ ...keys.allHandBacks(), limit })) out.push(JSON.parse(value.toString()) as HandBackRecord);
+    return out;
+  }
+
+  /** The shard's hand-back records, at most `limit`. */
+  async shardHandBacks(spaceId: string, shard: number, limit: number): Promise<HandBackRecord[]> {
+    const out: HandBackRecord[] = [];
+    for await (const { value } of this.engine.database.scan({ ...keys.handBacksOf(spaceId, shard), limit })) out.push(JSON.parse(value.toString()) as HandBackRecord);
+    return out;
+  }
+
+  /**
+   * Removes merged hand-back records, each only if it still holds what was merged: a later
+   * cut at the same position may have written a newer state of the memory under the same key.
+   */
+  async handBacksMerged(done: readonly HandBackRecord[]): Promise<void> {
+    const keysOf = done.map((h) => keys.handBack(h.space, h.shard, h.cutSeq, h.id));
+    const stored = await this.engine.database.getMany(keysOf);
+    const unchanged = keysOf.filter((_, i) => stored[i] !== null && stored[i]!.toString() === JSON.stringify(done[i]));
+    await this.engine.database.write(unchanged.map((key) => ({ type: 'del' as const, key })));
+  }
+
+  async handBackCount(): Promise<number> {
+    let count = 0;
+    for await (const _ of this.engine.database.scan(keys.allHandBacks())) count++;
+    return count;
+  }
+
+  /**
+   * One chunk of the shard's records in id order after `afterId`, for a snapshot: at most
+   * `limit` records and `maxBytes` of their JSON (one record always, so a chunk makes progress).
+   */
+  async snapshotChunk(spaceId: string, shard: number, afterId: string | null, limit: number, maxBytes: number): Promise<{ records: RecordCopy[]; next: string | null }> {
     const space = this.space(spaceId);
     const prefix = keys.memories(spaceId);
     const start = afterId === null ? prefix : Buffer.concat([keys.memory(spaceId, afterId), Buffer.from([0])]);
     const records: RecordCopy[] = [];
     let last: string | null = null;
     let scanned = 0;
+    let bytes = 0;
     for await (const { value } of this.engine.database.scan({ gte: start, lt: prefixEnd(prefix) })) {
       const record = decodeRecord(value);
-      last = record.id;
       scanned++;
-      if (space.shardOf(record.id) === shard) records.push(await this.copyOf(space, record));
+      if (space.shardOf(record.id) === shard) {
+        const copy = await this.copyOf(space, record);
+        const size = Buffer.byteLength(JSON.stringify(copy)) + 1;
+        if (records.length > 0 && bytes + size > maxBytes) return { records, next: last };
+        records.push(copy);
+        bytes += size;
+      }
+      last = record.id;
       if (records.length >= limit || scanned >= limit * 16) return { records, next: last };
     }
     return { records, next: null };
   }
 
-  /** Starts installing a snapshot: removes every local record of the shard. */
-  async clearShard(spaceId: string, shard: number): Promise<void> {
+  /**
+   * First step of a snapshot install. One batch writes the install marker, empties the log
+   * and writes `state` (an empty history), so the copy claims sequence 0 from here on; only
+   * then are the shard's records removed. An install cut short leaves a copy that can never
+   * pass for current.
+   */
+  async beginInstall(spaceId: string, shard: number, state: Buffer): Promise<void> {
     const space = this.space(spaceId);
     await space.queue.run(async () => {
-      const prefix = keys.memories(spaceId);
-      const victims: MemoryRecord[] = [];
-      for await (const { value } of this.engine.database.scan({ gte: prefix, lt: prefixEnd(prefix) })) {
-        const record = decodeRecord(value);
-        if (space.shardOf(record.id) === shard) victims.push(record);
-      }
-      for (let i = 0; i < victims.length; i += 256) {
-        const batch = new MutationBatch(space, this.engine.now());
-        for (const record of victims.slice(i, i + 256)) await this.stageDelete(space, batch, shard, record);
-        await this.commitUnlogged(space, batch);
-      }
+      const prefix = keys.log(spaceId, shard);
+      await this.engine.database.write([
+        { type: 'put', key: keys.installMarker(spaceId, shard), value: Buffer.from('1') },
+        { type: 'delRange', start: prefix, end: prefixEnd(prefix) },
+        { type: 'put', key: keys.replication(spaceId, shard), value: state },
+      ]);
+      space.shardSeqs = space.shardSeqs.map((s, i) => (i === shard ? 0 : s));
+      space.indexDirty = true;
+      this.engine.checkpointer.discard(space.id);
+      await this.clearShard(space, shard);
     });
+  }
+
+  async installing(spaceId: string, shard: number): Promise<boolean> {
+    return (await this.engine.database.get(keys.installMarker(spaceId, shard))) !== null;
+  }
+
+  /** Removes every local record of the shard (inside the space queue). */
+  private async clearShard(space: MemorySpace, shard: number): Promise<void> {
+    const prefix = keys.memories(space.id);
+    let victims: MemoryRecord[] = [];
+    const flush = async () => {
+      const batch = new MutationBatch(space, this.engine.now());
+      for (const record of victims) await this.stageDelete(space, batch, shard, record);
+      await this.commitUnlogged(space, batch);
+      victims = [];
+    };
+    for await (const { value } of this.engine.database.scan({ gte: prefix, lt: prefixEnd(prefix) })) {
+      const record = decodeRecord(value);
+      if (space.shardOf(record.id) === shard) victims.push(record);
+      if (victims.length >= CLEAR_BATCH) await flush();
+    }
+    if (victims.length > 0) await flush();
   }
 
   /** Writes one snapshot chunk's records. */
@@ -351,16 +439,22 @@ export class ShardSync {
     });
   }
 
-  /** Ends a snapshot install: the shard's log restarts at `seq`, the snapshot's position. */
-  async finishSnapshot(spaceId: string, shard: number, seq: number): Promise<void> {
+  /** Last step of an install, one batch: the log restarts at `seq` (the snapshot's position), the history is `state`, the marker goes. */
+  async finishInstall(spaceId: string, shard: number, seq: number, state: Buffer): Promise<void> {
     const space = this.space(spaceId);
     await space.queue.run(async () => {
-      const prefix = keys.log(spaceId, shard);
-      await this.engine.database.write([{ type: 'delRange', start: prefix, end: prefixEnd(prefix) }]);
+      const before = space.shardSeqs;
       space.shardSeqs = space.shardSeqs.map((s, i) => (i === shard ? seq - 1 : s));
       const batch = new MutationBatch(space, this.engine.now());
       batch.log(shard, 'CHECKPOINT', { snapshot: true, seq });
-      await space.commit(this.engine.database, batch);
+      batch.put(keys.replication(spaceId, shard), state);
+      batch.del(keys.installMarker(spaceId, shard));
+      try {
+        await space.commit(this.engine.database, batch);
+      } catch (error) {
+        space.shardSeqs = before;
+        throw error;
+      }
       space.indexDirty = true;
     });
   }

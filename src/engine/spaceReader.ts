@@ -3,7 +3,7 @@
 // consolidation read through this, never through raw keys.
 
 import { keys, prefixEnd, suffixAfter, timeKeyId } from '../storage/keys.js';
-import type { Reader } from '../storage/store.js';
+import type { Reader } from '../storage/keyValueStore.js';
 import { decodeEmbedding, decodeRecord, decodeWeight } from './recordCodec.js';
 import type { Association, MemoryKind, MemoryRecord } from './types.js';
 

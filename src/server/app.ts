@@ -20,6 +20,7 @@ import { tokenize } from '../engine/lexical.js';
 import { NodeService, type RequestOptions } from '../service/nodeService.js';
 import { startTracing, stopTracing, traced } from '../telemetry.js';
 import { keys } from '../storage/keys.js';
+import type { KeyValueStore } from '../storage/keyValueStore.js';
 import { Store } from '../storage/store.js';
 import { startClusterNode, type ClusterNode } from './clusterNode.js';
 import { createErrorMasker, useErrorCodes } from './errorCodes.js';
@@ -117,7 +118,7 @@ export interface EngramNode {
   close(): Promise<void>;
 }
 
-async function resolveNodeId(store: Store, configured: string | undefined, logger: Logger): Promise<string> {
+async function resolveNodeId(store: KeyValueStore, configured: string | undefined, logger: Logger): Promise<string> {
   const stored = (await store.get(keys.nodeMeta('id')))?.toString();
   if (configured !== undefined) {
     if (stored !== undefined && stored !== configured) logger.warn({ stored, configured }, 'ENGRAM_NODE_ID differs from the id kept in the data directory; using ENGRAM_NODE_ID');

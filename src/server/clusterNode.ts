@@ -53,11 +53,12 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
           .view()
           .filter((m) => m.state === 'ALIVE' || m.state === 'SUSPECT')
           .map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'] })),
+      members: () => membership.swim.view().map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'], state: m.state })),
     },
     onReplicated: (lagMs) => metrics.replicationAck.observe(lagMs / 1000),
-    mergeOrphans: (space, orphans) => {
-      if (service === undefined) throw new Error('the node service is not bound yet');
-      return service.mergeOrphans(space, orphans);
+    mergeHandBacks: (space, handBacks) => {
+      if (service === undefined) return Promise.reject(new Error('the node service is not bound yet'));
+      return service.mergeOrphans(space, handBacks);
     },
   });
   const router = new Router({

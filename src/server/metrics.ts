@@ -243,6 +243,49 @@ export class Metrics {
         this.set({ event: 'truncation' }, replication.truncations);
       },
     });
+    new client.Counter({
+      name: 'engram_replication_minority_claims_total',
+      help: 'Claims that made this node primary while fewer than a majority of the configured copies answered',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(replication.minorityClaims);
+      },
+    });
+    new client.Counter({
+      name: 'engram_replication_unavailable_claims_total',
+      help: 'Claims refused because no copy that may hold the shard answered; the shard stayed unavailable',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(replication.unavailableClaims);
+      },
+    });
+    new client.Gauge({
+      name: 'engram_replication_handback_pending',
+      help: 'Writes cut off a divergent log that wait to be merged into the current primary',
+      registers: [this.registry],
+      collect() {
+        this.set(replication.handBackPending());
+      },
+    });
+    new client.Gauge({
+      name: 'engram_replication_degraded_shards',
+      help: 'Shards this node leads without a majority of their configured copies: a minority claim, or no read lease',
+      registers: [this.registry],
+      collect() {
+        this.set(replication.degradedShards());
+      },
+    });
+    new client.Counter({
+      name: 'engram_replication_malformed_messages_total',
+      help: 'Replication messages refused because they failed validation',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(replication.malformedMessages);
+      },
+    });
     new client.Gauge({
       name: 'engram_routing_calls',
       help: 'Operations forwarded to other nodes, redirects, retries and calls that ended UNAVAILABLE, since start',

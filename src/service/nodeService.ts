@@ -81,6 +81,16 @@ export interface ClusterServices {
 
 type Body = Record<string, unknown>;
 
+/** A Fisher-Yates shuffle of a copy of `items`. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 function consistencyOf(value: unknown): WriteConsistency {
   if (typeof value === 'string' && (CONSISTENCY_LEVELS as readonly string[]).includes(value)) return value as WriteConsistency;
   throw new BadInputError(`consistency must be one of ${CONSISTENCY_LEVELS.join(', ')}`, { details: { field: 'consistency' } });
@@ -95,6 +105,8 @@ export class NodeService {
     private readonly metrics: Metrics,
     /** Present in cluster mode. */
     private readonly clusterServices?: ClusterServices,
+    /** Chooses catalog peers; the simulator passes a seeded one. */
+    private readonly random: () => number = Math.random,
   ) {
     this.handlers = {
       memory: (b) => this.localMemory(b),
@@ -229,7 +241,7 @@ export class NodeService {
     if (cluster === undefined) return 0;
     const others = cluster.replication.placement.size > 1 ? this.liveOthers() : [];
     let created = 0;
-    for (const node of others.sort(() => Math.random() - 0.5).slice(0, peers)) {
+    for (const node of shuffled(others, this.random).slice(0, peers)) {
       try {
         const definitions = await cluster.router.call<SpaceDefinition[]>(() => node, 'op.catalog', {});
         for (const definition of definitions) {
@@ -249,8 +261,8 @@ export class NodeService {
     return view.filter((m) => m.node !== this.nodeId && (m.state === 'ALIVE' || m.state === 'SUSPECT')).map((m) => m.node);
   }
 
-  private assertPrimary(space: string, shard: number): void {
-    this.replication?.assertPrimary(space, shard);
+  private assertPrimary(space: string, shard: number, consistency: WriteConsistency = 'ONE'): void {
+    this.replication?.assertPrimary(space, shard, consistency);
   }
 
   private assertReadable(space: string, shard: number, allowReplica: boolean): void {
@@ -299,7 +311,7 @@ export class NodeService {
   async replicationStatus(space: MemorySpace): Promise<UnitStatus[]> {
     const cluster = this.clusterServices;
     if (cluster === undefined) {
-      return Array.from({ length: space.definition.shards }, (_, shard) => ({ space: space.id, shard, role: 'primary', epoch: 0, lastSeq: space.shardSeqs[shard]!, primary: this.nodeId, replicas: [] }));
+      return Array.from({ length: space.definition.shards }, (_, shard) => ({ space: space.id, shard, role: 'primary', epoch: 0, epochNode: null, lastSeq: space.shardSeqs[shard]!, primary: this.nodeId, degraded: false, replicas: [] }));
     }
     const out: UnitStatus[] = [];
     for (const [shards, first] of this.shardGroups(space.definition, undefined)) {
@@ -402,15 +414,18 @@ export class NodeService {
     };
   }
 
-  /** Merges writes cut off a returning node's log into the current primary of their shards. */
-  async mergeOrphans(space: string, orphans: Orphan[]): Promise<void> {
+  /**
+   * Merges writes cut off a returning node's log into the current primary of their shards,
+   * with QUORUM: the caller deletes its durable copy of them once this resolves.
+   */
+  async mergeOrphans(space: string, orphans: readonly Orphan[]): Promise<void> {
     const definition = await this.definition(space);
     const byShard = new Map<number, Orphan[]>();
     for (const orphan of orphans) {
       const shard = shardOf(orphan.id, definition.shards);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), orphan]);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), { id: orphan.id, copy: orphan.copy, ...(orphan.deletedVersion === undefined ? {} : { deletedVersion: orphan.deletedVersion }) }]);
     }
-    for (const [shard, list] of byShard) await this.route(space, shard, 'merge', { space, orphans: list }, undefined, true);
+    for (const [shard, list] of byShard) await this.route(space, shard, 'merge', { space, orphans: list, consistency: 'QUORUM' }, undefined, true);
   }
 
   // ---- local handlers (this node as owner) --------------------------------------------------
@@ -466,7 +481,8 @@ export class NodeService {
     const replication = this.replication;
     if (replication !== undefined) {
       const definition = await this.definitionForWrite(space, field, input, true);
-      this.assertPrimary(space, shardOf(String(input.id), definition.shards));
+      // A write concern that the reachable copies cannot meet is refused before anything is written.
+      this.assertPrimary(space, shardOf(String(input.id), definition.shards), consistency);
     }
     const outcome = field === 'memory' ? await this.engine.remember(space, input) : await this.engine.rememberEpisode(space, input);
     await this.awaitCopies(space, outcome.record.id, consistency, outcome.changed);
@@ -499,13 +515,19 @@ export class NodeService {
 
   private async localMerge(b: Body): Promise<number> {
     const space = String(b['space']);
+    const consistency = consistencyOf(b['consistency'] ?? 'ONE');
     let merged = 0;
+    const shards = new Set<number>();
     for (const orphan of b['orphans'] as Orphan[]) {
-      this.assertPrimary(space, this.engine.space(space).shardOf(orphan.id));
+      const shard = this.engine.space(space).shardOf(orphan.id);
+      this.assertPrimary(space, shard, consistency);
+      shards.add(shard);
       const copy = orphan.copy;
       const embedding = copy?.embedding == null ? null : decodeEmbedding(Buffer.from(copy.embedding, 'base64'));
       if (await this.engine.mergeRecord(space, orphan.id, copy?.record ?? null, embedding, orphan.deletedVersion)) merged++;
     }
+    // Unchanged merges still wait for the copies of what is stored: the sender deletes its copy next.
+    for (const shard of shards) await this.replication?.waitFor(space, shard, this.engine.space(space).shardSeqs[shard]!, consistency);
     return merged;
   }
 

@@ -13,7 +13,9 @@
 //   W <space> <term> <id>          lexical postings (term frequency)
 //   K <space> <kind> <id>          kind index (MEMORY, EPISODE, PATTERN)
 //   L <space> <shard:u16> <seq:u64> operation log entry
-//   R <space> <shard:u16>          replication state of a shard (epoch history)
+//   R <space> <shard:u16>          replication state of a shard (epoch, epoch history)
+//   I <space> <shard:u16>          a snapshot install of the shard began and has not finished
+//   H <space> <shard:u16> <cut:u64> <id>  a write cut off a divergent log, until it is merged back
 
 const SEP = Buffer.from([0]);
 /** Dates are stored as ms + this offset so negative (pre-1970) times still sort correctly. */
@@ -97,6 +99,10 @@ export const keys = {
   logEntry: (space: string, shard: number, seq: number) => compose('L', [space, u16(shard), u64(seq)], false),
   log: (space: string, shard: number) => compose('L', [space, u16(shard)], true),
   replication: (space: string, shard: number) => compose('R', [space, u16(shard)], false),
+  installMarker: (space: string, shard: number) => compose('I', [space, u16(shard)], false),
+  handBack: (space: string, shard: number, cutSeq: number, id: string) => compose('H', [space, u16(shard), u64(cutSeq), id], false),
+  allHandBacks: () => prefixRange(Buffer.from('H\0')),
+  handBacksOf: (space: string, shard: number) => prefixRange(compose('H', [space, u16(shard)], true)),
 };
 
 /** The record-id suffix of a key built as `<prefix><id>`. */

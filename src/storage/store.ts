@@ -1,37 +1,14 @@
 // The typed RocksDB wrapper. Nothing else in the code base imports rocksdb-native.
 // Writes go through `write`, which applies one atomic batch: either every key of a
-// mutation (data, index entries, operation-log entry) lands, or none does.
+// mutation (data, index entries, operation-log entry) lands, or none does. The contract it
+// implements, shared with the in-memory store, is written in keyValueStore.ts.
 
 import { traced, tracedChild } from '../telemetry.js';
 import RocksDB from 'rocksdb-native';
 import { StorageError } from '../errors.js';
+import type { KeyValueStore, Reader, ScanRange, SnapshotReader, StoreSizes, WriteOp } from './keyValueStore.js';
 
-export type WriteOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer } | { type: 'delRange'; start: Buffer; end: Buffer };
-
-export interface ScanRange {
-  gte?: Buffer;
-  gt?: Buffer;
-  lt?: Buffer;
-  lte?: Buffer;
-  reverse?: boolean;
-  limit?: number;
-}
-
-export interface StoreSizes {
-  /** Bytes in SST files on disk. */
-  sstBytes: number;
-  /** Bytes held in memtables (written but not yet flushed to SST). */
-  memtableBytes: number;
-  /** RocksDB's estimate of the live data size. */
-  liveDataBytes: number;
-}
-
-/** Read access shared by the store and its snapshots. */
-export interface Reader {
-  get(key: Buffer): Promise<Buffer | null>;
-  getMany(keys: readonly Buffer[]): Promise<(Buffer | null)[]>;
-  scan(range: ScanRange): AsyncIterable<{ key: Buffer; value: Buffer }>;
-}
+export type { KeyValueStore, Reader, ScanRange, SnapshotReader, StoreSizes, WriteOp } from './keyValueStore.js';
 
 const READ_ATTRIBUTES = { 'db.system': 'rocksdb' } as const;
 
@@ -78,13 +55,13 @@ class RocksReader implements Reader {
   }
 }
 
-export class Snapshot extends RocksReader {
+export class Snapshot extends RocksReader implements SnapshotReader {
   async close(): Promise<void> {
     await this.db.close();
   }
 }
 
-export class Store extends RocksReader {
+export class Store extends RocksReader implements KeyValueStore {
   private closed = false;
 
   private constructor(db: RocksDB, readonly path: string) {

@@ -1,0 +1,24 @@
+// Every request/reply operation nodes call on each other over `<cluster>.rpc.<nodeId>`
+// (see subjects.ts), in one table with its message version. Append-only: an operation is
+// never renamed or reused; a change of its messages bumps the version, and the schemas that
+// validate them on receipt live beside the protocol (replication: cluster/replication/messages.ts).
+
+export const operations = {
+  /** A claimant fences a holder with a new epoch and learns its log position. v1. */
+  fence: 'repl.fence',
+  /** A primary ships a batch of its log (or a probe) to a replica. v1. */
+  append: 'repl.append',
+  /** A catching-up node pulls log entries from a more current copy. v1. */
+  pull: 'repl.pull',
+  /** A catching-up node reads one chunk of a shard's records when the log no longer reaches back. v1. */
+  snapshot: 'repl.snapshot',
+  /** A primary tells each replica node its epochs and which shards it is behind on; the answer carries the replica's epochs. v1. */
+  heartbeat: 'repl.heartbeat',
+  /** Role, epoch and replica lag of a space's shards on the node. */
+  status: 'repl.status',
+} as const;
+
+/** Node API operations a router forwards to a shard's owner: `op.<name>`, the NodeService handlers. */
+export const nodeOperations = ['memory', 'embedding', 'memories', 'recall', 'recognize', 'remember', 'rememberEpisode', 'forget', 'consolidate', 'merge', 'createSpace', 'catalog', 'counts'] as const;
+
+export type ReplicationOperation = (typeof operations)[keyof typeof operations];

@@ -1,0 +1,57 @@
+// Every seed of the whole-cluster simulation that ever failed, with what it found. `npm test`
+// replays each one (test/sim/clusterRegression.test.ts); a new failing seed is added here
+// together with its fix, so a bug the simulator found can never come back unnoticed.
+
+import type { ClusterSimulationOptions } from '../../cluster/sim/clusterSimulation.js';
+
+export interface RegressionSeed {
+  options: ClusterSimulationOptions;
+  found: string;
+}
+
+export const regressionSeeds: readonly RegressionSeed[] = [
+  {
+    options: { seed: 3, scenario: 'split' },
+    found: 'every node logs the space creation at sequence 1, which a claim took for data: a node with no copy of an RF 1 shard took it over empty on the minority side',
+  },
+  {
+    options: { seed: 1, scenario: 'split' },
+    found: 'a copy that placement no longer names (the other side\'s primary) was never contacted, so its writes were never merged back',
+  },
+  {
+    options: { seed: 5, scenario: 'split' },
+    found: 'QUORUM counted acknowledgements from any live replica, so both sides of a split gathered a "majority" of copies with disjoint nodes',
+  },
+  {
+    options: { seed: 9, scenario: 'split' },
+    found: 'a merge whose only change was the version clock was judged unchanged and never written, dropping the cut-off write; and a new primary reused the versions of its own cut-off writes',
+  },
+  {
+    options: { seed: 9, scenario: 'split' },
+    found: 'the hand-back count was decremented twice for records a claimant and the worker both merged, so the worker stopped with records still waiting',
+  },
+  {
+    options: { seed: 25 },
+    found: 'a probe (an append with no entries) let a replica report divergent entries past prevSeq as held: an ALL write was acknowledged with one real copy',
+  },
+  {
+    options: { seed: 83 },
+    found: 'final reads began while client operations were still in flight (harness)',
+  },
+  {
+    options: { seed: 92 },
+    found: 'an orphaned copy with a higher epoch than the primary skipped reconciliation and kept its writes forever',
+  },
+  {
+    options: { seed: 93 },
+    found: 'flapping links: writes of a short-lived primary were lost until orphaned copies reconciled whatever the primary\'s epoch',
+  },
+  {
+    options: { seed: 1078 },
+    found: 'every client was stuck on a paused node for its 10 s timeout, longer than the 5 s liveness window (harness: shorter client timeout, longer window)',
+  },
+  {
+    options: { seed: 1276 },
+    found: 'a hand-back merge finishing late deleted the record a second cut at the same position had just written under the same key',
+  },
+];
