@@ -147,6 +147,24 @@ export class ClusterMembership {
     return { self: view[0]!, nodes: view, ...partitionHealth(view, this.threshold) };
   }
 
+  /** Members that hold data, as placement sees them: ALIVE and SUSPECT (a suspect may still refute). */
+  liveMembers(): { id: string; rack: string | undefined; zone: string | undefined }[] {
+    return this.swim
+      .view()
+      .filter((m) => m.state === 'ALIVE' || m.state === 'SUSPECT')
+      .map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'] }));
+  }
+
+  /** Every member in the view with its state, DEAD and LEFT included. */
+  members(): { id: string; rack: string | undefined; zone: string | undefined; state: MemberState }[] {
+    return this.swim.view().map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'], state: m.state }));
+  }
+
+  /** Grows whenever the view changes. */
+  version(): number {
+    return this.swim.viewVersion;
+  }
+
   membersByState(): Record<MemberState, number> {
     const counts: Record<MemberState, number> = { ALIVE: 0, SUSPECT: 0, DEAD: 0, LEFT: 0 };
     for (const member of this.swim.view()) counts[member.state]++;

@@ -96,6 +96,7 @@ export interface SwimOptions {
 export class Swim {
   readonly self: string;
   private incarnation = 0;
+  private viewChanges = 0;
   private selfState: MemberState = 'ALIVE';
   private readonly meta: Readonly<Record<string, string>>;
   private readonly config: MembershipConfig;
@@ -132,6 +133,11 @@ export class Swim {
   }
 
   /** Every known member, this node first. */
+  /** Grows whenever a member joins, changes state or is forgotten: a cheap test for "has the view changed". */
+  get viewVersion(): number {
+    return this.viewChanges;
+  }
+
   view(): MemberView[] {
     const others = [...this.members.values()].sort((a, b) => (a.node < b.node ? -1 : 1)).map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation, meta: m.meta }));
     return [{ node: this.self, state: this.selfState, incarnation: this.incarnation, meta: this.meta }, ...others];
@@ -185,6 +191,7 @@ export class Swim {
   leave(): Directive[] {
     this.incarnation++;
     this.selfState = 'LEFT';
+    this.viewChanges++;
     this.broadcasts.enqueue({ node: this.self, state: 'LEFT', incarnation: this.incarnation });
     const targets = this.randomMembers(this.config.indirectProbes, (m) => m.state === 'ALIVE' || m.state === 'SUSPECT');
     return targets.map((to) => ({ type: 'send', to, message: this.syncMessage(false) }));
@@ -302,7 +309,10 @@ export class Swim {
 
   private reapDead(nowMs: number): void {
     for (const [node, member] of this.members) {
-      if ((member.state === 'DEAD' || member.state === 'LEFT') && nowMs - member.changedAtMs > this.config.deadMemberRetentionMs) this.members.delete(node);
+      if ((member.state === 'DEAD' || member.state === 'LEFT') && nowMs - member.changedAtMs > this.config.deadMemberRetentionMs) {
+        this.members.delete(node);
+        this.viewChanges++;
+      }
     }
   }
 
@@ -393,6 +403,7 @@ export class Swim {
   private setState(member: Member, update: MemberUpdate, nowMs: number, out: Directive[], added = false): void {
     const previous = added ? undefined : member.state;
     const state = update.state;
+    if (previous !== state) this.viewChanges++;
     member.state = state;
     member.incarnation = update.incarnation;
     if (update.meta !== undefined) member.meta = update.meta;

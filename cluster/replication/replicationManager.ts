@@ -10,11 +10,15 @@ import type { Placement, PlacementMember, ShardAssignment } from '../placement/p
 import { NotPrimaryError, rpcCall, type RpcServer } from '../routing/rpc.js';
 import { operations } from '../transport/operations.js';
 import type { Transport } from '../transport/transport.js';
-import { ClusterView } from './clusterView.js';
+import { ClusterView, KnownPlacements, livePlacement } from './clusterView.js';
 import type { Directive, Outcome, ShardEvent, StorageCall } from './directives.js';
 import { EngineStorage } from './engineStorage.js';
-import { formatEpoch, type Epoch } from './epoch.js';
+import type { Epoch } from './epoch.js';
 import { HandBackWorker, type MergeHandBacks } from './handBackWorker.js';
+import { heartbeatsFor } from './heartbeats.js';
+import { ReplicationEvents } from './replicationEvents.js';
+import { lagByReplica, rolesCount, unitStatus, type UnitRole, type UnitStatus } from './shardStatus.js';
+import { runStorageCall } from './storageCalls.js';
 import {
   appendRequest,
   fenceRequest,
@@ -29,7 +33,6 @@ import {
   type FenceRequest,
   type HeartbeatReply,
   type HeartbeatRequest,
-  type HeartbeatShard,
   type PullRequest,
   type SnapshotRequest,
 } from './messages.js';
@@ -40,13 +43,15 @@ import type { KnownMember, ReplicationStorage } from './storagePort.js';
 
 export type { WriteConsistency, ReplicaLagView };
 export { defaultReplicationSettings, type ReplicationSettings };
-export type UnitRole = 'primary' | 'replica' | 'syncing';
+export type { UnitRole, UnitStatus } from './shardStatus.js';
 
 export interface MembershipSource {
   /** Members that hold data: ALIVE and SUSPECT (a suspect may still refute). */
   liveMembers(): PlacementMember[];
   /** Every member in the view with its state, DEAD and LEFT included. */
   members(): (PlacementMember & { state: string })[];
+  /** Grows whenever the view changes; when given, an unchanged view is not read again. */
+  version?(): number;
 }
 
 /** Time and timers of the shell; the simulator passes virtual ones. */
@@ -91,18 +96,6 @@ export interface ReplicationOptions {
   coreFactory?: (options: ShardCoreOptions) => ShardCore;
 }
 
-export interface UnitStatus {
-  space: string;
-  shard: number;
-  role: UnitRole;
-  /** Term of the epoch; with `epochNode` the whole epoch. */
-  epoch: number;
-  epochNode: string | null;
-  lastSeq: number;
-  primary: string | null;
-  degraded: boolean;
-  replicas: ReplicaLagView[];
-}
 
 interface PendingWrite {
   resolve: () => void;
@@ -127,6 +120,10 @@ export class ReplicationManager {
   private placementBefore: Placement | null = null;
   /** Live members, known members and settledness the current view was built from. */
   private viewFingerprint = '';
+  private membershipVersion: number | undefined;
+  private liveMembersNow: PlacementMember[] = [];
+  private liveCount = 0;
+  private knownCache: { fingerprint: string; placements: KnownPlacements } | null = null;
   private stopTimer: (() => void) | undefined;
   private startedAtMs = 0;
   private settled = false;
@@ -135,11 +132,8 @@ export class ReplicationManager {
   private lastHeartbeatMs = Number.NEGATIVE_INFINITY;
   private nextReply = 1;
   private nextWrite = 1;
-  promotions = 0;
-  snapshotsInstalled = 0;
-  truncations = 0;
-  minorityClaims = 0;
-  unavailableClaims = 0;
+  /** Promotions, installs, cuts and claim outcomes since start, for metrics. */
+  readonly events: ReplicationEvents;
   malformedMessages = 0;
 
   constructor(private readonly options: ReplicationOptions) {
@@ -147,8 +141,9 @@ export class ReplicationManager {
     validateReplicationSettings(this.settings);
     this.storage = options.storage ?? new EngineStorage(options.engine);
     this.clock = options.clock ?? realClock;
-    this.view = new ClusterView(options.nodeId, [], [], options.replicationFactor, null, false);
+    this.view = new ClusterView(options.nodeId, livePlacement(options.nodeId, [], options.replicationFactor), new KnownPlacements(options.nodeId, [], options.replicationFactor), options.replicationFactor, null, false);
     this.handBack = new HandBackWorker(this.storage, options.mergeHandBacks, this.settings, options.logger);
+    this.events = new ReplicationEvents(options.logger);
   }
 
   get nodeId(): string {
@@ -212,23 +207,22 @@ export class ReplicationManager {
   private tick(): void {
     if (this.stopped) return;
     const now = this.clock.nowMs();
-    const members = this.options.membership.liveMembers();
-    this.learnMembers();
-    if (!this.settled) this.settled = members.length > 1 || now - this.startedAtMs >= this.settings.settleMs;
-    const fingerprint = `${members.map((m) => m.id).sort().join(',')}|${[...this.known.keys()].sort().join(',')}|${this.settled}`;
-    const changed = fingerprint !== this.viewFingerprint;
+    const version = this.options.membership.version?.();
+    const wasSettled = this.settled;
+    if (!this.settled) this.settled = this.liveCount > 1 || now - this.startedAtMs >= this.settings.settleMs;
+    // Membership is read again only when it changed (or its source cannot say).
+    const changed = version === undefined || version !== this.membershipVersion || wasSettled !== this.settled ? this.readMembership() : false;
+    this.membershipVersion = version;
     if (changed) {
-      const next = new ClusterView(this.nodeId, members, [...this.known.values()], this.options.replicationFactor, null, this.settled);
-      if (next.live.version !== this.view.live.version) {
-        this.placementBefore = this.view.live;
-        this.options.logger.info({ placement: next.live.version, members: next.live.size, configuredCopies: next.configuredCopies }, 'placement changed');
-      }
-      this.view = new ClusterView(this.nodeId, members, [...this.known.values()], this.options.replicationFactor, this.placementBefore, this.settled);
-      this.viewFingerprint = fingerprint;
+      const live = livePlacement(this.nodeId, this.liveMembersNow, this.options.replicationFactor);
+      const moved = live.version !== this.view.live.version;
+      if (moved) this.placementBefore = this.view.live;
+      this.view = new ClusterView(this.nodeId, live, this.knownPlacements(), this.options.replicationFactor, this.placementBefore, this.settled);
+      if (moved) this.options.logger.info({ placement: live.version, members: live.size, configuredCopies: this.view.configuredCopies }, 'placement changed');
     }
     if (now - this.lastHeartbeatMs >= this.settings.heartbeatIntervalMs) {
       this.lastHeartbeatMs = now;
-      this.heartbeat(now);
+      this.heartbeat();
     }
     if (changed || now - this.lastFullReconcileMs >= 1000) {
       this.lastFullReconcileMs = now;
@@ -237,6 +231,28 @@ export class ReplicationManager {
     }
     for (const core of this.cores.values()) this.run(core, core.onTick(this.view.shard(core.space, core.shard), now));
     this.handBack.poke(now);
+  }
+
+  /** Placements over the known members, rebuilt only when the known set changes. */
+  private knownPlacements(): KnownPlacements {
+    const fingerprint = [...this.known.keys()].sort().join(',');
+    if (this.knownCache === null || this.knownCache.fingerprint !== fingerprint) {
+      this.knownCache = { fingerprint, placements: new KnownPlacements(this.nodeId, [...this.known.values()], this.options.replicationFactor) };
+    }
+    return this.knownCache.placements;
+  }
+
+  /** Reads the live and known members; true when they differ from those the view was built from. */
+  private readMembership(): boolean {
+    const members = this.options.membership.liveMembers();
+    this.liveMembersNow = members;
+    this.liveCount = members.length;
+    this.learnMembers();
+    if (!this.settled) this.settled = members.length > 1 || this.clock.nowMs() - this.startedAtMs >= this.settings.settleMs;
+    const fingerprint = `${members.map((m) => m.id).sort().join(',')}|${[...this.known.keys()].sort().join(',')}|${this.settled}`;
+    if (fingerprint === this.viewFingerprint) return false;
+    this.viewFingerprint = fingerprint;
+    return true;
   }
 
   /** Adds members seen in any state but LEFT to the known set, and drops those that left. */
@@ -296,7 +312,7 @@ export class ReplicationManager {
   }
 
   private store(core: ShardCore, token: number, call: StorageCall): void {
-    this.storageCall(core.space, core.shard, call).then(
+    runStorageCall(this.storage, core.space, core.shard, call).then(
       (value) => this.outcome(core, token, { ok: true, value }),
       (error: unknown) => this.outcome(core, token, { ok: false, error: error instanceof Error ? error.message : String(error) }),
     );
@@ -307,68 +323,10 @@ export class ReplicationManager {
     this.run(core, core.onOutcome(token, outcome, this.clock.nowMs()));
   }
 
-  private storageCall(space: string, shard: number, call: StorageCall): Promise<unknown> {
-    const s = this.storage;
-    switch (call.op) {
-      case 'ensureSpace':
-        return s.ensureSpace(call.definition);
-      case 'settle':
-        return s.settle(space, shard);
-      case 'saveEpoch':
-        return s.saveEpoch(space, shard, call.epoch, call.history);
-      case 'readLog':
-        return s.readLog(space, shard, call.fromSeq, call.maxEntries, call.maxBytes);
-      case 'apply':
-        return s.apply(space, shard, call.entries, call.epoch, call.history);
-      case 'truncate':
-        return s.truncate(space, shard, call.toSeq, call.epoch, call.history);
-      case 'snapshotChunk':
-        return s.snapshotChunk(space, shard, call.after, call.maxRecords, call.maxBytes);
-      case 'beginInstall':
-        return s.beginInstall(space, shard, call.epoch);
-      case 'installChunk':
-        return s.installChunk(space, shard, call.records);
-      case 'finishInstall':
-        return s.finishInstall(space, shard, call.seq, call.epoch, call.history);
-      case 'mergeOwnHandBacks':
-        return s.mergeOwnHandBacks(space, shard);
-    }
-  }
-
   private onEvent(space: string, shard: number, event: ShardEvent): void {
-    const logger = this.options.logger;
-    const where = { space, shard };
-    switch (event.kind) {
-      case 'promoted':
-        this.promotions++;
-        if (event.minority) this.minorityClaims++;
-        (event.minority ? logger.warn : logger.info).call(logger, { ...where, epoch: formatEpoch(event.epoch), lastSeq: event.lastSeq, fenced: event.fenced, source: event.source, minority: event.minority, elapsedMs: event.elapsedMs }, event.minority ? 'became primary without a majority of the copies' : 'became primary');
-        break;
-      case 'steppedDown':
-        logger.info({ ...where, primary: event.primary, reason: event.reason }, 'stepped down as primary');
-        break;
-      case 'claimRefused':
-        if (event.reason.startsWith('no copy')) {
-          this.unavailableClaims++;
-          logger.warn({ ...where, reason: event.reason }, 'the shard is unavailable');
-        }
-        break;
-      case 'truncated':
-        this.truncations++;
-        logger.warn({ ...where, toSeq: event.toSeq, handBacks: event.handBacks }, 'cut off log entries of a superseded primary; merging them back');
-        this.handBack.poke(this.clock.nowMs(), true);
-        break;
-      case 'snapshotInstalled':
-        this.snapshotsInstalled++;
-        logger.info({ ...where, seq: event.seq, source: event.source }, 'installed a shard snapshot');
-        break;
-      case 'replicated':
-        for (const lag of event.lagsMs) this.options.onReplicated?.(lag);
-        break;
-      case 'failed':
-        logger.warn({ ...where, what: event.what, error: event.error }, 'replication step failed; it is retried');
-        break;
-    }
+    this.events.record(space, shard, event);
+    if (event.kind === 'truncated') this.handBack.poke(this.clock.nowMs(), true);
+    if (event.kind === 'replicated') for (const lag of event.lagsMs) this.options.onReplicated?.(lag);
     this.options.observer?.onEvent?.(space, shard, event, this.clock.nowMs());
   }
 
@@ -403,29 +361,15 @@ export class ReplicationManager {
   // ---- heartbeats ---------------------------------------------------------------------------
 
   /** One message per replica node: every shard this node leads there, with its epoch and whether the node is behind. */
-  private heartbeat(nowMs: number): void {
-    const byNode = new Map<string, HeartbeatShard[]>();
-    for (const core of this.cores.values()) {
-      if (core.role !== 'primary') continue;
-      for (const node of this.view.shard(core.space, core.shard).replicas) {
-        const acked = core.replicas.progressIfAny(node)?.acked;
-        const list = byNode.get(node) ?? [];
-        list.push([core.space, core.shard, core.epoch, acked == null || acked < core.lastSeq]);
-        byNode.set(node, list);
-      }
-    }
-    for (const [node, shards] of byNode) {
-      // Each message stays well inside the payload bound: about 80 bytes a shard.
-      const perMessage = Math.max(1, Math.floor((this.settings.maxPayloadBytes - this.settings.payloadReserveBytes) / 256));
-      for (let i = 0; i < shards.length; i += perMessage) {
-        const message: HeartbeatRequest = { v: REPLICATION_VERSION, from: this.nodeId, shards: shards.slice(i, i + perMessage) };
+  private heartbeat(): void {
+    for (const [node, messages] of heartbeatsFor(this.cores.values(), (core) => this.view.shard(core.space, core.shard).replicas, this.nodeId, this.settings)) {
+      for (const message of messages) {
         rpcCall<unknown>(this.options.transport, this.options.cluster, node, operations.heartbeat, message, { timeoutMs: this.settings.requestTimeoutMs }).then(
           (reply) => this.onHeartbeatReply(node, reply),
           () => undefined,
         );
       }
     }
-    void nowMs;
   }
 
   private onHeartbeat(body: unknown): HeartbeatReply {
@@ -519,40 +463,17 @@ export class ReplicationManager {
     const definition = this.storage.definition(space);
     if (definition === undefined) return [];
     const now = this.clock.nowMs();
-    const out: UnitStatus[] = [];
-    for (let shard = 0; shard < definition.shards; shard++) {
-      const core = this.cores.get(unitKey(space, shard));
-      if (core === undefined) continue;
-      const primary = core.role === 'primary';
-      const replicas = primary ? this.view.shard(space, shard).replicas.map((node) => core.replicas.lag(node, core.lastSeq, now)) : [];
-      const role: UnitRole = core.role === 'claiming' ? 'syncing' : core.role;
-      out.push({ space, shard, role, epoch: core.epoch[0], epochNode: core.epoch[1] === '' ? null : core.epoch[1], lastSeq: core.lastSeq, primary: primary ? this.nodeId : core.primaryHint, degraded: core.degraded(now), replicas });
-    }
-    return out;
+    const cores = Array.from({ length: definition.shards }, (_, shard) => this.cores.get(unitKey(space, shard))).filter((core): core is ShardCore => core !== undefined);
+    return cores.map((core) => unitStatus(core, this.view.shard(space, core.shard).replicas, this.nodeId, now));
   }
 
   /** The largest lag of each replica node over the shards this node leads. */
   lagByReplica(): Map<string, { entries: number; ms: number }> {
-    const out = new Map<string, { entries: number; ms: number }>();
-    const now = this.clock.nowMs();
-    for (const core of this.cores.values()) {
-      if (core.role !== 'primary') continue;
-      for (const node of this.view.shard(core.space, core.shard).replicas) {
-        const lag = core.replicas.lag(node, core.lastSeq, now);
-        // A replica that has not answered yet counts as missing everything kept, not as current.
-        const entries = lag.lagEntries ?? core.lastSeq;
-        const ms = lag.lagMs ?? (lag.ackedSeq !== null ? 0 : core.replicas.oldestCommitAgeMs(now));
-        const current = out.get(node) ?? { entries: 0, ms: 0 };
-        out.set(node, { entries: Math.max(current.entries, entries), ms: Math.max(current.ms, ms) });
-      }
-    }
-    return out;
+    return lagByReplica(this.cores.values(), (core) => this.view.shard(core.space, core.shard).replicas, this.clock.nowMs());
   }
 
   rolesCount(): Record<UnitRole, number> {
-    const out: Record<UnitRole, number> = { primary: 0, replica: 0, syncing: 0 };
-    for (const core of this.cores.values()) out[core.role === 'claiming' ? 'syncing' : core.role]++;
-    return out;
+    return rolesCount(this.cores.values());
   }
 
   /** Shards this node leads that are degraded (a minority claim, or no lease). */

@@ -13,21 +13,21 @@
 //   majority of the copies the shard could be on answered and all are empty.
 // - Work that changes the shard's storage runs one job at a time, so every decision is made
 //   against the state the previous job left.
+//
+// The machine is layered: shardMachine.ts holds the state and the plumbing (tokens, jobs),
+// shardCatchUp.ts catching up, cutting and installing, and this file the roles, claims,
+// write concern and shipping.
 
 import { assert } from '../../src/errors.js';
-import type { SpaceDefinition } from '../../src/engine/types.js';
-import { operations, type ReplicationOperation } from '../transport/operations.js';
-import type { Directive, Outcome, ShardEvent, StorageCall } from './directives.js';
+import { operations } from '../transport/operations.js';
+import type { Directive } from './directives.js';
 import { compareEpochs, maxEpoch, nextEpoch, NO_EPOCH, sameEpoch, type Epoch } from './epoch.js';
 import { commonPoint, epochAt, historyUpTo, isAtLeast, sameHistory, withEpoch, type EpochHistory } from './epochHistory.js';
 import { MAX_BATCH_ENTRIES, packBatches, verifyBatch } from './logBatch.js';
 import {
   appendReply as appendReplySchema,
   fenceReply as fenceReplySchema,
-  parseMessage,
-  pullReply as pullReplySchema,
   REPLICATION_VERSION,
-  snapshotReply as snapshotReplySchema,
   type AppendReply,
   type AppendRequest,
   type FenceReply,
@@ -37,33 +37,14 @@ import {
   type SnapshotReply,
   type SnapshotRequest,
 } from './messages.js';
-import type { ReplicationSettings } from './replicationSettings.js';
-import type { ShardPosition, ShippedEntry, SnapshotChunk } from './storagePort.js';
-import { copiesNeeded, majorityOf, ReplicaSet, type WriteConsistency } from './replicaSet.js';
+import { copiesNeeded, majorityOf, type WriteConsistency } from './replicaSet.js';
+import { ShardCatchUp } from './shardCatchUp.js';
+import type { ShardView } from './shardMachine.js';
+import type { ShippedEntry, SnapshotChunk } from './storagePort.js';
 
-export type ShardRole = 'replica' | 'claiming' | 'primary';
+export type { ShardCoreOptions, ShardRole, ShardView } from './shardMachine.js';
 
-/** What placement and membership say about the shard right now. */
-export interface ShardView {
-  /** The primary placement ranks first among live members. */
-  primary: string;
-  /** The other copies among live members: where a primary ships. */
-  replicas: readonly string[];
-  /** Every other node that may hold a copy: fenced by a claim. */
-  holders: readonly string[];
-  /** The copies the shard could be on, over the known members (may include this node). */
-  claimSet: readonly string[];
-  /**
-   * The shard's configured copies: its placement over the known members, dead ones included.
-   * Write concerns and leases count only these nodes, so the two sides of a split can never
-   * both gather a majority.
-   */
-  configured: readonly string[];
-  /** min(replication factor, known members): the size of `configured`. */
-  configuredCopies: number;
-  /** The node heard from the cluster (or waited alone long enough) and may claim. */
-  settled: boolean;
-}
+type Answer = (ok: boolean, reason?: AppendReply['reason'], applied?: number) => Directive;
 
 interface Claim {
   proposed: Epoch;
@@ -73,61 +54,9 @@ interface Claim {
   startedMs: number;
 }
 
-type Continuation = (outcome: Outcome, nowMs: number) => Directive[];
-type Answer = (ok: boolean, reason?: AppendReply['reason'], applied?: number) => Directive;
-type Job = (nowMs: number) => Directive[];
-
-export interface ShardCoreOptions {
-  space: string;
-  shard: number;
-  self: string;
-  settings: ReplicationSettings;
-  position: ShardPosition;
-  definition: () => SpaceDefinition | undefined;
-}
-
-export class ShardCore {
-  readonly space: string;
-  readonly shard: number;
-  protected readonly self: string;
-  private readonly settings: ReplicationSettings;
-  private readonly definition: () => SpaceDefinition | undefined;
-  role: ShardRole = 'replica';
-  epoch: Epoch;
-  history: EpochHistory;
-  lastSeq: number;
-  installing: boolean;
-  primaryHint: string | null = null;
-  /** The last claim reached fewer than a majority of the configured copies. */
-  minorityClaim = false;
-  /** When this replica last held everything its primary had. */
-  caughtUpAtMs = 0;
-  readonly replicas: ReplicaSet;
-  private view: ShardView | null = null;
+export class ShardCore extends ShardCatchUp {
   private claim: Claim | null = null;
   private claimRetryAtMs = 0;
-  private catchingUp = false;
-  /** When an orphaned copy next asks the primary whether its log diverges. */
-  private orphanCheckAtMs = 0;
-  /** The history last found to be contained in the primary's; unchanged, it needs no new check. */
-  private reconciledHistory: EpochHistory | null = null;
-  private nextToken = 1;
-  private readonly continuations = new Map<number, Continuation>();
-  private readonly jobs: Job[] = [];
-  private jobRunning = false;
-
-  constructor(options: ShardCoreOptions) {
-    this.space = options.space;
-    this.shard = options.shard;
-    this.self = options.self;
-    this.settings = options.settings;
-    this.definition = options.definition;
-    this.epoch = options.position.epoch;
-    this.history = options.position.history;
-    this.lastSeq = options.position.lastSeq;
-    this.installing = options.position.installing;
-    this.replicas = new ReplicaSet(options.settings);
-  }
 
   // ---- inputs -------------------------------------------------------------------------
 
@@ -153,42 +82,7 @@ export class ShardCore {
     return out;
   }
 
-  /**
-   * A copy that placement no longer names (a primary of one side of a split, or a replica
-   * that moved) may hold writes no configured copy has, and nobody ships to it. It asks the
-   * primary for its history now and then, and cuts off (and hands back) whatever diverges.
-   */
-  private reconcileOrphan(primary: string, nowMs: number): Directive[] {
-    if (this.history.length === 0 || this.installing || this.catchingUp || nowMs < this.orphanCheckAtMs) return [];
-    if (this.reconciledHistory !== null && sameHistory(this.reconciledHistory, this.history)) return [];
-    this.orphanCheckAtMs = nowMs + this.settings.orphanCheckMs;
-    this.catchingUp = true;
-    const message: PullRequest = { v: REPLICATION_VERSION, space: this.space, shard: this.shard, fromSeq: this.lastSeq + 1, maxBytes: this.settings.payloadReserveBytes * 2 };
-    return this.request(primary, operations.pull, message, (outcome, t) => {
-      this.catchingUp = false;
-      const reply = outcome.ok ? this.parsed<PullReply>(pullReplySchema, outcome.value, 'pull reply') : null;
-      if (reply === null || reply.history.length === 0 || this.role !== 'replica') return [];
-      return this.enqueue(t, () => [], (n) => {
-        const common = commonPoint(this.history, this.lastSeq, reply.history, reply.last);
-        if (common >= this.lastSeq) {
-          this.reconciledHistory = this.history;
-          return this.finishJob(n, []);
-        }
-        return this.cut(common, (ok, u) => {
-          if (ok) this.reconciledHistory = this.history;
-          return this.finishJob(u, []);
-        });
-      });
-    });
-  }
 
-  /** The outcome of a request or storage call this core asked for. */
-  onOutcome(token: number, outcome: Outcome, nowMs: number): Directive[] {
-    const then = this.continuations.get(token);
-    if (then === undefined) return [];
-    this.continuations.delete(token);
-    return then(outcome, nowMs);
-  }
 
   /** A write this node committed as primary: ship it. */
   onCommitted(lastSeq: number, nowMs: number): Directive[] {
@@ -485,105 +379,9 @@ export class ShardCore {
     }
   }
 
-  // ---- catching up --------------------------------------------------------------------
 
-  /** Brings this copy up to `source`'s log: pulls, cuts a divergent suffix, installs a snapshot. */
-  private catchUp(source: string, valid: () => boolean, done: (ok: boolean, nowMs: number) => Directive[], nowMs: number): Directive[] {
-    let round = 0;
-    const step = (now: number): Directive[] => {
-      if (!valid() || ++round > this.settings.maxCatchUpRounds) return done(false, now);
-      if (this.installing) return this.installSnapshot(source, valid, (ok, t) => (ok ? step(t) : done(false, t)), now);
-      const message: PullRequest = { v: REPLICATION_VERSION, space: this.space, shard: this.shard, fromSeq: this.lastSeq + 1, maxBytes: this.settings.maxPayloadBytes };
-      return this.request(source, operations.pull, message, (outcome, t) => {
-        const reply = outcome.ok ? this.parsed<PullReply>(pullReplySchema, outcome.value, 'pull reply') : null;
-        if (reply === null || !valid()) return done(false, t);
-        return this.enqueue(t, () => done(false, t), (n) => this.applyPulled(reply, valid, step, done, n));
-      });
-    };
-    return step(nowMs);
-  }
 
-  /** Runs as a job: one pulled reply's effect. */
-  private applyPulled(reply: PullReply, valid: () => boolean, step: (nowMs: number) => Directive[], done: (ok: boolean, nowMs: number) => Directive[], nowMs: number): Directive[] {
-    if (!valid()) return this.finishJob(nowMs, done(false, nowMs));
-    const common = commonPoint(this.history, this.lastSeq, reply.history, reply.last);
-    if (common < this.lastSeq) return this.cut(common, (ok, t) => this.finishJob(t, ok ? step(t) : done(false, t)));
-    if (reply.entries === null) {
-      this.installing = true;
-      return this.finishJob(nowMs, step(nowMs));
-    }
-    const finish = (t: number) => {
-      const current = reply.entries!.length === 0 || this.lastSeq >= reply.last;
-      if (current) this.caughtUpAtMs = t;
-      return this.finishJob(t, current ? done(true, t) : step(t));
-    };
-    if (reply.entries.length === 0) {
-      const history = historyUpTo(reply.history, this.lastSeq);
-      if (sameHistory(history, this.history)) return finish(nowMs);
-      return this.store({ op: 'saveEpoch', epoch: this.epoch, history }, (saved, t) => {
-        if (saved.ok) this.history = history;
-        return finish(t);
-      });
-    }
-    return this.store({ op: 'apply', entries: reply.entries, epoch: this.epoch, history: reply.history }, (applied, t) => {
-      if (!applied.ok) return this.finishJob(t, [this.failed('applying pulled entries', applied.error), ...done(false, t)]);
-      this.lastSeq = applied.value as number;
-      this.history = historyUpTo(reply.history, this.lastSeq);
-      return finish(t);
-    });
-  }
 
-  /** Cuts the log back to `toSeq`, keeping what the cut entries wrote as hand-back records. */
-  private cut(toSeq: number, then: (ok: boolean, nowMs: number) => Directive[]): Directive[] {
-    assert(toSeq < this.lastSeq, 'a cut removes entries');
-    const history = historyUpTo(this.history, toSeq);
-    return this.store({ op: 'truncate', toSeq, epoch: this.epoch, history }, (outcome, t) => {
-      if (!outcome.ok) return [this.failed('cutting a divergent log', outcome.error), ...then(false, t)];
-      this.lastSeq = toSeq;
-      this.history = history;
-      return [this.event({ kind: 'truncated', toSeq, handBacks: outcome.value as number }), ...then(true, t)];
-    });
-  }
-
-  private installSnapshot(source: string, valid: () => boolean, done: (ok: boolean, nowMs: number) => Directive[], nowMs: number): Directive[] {
-    let first: SnapshotReply | null = null;
-    const chunk = (after: string | null): Directive[] => {
-      const message: SnapshotRequest = { v: REPLICATION_VERSION, space: this.space, shard: this.shard, after, maxBytes: this.settings.maxPayloadBytes };
-      return this.request(source, operations.snapshot, message, (outcome, t) => {
-        const reply = outcome.ok ? this.parsed<SnapshotReply>(snapshotReplySchema, outcome.value, 'snapshot chunk') : null;
-        if (reply === null || !valid()) return done(false, t);
-        first ??= reply;
-        return this.enqueue(t, () => done(false, t), () =>
-          this.store({ op: 'installChunk', records: reply.records }, (stored, n) => {
-            if (!stored.ok) return this.finishJob(n, done(false, n));
-            return this.finishJob(n, reply.next === null ? finish(n) : chunk(reply.next));
-          }),
-        );
-      });
-    };
-    const finish = (now: number): Directive[] => {
-      const snapshot = first!;
-      const history = historyUpTo(snapshot.history, snapshot.seq);
-      return this.enqueue(now, () => done(false, now), () =>
-        this.store({ op: 'finishInstall', seq: snapshot.seq, epoch: this.epoch, history }, (finished, t) => {
-          if (!finished.ok) return this.finishJob(t, done(false, t));
-          this.lastSeq = snapshot.seq;
-          this.history = history;
-          this.installing = false;
-          return this.finishJob(t, [this.event({ kind: 'snapshotInstalled', seq: snapshot.seq, source }), ...done(true, t)]);
-        }),
-      );
-    };
-    return this.enqueue(nowMs, () => done(false, nowMs), () =>
-      this.store({ op: 'beginInstall', epoch: this.epoch }, (begun, t) => {
-        if (!begun.ok) return this.finishJob(t, done(false, t));
-        this.installing = true;
-        this.lastSeq = 0;
-        this.history = [];
-        return this.finishJob(t, chunk(null));
-      }),
-    );
-  }
 
   // ---- the replica side of shipping -----------------------------------------------------
 
@@ -619,15 +417,6 @@ export class ShardCore {
     });
   }
 
-  private startCatchUp(source: string, nowMs: number): Directive[] {
-    if (this.catchingUp) return [];
-    this.catchingUp = true;
-    const epoch = this.epoch;
-    return this.catchUp(source, () => this.role === 'replica' && sameEpoch(this.epoch, epoch), () => {
-      this.catchingUp = false;
-      return [];
-    }, nowMs);
-  }
 
   // ---- the primary side of shipping -----------------------------------------------------
 
@@ -704,65 +493,12 @@ export class ShardCore {
     return [];
   }
 
-  // ---- plumbing -----------------------------------------------------------------------
 
-  /** Bytes a message's entries (or records) may take: the payload less the reserve for headers and envelope. */
-  private entryBudget(maxPayloadBytes: number): number {
-    return Math.min(maxPayloadBytes, this.settings.maxPayloadBytes) - this.settings.payloadReserveBytes;
-  }
 
-  private request(to: string, op: ReplicationOperation, message: unknown, then: Continuation): Directive[] {
-    const token = this.nextToken++;
-    this.continuations.set(token, then);
-    return [{ type: 'request', token, to, op, message, timeoutMs: this.settings.requestTimeoutMs }];
-  }
 
-  private store(call: StorageCall, then: Continuation): Directive[] {
-    const token = this.nextToken++;
-    this.continuations.set(token, then);
-    return [{ type: 'storage', token, space: this.space, shard: this.shard, call }];
-  }
 
-  /** Runs `job` now when no other job runs, else queues it; a full queue runs `refuse` instead. */
-  private enqueue(nowMs: number, refuse: () => Directive[], job: Job): Directive[] {
-    if (this.jobRunning) {
-      if (this.jobs.length >= this.settings.maxQueuedJobs) return refuse();
-      this.jobs.push(job);
-      return [];
-    }
-    this.jobRunning = true;
-    return job(nowMs);
-  }
 
-  /** Ends the running job and starts the next; every job calls it exactly once. */
-  private finishJob(nowMs: number, out: Directive[]): Directive[] {
-    assert(this.jobRunning, 'a job finishes only while one runs');
-    const next = this.jobs.shift();
-    if (next === undefined) {
-      this.jobRunning = false;
-      return out;
-    }
-    return [...out, ...next(nowMs)];
-  }
 
-  private parsed<T>(schema: Parameters<typeof parseMessage>[0], value: unknown, what: string): T | null {
-    try {
-      return parseMessage<T>(schema, value, what);
-    } catch {
-      return null;
-    }
-  }
 
-  private event(event: ShardEvent): Directive {
-    return { type: 'event', space: this.space, shard: this.shard, event };
-  }
 
-  private failed(what: string, error: string): Directive {
-    return this.event({ kind: 'failed', what, error });
-  }
-
-  /** Jobs waiting and outstanding calls, for tests and status. */
-  get pendingWork(): { jobs: number; running: boolean; continuations: number } {
-    return { jobs: this.jobs.length, running: this.jobRunning, continuations: this.continuations.size };
-  }
 }

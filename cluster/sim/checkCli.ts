@@ -100,8 +100,10 @@ function spawnSlice(options: SweepOptions, from: number, seeds: number, onResult
 async function sweep(options: SweepOptions): Promise<void> {
   const started = performance.now();
   const failing: ClusterSimulationResult[] = [];
+  const convergence: number[] = [];
   let done = 0;
   let acked = 0;
+  let unconverged = 0;
   const perJob = Math.ceil(options.seeds / options.jobs);
   const slices: Promise<void>[] = [];
   for (let job = 0; job < options.jobs; job++) {
@@ -112,6 +114,8 @@ async function sweep(options: SweepOptions): Promise<void> {
       spawnSlice(options, from, seeds, (result) => {
         done++;
         acked += result.acked ?? 0;
+        if (typeof result.convergenceMs === 'number') convergence.push(result.convergenceMs);
+        else unconverged++;
         if (result.violations.length > 0) {
           failing.push(result);
           process.stdout.write(`seed ${result.seed} FAILED (${result.scenario ?? '?'}, ${result.nodes ?? '?'} nodes): ${result.violations.join('; ')}\n  replay: ${replayCommand(result, simulationOptions(options, result.seed))}\n`);
@@ -120,7 +124,19 @@ async function sweep(options: SweepOptions): Promise<void> {
     );
   }
   await Promise.all(slices);
-  const summary = { seeds: options.seeds, from: options.from, runs: done, failed: failing.length, failingSeeds: failing.map((r) => r.seed).sort((a, b) => a - b), acked, wallMs: Math.round(performance.now() - started) };
+  convergence.sort((a, b) => a - b);
+  const quantile = (q: number) => (convergence.length === 0 ? null : convergence[Math.min(convergence.length - 1, Math.ceil(q * convergence.length) - 1)]!);
+  const summary = {
+    seeds: options.seeds,
+    from: options.from,
+    runs: done,
+    failed: failing.length,
+    failingSeeds: failing.map((r) => r.seed).sort((a, b) => a - b),
+    acked,
+    // Virtual time from the heal until every copy agreed (the clients write for the first 8 s of it).
+    convergenceMs: { p50: quantile(0.5), p99: quantile(0.99), max: convergence.at(-1) ?? null, within60s: done === 0 ? null : (convergence.filter((ms) => ms <= 60_000).length / done), never: unconverged },
+    wallMs: Math.round(performance.now() - started),
+  };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exit(failing.length === 0 && done === options.seeds ? 0 : 1);
 }

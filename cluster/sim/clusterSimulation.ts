@@ -6,24 +6,16 @@
 // (the liveness phase). Reads through every node then feed the checkers in cluster/check/.
 
 import { checkHistory, type HistoryReport } from '../check/checkHistory.js';
-import { dominatesOrEquals } from '../check/causality.js';
-import type { CopyState, FinalRead, HistoryOp, PrimaryClaim, WriteConcern } from '../check/history.js';
-import { copiesNeeded } from '../replication/replicaSet.js';
-import type { ReplicationObserver } from '../replication/replicationManager.js';
+import type { FinalRead, HistoryOp } from '../check/history.js';
 import { defaultConfig, type Config } from '../../src/config.js';
-import type { Logger } from '../../src/engine/engine.js';
 import { shardOf } from '../../src/engine/memorySpace.js';
 import { decodeRecord } from '../../src/engine/recordCodec.js';
-import type { MemoryRecord } from '../../src/engine/types.js';
-import { Metrics } from '../../src/server/metrics.js';
-import { keys, prefixEnd } from '../../src/storage/keys.js';
-import { MemoryStore } from '../../src/storage/memoryStore.js';
-import { faultSchedule, seededScenarios, type FaultTarget, type Scenario } from './nemesis.js';
+import { keys } from '../../src/storage/keys.js';
+import type { BrokenVariant } from './brokenVariants.js';
+import { ClusterRun, copiesAgree, type RunPlan } from './clusterRun.js';
+import { faultSchedule, seededScenarios, type Scenario } from './nemesis.js';
 import { SeededRandom } from './random.js';
-import { SimNetwork, defaultLinkProfile } from './simNetwork.js';
-import { SimNode } from './simNode.js';
-import { Workload, type WorkloadTarget } from './workload.js';
-import { brokenVariant, type BrokenVariant } from './brokenVariants.js';
+import { Workload } from './workload.js';
 
 export interface ClusterSimulationOptions {
   seed: number;
@@ -60,34 +52,17 @@ export interface ClusterSimulationResult {
 }
 
 /**
- * The liveness phase: clients go on this long after the heal (longer than a client's
- * timeout, so clients stuck on a node that was paused are back), and at least one write
- * must be acknowledged; then every copy must agree within CONVERGENCE_LIMIT_MS of the heal.
+ * The liveness phase: once every copy agrees after the heal, clients write this long (longer
+ * than a client's timeout) and at least one write must be acknowledged; then every copy must
+ * agree again. Each wait for agreement is bounded by CONVERGENCE_LIMIT_MS.
  */
 const LIVENESS_WRITES_MS = 8000;
+/** How often the copies are compared while waiting for them to agree. */
+const CONVERGENCE_POLL_MS = 100;
 /** A client gives up on an operation after this long, as an HTTP client would. */
 const CLIENT_TIMEOUT_MS = 3000;
 const CONVERGENCE_LIMIT_MS = 60_000;
 const SIM_DIMENSION = 4;
-
-const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-function debugLogger(id: string, network: SimNetwork): Logger {
-  const line = (level: string) => (object: object, message?: string) => {
-    const { err, ...rest } = object as { err?: unknown };
-    console.log(`${network.nowMs.toFixed(0).padStart(6)} ${id} ${level} ${message ?? ''} ${JSON.stringify(rest)}${err instanceof Error ? ` ${err.message}` : ''}`);
-  };
-  return { info: line('info'), warn: line('warn'), error: line('error') };
-}
-
-interface RunPlan {
-  nodes: number;
-  scenario: Scenario;
-  replicationFactor: number;
-  shards: number;
-  durationMs: number;
-  clients: number;
-}
 
 function planOf(options: ClusterSimulationOptions, random: SeededRandom): RunPlan {
   const scenario = options.scenario ?? seededScenarios[random.index(seededScenarios.length)]!;
@@ -111,232 +86,6 @@ function simConfig(plan: RunPlan): Config {
   };
 }
 
-class ClusterRun implements WorkloadTarget, FaultTarget {
-  readonly network: SimNetwork;
-  readonly nodes: string[];
-  private readonly live = new Map<string, SimNode | null>();
-  private readonly stores = new Map<string, MemoryStore>();
-  private readonly paused = new Set<string>();
-  private readonly metrics = new Metrics();
-  readonly claims: PrimaryClaim[] = [];
-  readonly spaces = ['space-a', 'space-b'];
-
-  constructor(
-    readonly plan: RunPlan,
-    private readonly config: Config,
-    private readonly random: SeededRandom,
-    private readonly variant: BrokenVariant | undefined,
-  ) {
-    this.network = new SimNetwork({ seed: random.fork('network').seed });
-    this.nodes = Array.from({ length: plan.nodes }, (_, i) => `n${i + 1}`);
-    for (const id of this.nodes) this.stores.set(id, new MemoryStore());
-  }
-
-  private observer(id: string): ReplicationObserver {
-    return {
-      onEvent: (space, shard, event) => {
-        if (event.kind === 'promoted') this.claims.push({ space, shard, epochTerm: event.epoch[0], epochNode: event.epoch[1], node: id, atMs: this.network.nowMs });
-        if (event.kind === 'truncated' && this.cutCrashes > 0) {
-          this.cutCrashes--;
-          // After the directive that reported the cut, before the node's next step.
-          queueMicrotask(() => {
-            this.crash(id);
-            this.network.at(this.network.nowMs + this.cutDownMs, () => this.restart(id));
-          });
-        }
-      },
-    };
-  }
-
-  private cutCrashes = 0;
-  private cutDownMs = 0;
-
-  crashOnCut(count: number, downMs: number): void {
-    this.cutCrashes = count;
-    this.cutDownMs = downMs;
-  }
-
-  async startNode(id: string): Promise<void> {
-    const node = await SimNode.start({
-      network: this.network,
-      id,
-      store: this.stores.get(id)!,
-      config: this.config,
-      metrics: this.metrics,
-      seeds: this.nodes.filter((n) => n !== id).slice(0, 2),
-      random: this.random.fork(`node:${id}:${this.network.nowMs}`),
-      logger: process.env['SIM_DEBUG'] ? debugLogger(id, this.network) : silentLogger,
-      observer: this.observer(id),
-      ...(this.variant === undefined ? {} : { replication: brokenVariant(this.variant) }),
-    });
-    this.live.set(id, node);
-  }
-
-  node(id: string): SimNode {
-    const node = this.live.get(id);
-    if (node == null) throw new Error(`node ${id} is down`);
-    return node;
-  }
-
-  /** Advances virtual time until `promise` settles or `maxMs` passes; undefined on timeout. */
-  async until<T>(promise: Promise<T>, maxMs: number): Promise<{ value: T } | { error: unknown } | undefined> {
-    let result: { value: T } | { error: unknown } | undefined;
-    promise.then(
-      (value) => (result = { value }),
-      (error: unknown) => (result = { error }),
-    );
-    const deadline = this.network.nowMs + maxMs;
-    await this.network.runFor(0);
-    while (result === undefined && this.network.nowMs < deadline) await this.network.runFor(10);
-    return result;
-  }
-
-  // ---- WorkloadTarget ----------------------------------------------------------------------
-
-  state(node: string): 'up' | 'down' | 'paused' {
-    if (this.live.get(node) == null) return 'down';
-    return this.paused.has(node) ? 'paused' : 'up';
-  }
-
-  async remember(node: string, space: string, id: string, token: string, embedding: number[], consistency: WriteConcern): Promise<MemoryRecord> {
-    return (await this.node(node).service.remember(space, { id, content: token, embedding }, consistency)).record;
-  }
-
-  read(node: string, space: string, id: string): Promise<MemoryRecord | null> {
-    return this.node(node).service.memory(space, id);
-  }
-
-  copiesHolding(space: string, id: string, version: Record<string, number>): number {
-    let count = 0;
-    for (const store of this.stores.values()) {
-      const value = store.peek(keys.memory(space, id));
-      if (value !== null && dominatesOrEquals(decodeRecord(value).version, version)) count++;
-    }
-    return count;
-  }
-
-  promisedCopies(consistency: WriteConcern): number {
-    return copiesNeeded(consistency, Math.min(this.plan.replicationFactor, this.plan.nodes));
-  }
-
-  nowMs(): number {
-    return this.network.nowMs;
-  }
-
-  at(atMs: number, work: () => void): void {
-    this.network.at(atMs, work);
-  }
-
-  // ---- FaultTarget ---------------------------------------------------------------------------
-
-  partition(groups: readonly (readonly string[])[]): void {
-    this.network.partition(groups);
-  }
-
-  blockOneWay(from: string, to: string): void {
-    this.network.blockOneWay(from, to);
-  }
-
-  heal(): void {
-    this.network.heal();
-  }
-
-  crash(id: string): void {
-    const node = this.live.get(id);
-    if (node == null) return;
-    node.halt();
-    this.network.crash(id);
-    void this.stores.get(id)!.close();
-    this.paused.delete(id);
-    this.live.set(id, null);
-  }
-
-  restart(id: string): void {
-    if (this.live.get(id) != null || !this.network.isCrashed(id)) return;
-    this.network.restart(id);
-    this.stores.get(id)!.reopen();
-    void this.startNode(id);
-  }
-
-  pause(id: string): void {
-    if (this.live.get(id) == null) return;
-    this.network.pause(id);
-    this.paused.add(id);
-  }
-
-  resume(id: string): void {
-    if (!this.paused.delete(id)) return;
-    this.network.resume(id);
-  }
-
-  skew(id: string, offsetMs: number): void {
-    this.network.skew(id, offsetMs);
-  }
-
-  congest(on: boolean): void {
-    this.network.setDefaultLink(on ? { latencyMs: 500, jitterMs: 200, loss: 0.3 } : defaultLinkProfile);
-  }
-
-  /** Ends every fault: links, congestion, pauses, skew and crashed nodes. */
-  healAll(): void {
-    this.cutCrashes = 0;
-    this.heal();
-    this.congest(false);
-    for (const id of [...this.paused]) this.resume(id);
-    for (const id of this.nodes) {
-      this.network.skew(id, 0);
-      this.restart(id);
-    }
-  }
-
-  // ---- final state -------------------------------------------------------------------------
-
-  /** The records of every configured copy of every shard, read from the stores. */
-  copies(): CopyState[] {
-    const out: CopyState[] = [];
-    const viewer = this.nodes.map((id) => this.live.get(id)).find((n) => n != null);
-    if (viewer == null) return out;
-    for (const space of this.spaces) {
-      for (let shard = 0; shard < this.plan.shards; shard++) {
-        const assigned = viewer.replication.assignment(space, shard);
-        for (const node of [assigned.primary, ...assigned.replicas]) out.push({ space, shard, node, records: this.shardRecords(node, space, shard) });
-      }
-    }
-    return out;
-  }
-
-  private shardRecords(node: string, space: string, shard: number): CopyState['records'] {
-    const records: CopyState['records'] = {};
-    const prefix = keys.memories(space);
-    for (const { value } of this.stores.get(node)!.peekRange({ gte: prefix, lt: prefixEnd(prefix) })) {
-      const record = decodeRecord(value);
-      if (shardOf(record.id, this.plan.shards) === shard) records[record.id] = { value: record.content, version: record.version };
-    }
-    return records;
-  }
-
-  storeOf(id: string): MemoryStore {
-    return this.stores.get(id)!;
-  }
-
-  handBacksPending(): number {
-    let pending = 0;
-    for (const store of this.stores.values()) pending += store.peekRange(keys.allHandBacks()).length;
-    return pending;
-  }
-}
-
-function copiesAgree(copies: readonly CopyState[]): boolean {
-  const byShard = new Map<string, string>();
-  for (const copy of copies) {
-    const key = `${copy.space}/${copy.shard}`;
-    const digest = JSON.stringify(Object.entries(copy.records).sort(([a], [b]) => (a < b ? -1 : 1)));
-    const seen = byShard.get(key);
-    if (seen === undefined) byShard.set(key, digest);
-    else if (seen !== digest) return false;
-  }
-  return true;
-}
 
 /**
  * Writes acknowledged while faults were on are judged for visibility from the heal: inside a
@@ -363,55 +112,32 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
   };
   await everywhere();
   const workload = new Workload(run, { clients: plan.clients, spaces: run.spaces, dimension: SIM_DIMENSION, idsPerSpace: 20, writeShare: 0.6, quorumShare: 0.4, allShare: 0.05, thinkMs: [20, 120], clientTimeoutMs: CLIENT_TIMEOUT_MS }, random.fork('workload'));
-  workload.start();
+  run.pendingOps = () => workload.history.pendingOps;
+  workload.start(0);
   await run.network.runFor(3000);
   const faultsFrom = run.network.nowMs;
   for (const step of faultSchedule(plan.scenario, run.nodes, random.fork('nemesis'), faultsFrom, plan.durationMs)) run.network.at(step.atMs, () => step.run(run));
   await run.network.runUntil(faultsFrom + plan.durationMs);
   run.healAll();
   const healedAtMs = run.network.nowMs;
+  // Convergence is timed from the heal with the clients stopped, so it measures the
+  // reconciliation, not the replication of writes made meanwhile.
+  workload.stop();
+  const convergedAtMs = await untilConverged(run, healedAtMs);
+  // Then the cluster must accept writes again, and agree again once they stop.
+  workload.start(1);
   workload.markPhase();
   await run.network.runFor(LIVENESS_WRITES_MS);
-  if (workload.ackedSinceMark === 0) violations.push(`liveness: no write was acknowledged in the ${LIVENESS_WRITES_MS / 1000} s after the heal`);
+  if (workload.ackedSinceMark === 0) violations.push(`liveness: no write was acknowledged in the ${LIVENESS_WRITES_MS / 1000} s after the copies converged`);
   workload.stop();
-  // Operations still in flight finish (or time out) before anything is judged.
-  for (let waited = 0; workload.history.pendingOps > 0 && waited < 15_000; waited += 50) await run.network.runFor(50);
-  let convergedAtMs: number | null = null;
-  while (run.network.nowMs - healedAtMs < CONVERGENCE_LIMIT_MS) {
-    if (copiesAgree(run.copies()) && run.handBacksPending() === 0) {
-      convergedAtMs = run.network.nowMs;
-      break;
-    }
-    await run.network.runFor(250);
-  }
+  if ((await untilConverged(run, run.network.nowMs)) === null) violations.push('liveness: the copies did not agree again within 60 s after the last writes');
   const finalReads = await readEverything(run, workload.history.ops);
   const report: HistoryReport = checkHistory(
     { ops: fromHeal(workload.history.ops, healedAtMs), droppedOps: workload.history.droppedOps },
     { finalReads, copies: run.copies(), primaryClaims: run.claims, convergedAtMs, healedAtMs },
     { countsRead: (op) => op.invokeMs >= healedAtMs },
   );
-  if (process.env['SIM_DEBUG']) {
-    const byId = new Map(workload.history.ops.map((op) => [op.opId, op]));
-    for (const opId of report.examples.lost) {
-      const op = byId.get(opId)!;
-      console.log('LOST', JSON.stringify(op));
-      console.log('  final', JSON.stringify(finalReads.filter((r) => r.space === op.space && r.memoryId === op.memoryId)));
-      console.log('  history', workload.history.ops.filter((o) => o.space === op.space && o.memoryId === op.memoryId && o.op === 'write').map((o) => `${o.opId}:${o.outcome}@${o.node}:${o.invokeMs}-${o.completeMs}:${JSON.stringify(o.version)}`).join(' '));
-    }
-    for (const opId of report.examples.lost) {
-      const op = byId.get(opId)!;
-      for (const id of run.nodes) {
-        const raw = run.storeOf(id).peek(keys.memory(op.space, op.memoryId));
-        const viaEngine = await run.until(run.node(id).engine.getMemory(op.space, op.memoryId), 1000);
-        console.log('PEEK', id, raw === null ? null : JSON.stringify(decodeRecord(raw).version), 'engine', JSON.stringify(viaEngine && 'value' in viaEngine ? viaEngine.value?.version : viaEngine), 'shard', shardOf(op.memoryId, plan.shards));
-      }
-    }
-    for (const id of run.nodes) console.log('STATUS', id, JSON.stringify(run.node(id).replication.shardCores().filter((c) => c.space !== 'default').map((c) => [c.space, c.shard, c.role, c.epoch, c.lastSeq])));
-    for (const opId of report.examples.underReplicated) console.log('UNDER', JSON.stringify(byId.get(opId)));
-    console.log('claims', JSON.stringify(run.claims));
-    console.log('last ops', workload.history.ops.slice(-8).map((op) => `${op.process}:${op.op}@${op.node}:${op.outcome}:${Math.round(op.invokeMs)}-${Math.round(op.completeMs)}`).join(' '));
-    console.log('healedAt', healedAtMs, 'ops after the heal:', workload.history.ops.filter((op) => op.invokeMs >= healedAtMs).slice(0, 30).map((op) => `${op.op}@${op.node}:${op.outcome}:${Math.round(op.invokeMs)}-${Math.round(op.completeMs)}`).join(' '));
-  }
+  if (process.env['SIM_DEBUG']) await debugReport(run, workload.history.ops, finalReads, report, healedAtMs);
   const handBacksPending = run.handBacksPending();
   if (handBacksPending > 0) violations.push(`${handBacksPending} cut-off writes were still waiting to be merged back at the end`);
   return {
@@ -435,6 +161,41 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
     violations: [...violations, ...report.violations],
     wallMs: Math.round(performance.now() - started),
   };
+}
+
+/** With SIM_DEBUG set: each offending operation with its memory's history and every store's copy, and each node's shards. */
+async function debugReport(run: ClusterRun, ops: readonly HistoryOp[], finalReads: readonly FinalRead[], report: HistoryReport, healedAtMs: number): Promise<void> {
+  const byId = new Map(ops.map((op) => [op.opId, op]));
+  for (const opId of report.examples.lost) {
+    const op = byId.get(opId)!;
+    console.log('LOST', JSON.stringify(op));
+    console.log('  final', JSON.stringify(finalReads.filter((r) => r.space === op.space && r.memoryId === op.memoryId)));
+    console.log('  history', ops.filter((o) => o.space === op.space && o.memoryId === op.memoryId && o.op === 'write').map((o) => `${o.opId}:${o.outcome}@${o.node}:${o.invokeMs}-${o.completeMs}:${JSON.stringify(o.version)}`).join(' '));
+  }
+  for (const opId of report.examples.lost) {
+    const op = byId.get(opId)!;
+    for (const id of run.nodes) {
+      const raw = run.storeOf(id).peek(keys.memory(op.space, op.memoryId));
+      const viaEngine = await run.until(run.node(id).engine.getMemory(op.space, op.memoryId), 1000);
+      console.log('PEEK', id, raw === null ? null : JSON.stringify(decodeRecord(raw).version), 'engine', JSON.stringify(viaEngine && 'value' in viaEngine ? viaEngine.value?.version : viaEngine), 'shard', shardOf(op.memoryId, run.plan.shards));
+    }
+  }
+  for (const id of run.nodes) console.log('STATUS', id, JSON.stringify(run.node(id).replication.shardCores().filter((c) => c.space !== 'default').map((c) => [c.space, c.shard, c.role, c.epoch, c.lastSeq])));
+  for (const opId of report.examples.underReplicated) console.log('UNDER', JSON.stringify(byId.get(opId)));
+  console.log('claims', JSON.stringify(run.claims));
+  console.log('last ops', ops.slice(-8).map((op) => `${op.process}:${op.op}@${op.node}:${op.outcome}:${Math.round(op.invokeMs)}-${Math.round(op.completeMs)}`).join(' '));
+  console.log('healedAt', healedAtMs, 'ops after the heal:', ops.filter((op) => op.invokeMs >= healedAtMs).slice(0, 30).map((op) => `${op.op}@${op.node}:${op.outcome}:${Math.round(op.invokeMs)}-${Math.round(op.completeMs)}`).join(' '));
+}
+
+/** Waits for in-flight operations, then until every copy agrees with no hand-back waiting; when, or null. */
+async function untilConverged(run: ClusterRun, fromMs: number): Promise<number | null> {
+  // Operations still in flight finish (or time out) first.
+  for (let waited = 0; run.pendingOps() > 0 && waited < 15_000; waited += 50) await run.network.runFor(50);
+  while (run.network.nowMs - fromMs < CONVERGENCE_LIMIT_MS) {
+    if (copiesAgree(run.copies()) && run.handBacksPending() === 0 && run.nothingOutsideCopies()) return run.network.nowMs;
+    await run.network.runFor(CONVERGENCE_POLL_MS);
+  }
+  return null;
 }
 
 /** Reads every memory the history touched through every node, retrying while a shard settles. */

@@ -127,14 +127,7 @@ export class SimNode {
       replicationFactor: config.replicationFactor,
       logger,
       settings: config.replication,
-      membership: {
-        liveMembers: () =>
-          membership.swim
-            .view()
-            .filter((m) => m.state === 'ALIVE' || m.state === 'SUSPECT')
-            .map((m) => ({ id: m.node })),
-        members: () => membership.swim.view().map((m) => ({ id: m.node, state: m.state })),
-      },
+      membership,
       mergeHandBacks: (space, handBacks) => (service === undefined ? Promise.reject(new Error('the node service is not bound yet')) : service.mergeOrphans(space, handBacks)),
       clock,
       storage: options.replication?.wrapStorage?.(new EngineStorage(engine)) ?? new EngineStorage(engine),

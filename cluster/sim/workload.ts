@@ -57,11 +57,12 @@ export class Workload {
     private readonly random: SeededRandom,
   ) {}
 
-  start(): void {
+  /** Starts every client; `phase` gives each start its own random streams. */
+  start(phase: number): void {
     this.running = true;
     for (let i = 0; i < this.settings.clients; i++) {
       const process = `c${i}`;
-      const random = this.random.fork(process);
+      const random = this.random.fork(phase === 0 ? process : `${process}:${phase}`);
       this.target.at(this.target.nowMs() + random.between(0, 50), () => this.step(process, random));
     }
   }

@@ -28,7 +28,8 @@ import { eventTime, type Association, type EpisodeFields, type MemoryKind, type 
 import { validateCount, validateMemoryId, validateSpaceId, validateUnit } from './validation.js';
 import { compare, merge as mergeClocks, tick } from './vectorClock.js';
 import { mergeVersions } from './merge.js';
-import { cosineSimilarity, type VectorHit } from './vectorMath.js';
+import { chooseLinks } from './linkChoice.js';
+import type { VectorHit } from './vectorMath.js';
 
 export const DEFAULT_SPACE = 'default';
 /** Confidence of a memory stored without one: Engram's MEDIUM level. */
@@ -540,7 +541,7 @@ export class Engine {
       if (existing !== null) removedLinks.push(...(await deleteAssociations(batch, context.reader, id)));
       if (embedding !== null) {
         batch.put(keys.embedding(space.id, id), encodeEmbedding(embedding));
-        links = this.chooseLinks(id, record.label, embedding, context.hits.get(intent) ?? [], context.staged, space);
+        links = chooseLinks(id, record.label, embedding, context.hits.get(intent) ?? [], context.staged, space.labels, this.settings);
         for (const link of links) putAssociation(batch, id, link.to, link.weight);
       }
     }
@@ -608,29 +609,6 @@ export class Engine {
     });
     if (raced) throw new UnavailableError('A write to the memory raced the merge; retrying the merge is safe', 50);
     return outcome.changed;
-  }
-
-  /**
-   * Links of a new embedding: index hits plus memories staged earlier in the same group
-   * (not yet in the index), at or above the link threshold, strongest first.
-   */
-  private chooseLinks(id: string, ownLabel: number, embedding: Float32Array, hits: readonly VectorHit[], staged: GroupContext['staged'], space: MemorySpace): Association[] {
-    const settings = this.settings;
-    const best = new Map<string, number>();
-    for (const hit of hits) {
-      const to = space.labels.get(hit.label);
-      if (to !== undefined && hit.label !== ownLabel && to !== id && hit.similarity >= settings.linkThreshold) best.set(to, hit.similarity);
-    }
-    // The group's own earlier memories are not in the index yet; compare with them directly.
-    for (const other of staged) {
-      if (other.id === id) continue;
-      const similarity = cosineSimilarity(embedding, other.embedding);
-      if (similarity >= settings.linkThreshold) best.set(other.id, similarity);
-    }
-    return [...best.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, settings.maxLinksPerMemory)
-      .map(([to, weight]) => ({ to, weight: clamp01(weight) }));
   }
 
   indexUpsert(space: MemorySpace, record: MemoryRecord, embedding: Float32Array): void {

@@ -47,14 +47,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
     replicationFactor: config.replicationFactor,
     logger,
     settings: config.replication,
-    membership: {
-      liveMembers: () =>
-        membership.swim
-          .view()
-          .filter((m) => m.state === 'ALIVE' || m.state === 'SUSPECT')
-          .map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'] })),
-      members: () => membership.swim.view().map((m) => ({ id: m.node, rack: m.meta['rack'], zone: m.meta['zone'], state: m.state })),
-    },
+    membership,
     onReplicated: (lagMs) => metrics.replicationAck.observe(lagMs / 1000),
     mergeHandBacks: (space, handBacks) => {
       if (service === undefined) return Promise.reject(new Error('the node service is not bound yet'));

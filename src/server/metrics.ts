@@ -238,9 +238,9 @@ export class Metrics {
       labelNames: ['event'] as const,
       registers: [this.registry],
       collect() {
-        this.set({ event: 'promotion' }, replication.promotions);
-        this.set({ event: 'snapshot' }, replication.snapshotsInstalled);
-        this.set({ event: 'truncation' }, replication.truncations);
+        this.set({ event: 'promotion' }, replication.events.promotions);
+        this.set({ event: 'snapshot' }, replication.events.snapshotsInstalled);
+        this.set({ event: 'truncation' }, replication.events.truncations);
       },
     });
     new client.Counter({
@@ -249,7 +249,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(replication.minorityClaims);
+        this.inc(replication.events.minorityClaims);
       },
     });
     new client.Counter({
@@ -258,7 +258,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(replication.unavailableClaims);
+        this.inc(replication.events.unavailableClaims);
       },
     });
     new client.Gauge({

@@ -16,6 +16,7 @@
 
 import { operations, type ReplicationOperation } from '../../cluster/transport/operations.js';
 import type { Directive, Outcome, ShardEvent, StorageCall } from '../../cluster/replication/directives.js';
+import { runStorageCall } from '../../cluster/replication/storageCalls.js';
 import { MemoryStorage } from '../../cluster/replication/memoryStorage.js';
 import { appendRequest, fenceRequest, parseMessage, pullRequest, snapshotRequest, type AppendRequest, type FenceRequest, type PullRequest, type SnapshotRequest } from '../../cluster/replication/messages.js';
 import type { WriteConsistency } from '../../cluster/replication/replicaSet.js';
@@ -496,30 +497,7 @@ export class CoreHarness {
   }
 }
 
-/** A storage directive as the shell runs it (replicationManager.ts storageCall). */
+/** A storage directive as the shell runs it. */
 export function callStorage(storage: ReplicationStorage, call: StorageCall, space = SPACE, shard = SHARD): Promise<unknown> {
-  switch (call.op) {
-    case 'ensureSpace':
-      return storage.ensureSpace(call.definition);
-    case 'settle':
-      return storage.settle(space, shard);
-    case 'saveEpoch':
-      return storage.saveEpoch(space, shard, call.epoch, call.history);
-    case 'readLog':
-      return storage.readLog(space, shard, call.fromSeq, call.maxEntries, call.maxBytes);
-    case 'apply':
-      return storage.apply(space, shard, call.entries, call.epoch, call.history);
-    case 'truncate':
-      return storage.truncate(space, shard, call.toSeq, call.epoch, call.history);
-    case 'snapshotChunk':
-      return storage.snapshotChunk(space, shard, call.after, call.maxRecords, call.maxBytes);
-    case 'beginInstall':
-      return storage.beginInstall(space, shard, call.epoch);
-    case 'installChunk':
-      return storage.installChunk(space, shard, call.records);
-    case 'finishInstall':
-      return storage.finishInstall(space, shard, call.seq, call.epoch, call.history);
-    case 'mergeOwnHandBacks':
-      return storage.mergeOwnHandBacks(space, shard);
-  }
+  return runStorageCall(storage, space, shard, call);
 }

@@ -1,0 +1,295 @@
+// The cluster of one simulated run: its nodes (started, crashed, restarted on the same
+// store), the faults a nemesis may inject, the calls clients make, and what the checkers
+// need from the end state (the records of every copy, read straight from the stores). It is
+// both the workload's target and the nemesis's, so a run wires the two to one object.
+
+import { dominatesOrEquals } from '../check/causality.js';
+import type { CopyState, PrimaryClaim, WriteConcern } from '../check/history.js';
+import { Placement } from '../placement/placement.js';
+import { copiesNeeded } from '../replication/replicaSet.js';
+import type { ReplicationObserver } from '../replication/replicationManager.js';
+import type { Config } from '../../src/config.js';
+import type { Logger } from '../../src/engine/engine.js';
+import { shardOf } from '../../src/engine/memorySpace.js';
+import { decodeRecord } from '../../src/engine/recordCodec.js';
+import type { MemoryRecord } from '../../src/engine/types.js';
+import { Metrics } from '../../src/server/metrics.js';
+import { keys, prefixEnd } from '../../src/storage/keys.js';
+import { MemoryStore } from '../../src/storage/memoryStore.js';
+import { brokenVariant, type BrokenVariant } from './brokenVariants.js';
+import type { FaultTarget, Scenario } from './nemesis.js';
+import type { SeededRandom } from './random.js';
+import { SimNetwork, defaultLinkProfile } from './simNetwork.js';
+import { SimNode } from './simNode.js';
+import type { WorkloadTarget } from './workload.js';
+
+export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export function debugLogger(id: string, network: SimNetwork): Logger {
+  const line = (level: string) => (object: object, message?: string) => {
+    const { err, ...rest } = object as { err?: unknown };
+    console.log(`${network.nowMs.toFixed(0).padStart(6)} ${id} ${level} ${message ?? ''} ${JSON.stringify(rest)}${err instanceof Error ? ` ${err.message}` : ''}`);
+  };
+  return { info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+export interface RunPlan {
+  nodes: number;
+  scenario: Scenario;
+  replicationFactor: number;
+  shards: number;
+  durationMs: number;
+  clients: number;
+}
+
+export class ClusterRun implements WorkloadTarget, FaultTarget {
+  readonly network: SimNetwork;
+  readonly nodes: string[];
+  private readonly live = new Map<string, SimNode | null>();
+  private readonly stores = new Map<string, MemoryStore>();
+  private readonly paused = new Set<string>();
+  private readonly metrics = new Metrics();
+  readonly claims: PrimaryClaim[] = [];
+  readonly spaces = ['space-a', 'space-b'];
+
+  constructor(
+    readonly plan: RunPlan,
+    private readonly config: Config,
+    private readonly random: SeededRandom,
+    private readonly variant: BrokenVariant | undefined,
+  ) {
+    this.network = new SimNetwork({ seed: random.fork('network').seed });
+    this.nodes = Array.from({ length: plan.nodes }, (_, i) => `n${i + 1}`);
+    for (const id of this.nodes) this.stores.set(id, new MemoryStore());
+  }
+
+  private observer(id: string): ReplicationObserver {
+    return {
+      onEvent: (space, shard, event) => {
+        if (event.kind === 'promoted') this.claims.push({ space, shard, epochTerm: event.epoch[0], epochNode: event.epoch[1], node: id, atMs: this.network.nowMs });
+        if (event.kind === 'truncated' && this.cutCrashes > 0) {
+          this.cutCrashes--;
+          // After the directive that reported the cut, before the node's next step.
+          queueMicrotask(() => {
+            this.crash(id);
+            this.network.at(this.network.nowMs + this.cutDownMs, () => this.restart(id));
+          });
+        }
+      },
+    };
+  }
+
+  private cutCrashes = 0;
+  private cutDownMs = 0;
+
+  crashOnCut(count: number, downMs: number): void {
+    this.cutCrashes = count;
+    this.cutDownMs = downMs;
+  }
+
+  async startNode(id: string): Promise<void> {
+    const node = await SimNode.start({
+      network: this.network,
+      id,
+      store: this.stores.get(id)!,
+      config: this.config,
+      metrics: this.metrics,
+      seeds: this.nodes.filter((n) => n !== id).slice(0, 2),
+      random: this.random.fork(`node:${id}:${this.network.nowMs}`),
+      logger: process.env['SIM_DEBUG'] ? debugLogger(id, this.network) : silentLogger,
+      observer: this.observer(id),
+      ...(this.variant === undefined ? {} : { replication: brokenVariant(this.variant) }),
+    });
+    this.live.set(id, node);
+  }
+
+  node(id: string): SimNode {
+    const node = this.live.get(id);
+    if (node == null) throw new Error(`node ${id} is down`);
+    return node;
+  }
+
+  /** Advances virtual time until `promise` settles or `maxMs` passes; undefined on timeout. */
+  async until<T>(promise: Promise<T>, maxMs: number): Promise<{ value: T } | { error: unknown } | undefined> {
+    let result: { value: T } | { error: unknown } | undefined;
+    promise.then(
+      (value) => (result = { value }),
+      (error: unknown) => (result = { error }),
+    );
+    const deadline = this.network.nowMs + maxMs;
+    await this.network.runFor(0);
+    while (result === undefined && this.network.nowMs < deadline) await this.network.runFor(10);
+    return result;
+  }
+
+  // ---- WorkloadTarget ----------------------------------------------------------------------
+
+  state(node: string): 'up' | 'down' | 'paused' {
+    if (this.live.get(node) == null) return 'down';
+    return this.paused.has(node) ? 'paused' : 'up';
+  }
+
+  async remember(node: string, space: string, id: string, token: string, embedding: number[], consistency: WriteConcern): Promise<MemoryRecord> {
+    return (await this.node(node).service.remember(space, { id, content: token, embedding }, consistency)).record;
+  }
+
+  read(node: string, space: string, id: string): Promise<MemoryRecord | null> {
+    return this.node(node).service.memory(space, id);
+  }
+
+  copiesHolding(space: string, id: string, version: Record<string, number>): number {
+    let count = 0;
+    for (const store of this.stores.values()) {
+      const value = store.peek(keys.memory(space, id));
+      if (value !== null && dominatesOrEquals(decodeRecord(value).version, version)) count++;
+    }
+    return count;
+  }
+
+  promisedCopies(consistency: WriteConcern): number {
+    return copiesNeeded(consistency, Math.min(this.plan.replicationFactor, this.plan.nodes));
+  }
+
+  nowMs(): number {
+    return this.network.nowMs;
+  }
+
+  at(atMs: number, work: () => void): void {
+    this.network.at(atMs, work);
+  }
+
+  // ---- FaultTarget ---------------------------------------------------------------------------
+
+  partition(groups: readonly (readonly string[])[]): void {
+    this.network.partition(groups);
+  }
+
+  blockOneWay(from: string, to: string): void {
+    this.network.blockOneWay(from, to);
+  }
+
+  heal(): void {
+    this.network.heal();
+  }
+
+  crash(id: string): void {
+    const node = this.live.get(id);
+    if (node == null) return;
+    node.halt();
+    this.network.crash(id);
+    void this.stores.get(id)!.close();
+    this.paused.delete(id);
+    this.live.set(id, null);
+  }
+
+  restart(id: string): void {
+    if (this.live.get(id) != null || !this.network.isCrashed(id)) return;
+    this.network.restart(id);
+    this.stores.get(id)!.reopen();
+    void this.startNode(id);
+  }
+
+  pause(id: string): void {
+    if (this.live.get(id) == null) return;
+    this.network.pause(id);
+    this.paused.add(id);
+  }
+
+  resume(id: string): void {
+    if (!this.paused.delete(id)) return;
+    this.network.resume(id);
+  }
+
+  skew(id: string, offsetMs: number): void {
+    this.network.skew(id, offsetMs);
+  }
+
+  congest(on: boolean): void {
+    this.network.setDefaultLink(on ? { latencyMs: 500, jitterMs: 200, loss: 0.3 } : defaultLinkProfile);
+  }
+
+  /** Ends every fault: links, congestion, pauses, skew and crashed nodes. */
+  healAll(): void {
+    this.cutCrashes = 0;
+    this.heal();
+    this.congest(false);
+    for (const id of [...this.paused]) this.resume(id);
+    for (const id of this.nodes) {
+      this.network.skew(id, 0);
+      this.restart(id);
+    }
+  }
+
+  // ---- final state -------------------------------------------------------------------------
+
+  /**
+   * The records of every configured copy of every shard, read from the stores: the copies of
+   * the placement over the whole cluster, which every node computes once its view is whole.
+   */
+  copies(): CopyState[] {
+    const out: CopyState[] = [];
+    const placement = new Placement(this.nodes.map((id) => ({ id })), this.plan.replicationFactor);
+    for (const space of this.spaces) {
+      for (let shard = 0; shard < this.plan.shards; shard++) {
+        const assigned = placement.assign(space, shard);
+        for (const node of [assigned.primary, ...assigned.replicas]) out.push({ space, shard, node, records: this.shardRecords(node, space, shard) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Whether every version any node holds (a copy placement no longer names included) is
+   * causally included in the configured copies: no write lives outside them any more.
+   */
+  nothingOutsideCopies(): boolean {
+    const placement = new Placement(this.nodes.map((id) => ({ id })), this.plan.replicationFactor);
+    for (const space of this.spaces) {
+      for (let shard = 0; shard < this.plan.shards; shard++) {
+        const copy = this.shardRecords(placement.assign(space, shard).primary, space, shard);
+        for (const node of this.nodes) {
+          for (const [id, record] of Object.entries(this.shardRecords(node, space, shard))) {
+            const held = copy[id];
+            if (held === undefined || !dominatesOrEquals(held.version, record.version)) return false;
+          }
+        }
+      }
+    }
+    return true;
+  }
+
+  private shardRecords(node: string, space: string, shard: number): CopyState['records'] {
+    const records: CopyState['records'] = {};
+    const prefix = keys.memories(space);
+    for (const { value } of this.stores.get(node)!.peekRange({ gte: prefix, lt: prefixEnd(prefix) })) {
+      const record = decodeRecord(value);
+      if (shardOf(record.id, this.plan.shards) === shard) records[record.id] = { value: record.content, version: record.version };
+    }
+    return records;
+  }
+
+  /** Client operations not yet completed; set once the workload exists. */
+  pendingOps: () => number = () => 0;
+
+  storeOf(id: string): MemoryStore {
+    return this.stores.get(id)!;
+  }
+
+  handBacksPending(): number {
+    let pending = 0;
+    for (const store of this.stores.values()) pending += store.peekRange(keys.allHandBacks()).length;
+    return pending;
+  }
+}
+
+export function copiesAgree(copies: readonly CopyState[]): boolean {
+  const byShard = new Map<string, string>();
+  for (const copy of copies) {
+    const key = `${copy.space}/${copy.shard}`;
+    const digest = JSON.stringify(Object.entries(copy.records).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const seen = byShard.get(key);
+    if (seen === undefined) byShard.set(key, digest);
+    else if (seen !== digest) return false;
+  }
+  return true;
+}
