@@ -446,6 +446,18 @@ export class ReplicationManager {
     return this.cores.get(unitKey(space, shard))?.canRead(allowReplica, this.clock.nowMs()) ?? false;
   }
 
+  /**
+   * Whether this node's answer for the shard counts as current: a primary holding its lease,
+   * or a replica current within the lag bound. A primary cut off from a majority of its
+   * copies still answers (the system is AP), but its answers may miss writes made elsewhere.
+   */
+  answersAsCurrent(space: string, shard: number): boolean {
+    const core = this.cores.get(unitKey(space, shard));
+    if (core === undefined) return false;
+    const now = this.clock.nowMs();
+    return core.role === 'primary' ? core.leaseHeld(now) : core.canRead(true, now);
+  }
+
   /** Resolves once `seq` is held by as many configured copies as `consistency` needs. */
   waitFor(space: string, shard: number, seq: number, consistency: WriteConsistency): Promise<void> {
     if (consistency === 'ONE') return Promise.resolve();

@@ -86,6 +86,15 @@ export class NatsTransport implements Transport {
     return new NatsTransport(await connect(connectOptions));
   }
 
+  /**
+   * Largest message the server takes, as it announced (`max_payload`); 1 MiB, NATS's default,
+   * before the first INFO. Replication sizes its batches from this.
+   */
+  get maxPayloadBytes(): number {
+    const announced = this.connection.info?.max_payload;
+    return typeof announced === 'number' && announced > 0 ? announced : 1024 * 1024;
+  }
+
   /** The server-side view of this connection, for health and metrics. */
   get isClosed(): boolean {
     return this.closed || this.connection.isClosed();

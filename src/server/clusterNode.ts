@@ -46,7 +46,8 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
     rpc,
     replicationFactor: config.replicationFactor,
     logger,
-    settings: config.replication,
+    // Batches, chunks and heartbeats are sized from what this NATS server accepts.
+    settings: { ...config.replication, maxPayloadBytes: Math.min(config.replication.maxPayloadBytes, transport.maxPayloadBytes) },
     membership,
     onReplicated: (lagMs) => metrics.replicationAck.observe(lagMs / 1000),
     mergeHandBacks: (space, handBacks) => {

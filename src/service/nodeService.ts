@@ -457,7 +457,11 @@ export class NodeService {
     const shards = b['shards'] as number[] | undefined;
     this.assertReadableAll(space, shards, b['allowReplica'] === true);
     const outcome = await this.engine.recall(space, b['cue'] as CueInput, (b['options'] as RecallOptionsInput) ?? {});
-    return shards === undefined ? outcome : { ...outcome, memories: this.inShards(space, shards, outcome.memories) };
+    // An answer from a primary without its lease may miss writes acknowledged elsewhere: it is not presented as whole.
+    const served = shards ?? Array.from({ length: this.engine.space(space).definition.shards }, (_, i) => i);
+    const partial = outcome.partial || (this.replication !== undefined && served.some((shard) => !this.replication!.answersAsCurrent(space, shard)));
+    const memories = shards === undefined ? outcome.memories : this.inShards(space, shards, outcome.memories);
+    return { ...outcome, memories, partial };
   }
 
   private async localRecognize(b: Body): Promise<RecognitionOutcome> {

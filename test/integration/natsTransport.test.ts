@@ -1,4 +1,7 @@
 // NatsTransport against a real nats-server: the same contract the simulator satisfies.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsTransport } from '../../cluster/transport/natsTransport.js';
 import { RequestTimeoutError, TransportClosedError, type InboundMessage } from '../../cluster/transport/transport.js';
@@ -93,6 +96,22 @@ describe('NatsTransport', () => {
       await expect(NatsTransport.connect({ servers: [guarded.url], name: 'auth-bad', token: 'wrong', connectTimeoutMs: 2000 })).rejects.toThrow();
     } finally {
       await guarded.stop();
+    }
+  });
+
+  it('maxPayloadBytes_isWhatTheServerAnnounces_soReplicationSizesItsBatchesToIt', async () => {
+    expect((await open('default-payload')).maxPayloadBytes).toBe(1024 * 1024);
+    const directory = mkdtempSync(join(tmpdir(), 'engram-nats-'));
+    const configFile = join(directory, 'nats.conf');
+    writeFileSync(configFile, 'max_payload: 65536\n');
+    const small = await startNatsServer(['-c', configFile]);
+    try {
+      const transport = await NatsTransport.connect({ servers: [small.url], name: 'small-payload' });
+      expect(transport.maxPayloadBytes).toBe(65536);
+      await transport.close();
+    } finally {
+      await small.stop();
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 

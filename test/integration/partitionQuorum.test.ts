@@ -89,11 +89,21 @@ describe('a node cut off from the other copies by a real partition', () => {
     }
     expect(Math.max(...quorumTimes)).toBeLessThan(WRITE_TIMEOUT_MS);
 
+    // Alone, its lease is gone: its recall answers, but not as a whole answer.
+    const recall = `{ recall(space: "${SPACE}", cue: { embedding: [1, 0, 0, 0] }, options: { mode: SIMILARITY }) { partial memories { memory { id } } } }`;
+    const during = await gqlData<{ recall: { partial: boolean; memories: unknown[] } }>(isolated, recall);
+    expect(during.recall.partial).toBe(true);
+    expect(during.recall.memories.length).toBeGreaterThan(0);
+
     proxy.heal();
     const { tookMs: healMs } = await eventually(60_000, async () => {
       for (const url of urls.values()) {
         for (const id of oneIds) if ((await readThrough(url, id)) !== id) throw new Error(`${id} not readable through ${url}`);
       }
+    });
+    await eventually(30_000, async () => {
+      const after = await gqlData<{ recall: { partial: boolean } }>(isolated, recall);
+      if (after.recall.partial) throw new Error('still partial');
     });
     // A refused QUORUM write was never acknowledged; whether its local copy survives is not promised, so it is not read.
     console.log(`isolated node: first ONE write acknowledged ${firstOneMs} ms after it stopped seeing the others alive; QUORUM/ALL refused in ${Math.min(...quorumTimes)}-${Math.max(...quorumTimes)} ms (timeout ${WRITE_TIMEOUT_MS} ms); all ${oneIds.length} ONE writes readable through every node ${healMs} ms after the heal`);
