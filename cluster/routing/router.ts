@@ -40,6 +40,14 @@ export class Router {
 
   constructor(private readonly options: RouterOptions) {}
 
+  /**
+   * Closes the breaker of `node`: membership has just seen it ALIVE (it refuted a suspicion,
+   * or came back after a pause or a partition), so earlier silence says nothing any more.
+   */
+  nodeIsAlive(node: string): void {
+    this.breakers.get(node)?.onSuccess();
+  }
+
   private breaker(node: string): CircuitBreaker {
     let breaker = this.breakers.get(node);
     if (breaker === undefined) {

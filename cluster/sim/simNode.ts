@@ -105,6 +105,7 @@ export class SimNode {
       scheduler: { every: (intervalMs, work) => clock.every(intervalMs, work) },
       newId: () => `g-${id}-${Math.floor(idRandom.next() * 2 ** 48).toString(36)}`,
     });
+    let router: Router | undefined;
     const membershipRandom = options.random.fork('swim');
     const membership = new ClusterMembership({
       transport,
@@ -115,6 +116,8 @@ export class SimNode {
       config: { ...defaultMembershipConfig, ...options.membership },
       random: () => membershipRandom.next(),
       clock,
+      // As on a real node: a member seen ALIVE again closes the router's breaker for it.
+      listener: { memberChanged: (node, state) => state === 'ALIVE' && router?.nodeIsAlive(node) },
     });
     const rpc = new RpcServer(transport, SIM_CLUSTER, id, (error, op) => logger.error({ err: error, op }, 'cluster request failed'));
     let service: NodeService | undefined;
@@ -135,7 +138,7 @@ export class SimNode {
       ...(options.replication?.coreFactory === undefined ? {} : { coreFactory: options.replication.coreFactory }),
     });
     const routerRandom = options.random.fork('router');
-    const router = new Router({
+    router = new Router({
       transport,
       cluster: SIM_CLUSTER,
       nodeId: id,

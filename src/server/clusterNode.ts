@@ -3,6 +3,7 @@
 // service is bound last, since the router runs operations owned by this node through it.
 
 import { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
+import type { MemberState } from '../../cluster/membership/swim.js';
 import { ReplicationManager } from '../../cluster/replication/replicationManager.js';
 import { Router } from '../../cluster/routing/router.js';
 import { RpcServer } from '../../cluster/routing/rpc.js';
@@ -35,7 +36,16 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
   const meta: Record<string, string> = {};
   if (config.rack !== undefined) meta['rack'] = config.rack;
   if (config.zone !== undefined) meta['zone'] = config.zone;
-  const membership = new ClusterMembership({ transport, cluster: config.cluster, nodeId, seeds: config.seeds, meta, listener: metrics.membershipListener(), logger });
+  let router: Router | undefined;
+  const measured = metrics.membershipListener();
+  const listener = {
+    ...measured,
+    memberChanged(node: string, state: MemberState, incarnation: number, previous: MemberState | undefined) {
+      measured.memberChanged?.(node, state, incarnation, previous);
+      if (state === 'ALIVE') router?.nodeIsAlive(node);
+    },
+  };
+  const membership = new ClusterMembership({ transport, cluster: config.cluster, nodeId, seeds: config.seeds, meta, listener, logger });
   const rpc = new RpcServer(transport, config.cluster, nodeId, (error, op) => logger.error({ err: error, op }, 'cluster request failed'));
   let service: NodeService | undefined;
   const replication = new ReplicationManager({
@@ -55,7 +65,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       return service.mergeOrphans(space, handBacks);
     },
   });
-  const router = new Router({
+  router = new Router({
     transport,
     cluster: config.cluster,
     nodeId,
