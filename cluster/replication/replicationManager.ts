@@ -4,19 +4,18 @@
 // to waiting writes. The protocol itself lives in shardCore.ts and docs/consistency.md;
 // this file only moves messages and outcomes between the cores and the world.
 
-import type { Engine, Logger } from '../../src/engine/engine.js';
 import { BadInputError, CopiesUnreachableError, UnavailableError } from '../../src/errors.js';
 import type { Placement, PlacementMember, ShardAssignment } from '../placement/placement.js';
-import { NotPrimaryError, rpcCall, type RpcServer } from '../routing/rpc.js';
+import { NotPrimaryError, rpcCall } from '../routing/rpc.js';
 import { operations } from '../transport/operations.js';
-import type { Transport } from '../transport/transport.js';
 import { ClusterView, KnownPlacements, livePlacement } from './clusterView.js';
 import type { Directive, Outcome, ShardEvent, StorageCall } from './directives.js';
 import { EngineStorage } from './engineStorage.js';
 import type { Epoch } from './epoch.js';
-import { HandBackWorker, type MergeHandBacks } from './handBackWorker.js';
+import { HandBackWorker } from './handBackWorker.js';
 import { heartbeatsFor } from './heartbeats.js';
 import { ReplicationEvents } from './replicationEvents.js';
+import { realClock, type ReplicationClock, type ReplicationOptions } from './replicationOptions.js';
 import { lagByReplica, rolesCount, unitStatus, type UnitRole, type UnitStatus } from './shardStatus.js';
 import { runStorageCall } from './storageCalls.js';
 import {
@@ -45,57 +44,7 @@ export type { WriteConsistency, ReplicaLagView };
 export { defaultReplicationSettings, type ReplicationSettings };
 export type { UnitRole, UnitStatus } from './shardStatus.js';
 
-export interface MembershipSource {
-  /** Members that hold data: ALIVE and SUSPECT (a suspect may still refute). */
-  liveMembers(): PlacementMember[];
-  /** Every member in the view with its state, DEAD and LEFT included. */
-  members(): (PlacementMember & { state: string })[];
-  /** Grows whenever the view changes; when given, an unchanged view is not read again. */
-  version?(): number;
-}
-
-/** Time and timers of the shell; the simulator passes virtual ones. */
-export interface ReplicationClock {
-  nowMs(): number;
-  /** Runs `work` every `intervalMs` until the returned function is called. */
-  every(intervalMs: number, work: () => void): () => void;
-}
-
-export const realClock: ReplicationClock = {
-  nowMs: () => Date.now(),
-  every(intervalMs, work) {
-    const timer = setInterval(work, intervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
-  },
-};
-
-/** Told about role changes and acknowledgements; the simulator's history checker listens here. */
-export interface ReplicationObserver {
-  onEvent?(space: string, shard: number, event: ShardEvent, nowMs: number): void;
-}
-
-export interface ReplicationOptions {
-  transport: Transport;
-  cluster: string;
-  nodeId: string;
-  engine: Engine;
-  membership: MembershipSource;
-  rpc: RpcServer;
-  replicationFactor: number;
-  logger: Logger;
-  settings?: Partial<ReplicationSettings>;
-  /** Told, per entry, how long after its commit on this primary a replica acknowledged it. */
-  onReplicated?: (lagMs: number) => void;
-  /** Merges writes cut off a divergent log into the current primary of their shards (with QUORUM). */
-  mergeHandBacks: MergeHandBacks;
-  clock?: ReplicationClock;
-  storage?: ReplicationStorage;
-  observer?: ReplicationObserver;
-  /** Builds each shard's core; the simulator's broken variants replace it. */
-  coreFactory?: (options: ShardCoreOptions) => ShardCore;
-}
-
+export { realClock, type MembershipSource, type ReplicationClock, type ReplicationObserver, type ReplicationOptions } from './replicationOptions.js';
 
 interface PendingWrite {
   resolve: () => void;

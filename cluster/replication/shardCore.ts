@@ -438,22 +438,6 @@ export class ShardCore extends ShardCatchUp {
     });
   }
 
-  private appendHeader(from: number, batch: AppendRequest['batch'], compacted: boolean): AppendRequest {
-    return {
-      v: REPLICATION_VERSION,
-      space: this.space,
-      shard: this.shard,
-      definition: this.definition()!,
-      epoch: this.epoch,
-      from: this.self,
-      history: this.history,
-      last: this.lastSeq,
-      prevSeq: from - 1,
-      prevEpoch: epochAt(this.history, from - 1),
-      batch,
-      compacted,
-    };
-  }
 
   private ship(node: string, from: number, entries: readonly ShippedEntry[], compacted: boolean): Directive[] {
     const progress = this.replicas.progress(node);

@@ -11,7 +11,8 @@ import type { ReplicationOperation } from '../transport/operations.js';
 import type { Directive, Outcome, ShardEvent, StorageCall } from './directives.js';
 import type { Epoch } from './epoch.js';
 import type { EpochHistory } from './epochHistory.js';
-import { parseMessage } from './messages.js';
+import { epochAt } from './epochHistory.js';
+import { parseMessage, REPLICATION_VERSION, type AppendRequest } from './messages.js';
 import { ReplicaSet } from './replicaSet.js';
 import type { ReplicationSettings } from './replicationSettings.js';
 import type { ShardPosition } from './storagePort.js';
@@ -150,6 +151,24 @@ export class ShardMachine {
 
   protected failed(what: string, error: string): Directive {
     return this.event({ kind: 'failed', what, error });
+  }
+
+  /** An append request from `from` on, carrying `batch` (or none, a probe). */
+  protected appendHeader(from: number, batch: AppendRequest['batch'], compacted: boolean): AppendRequest {
+    return {
+      v: REPLICATION_VERSION,
+      space: this.space,
+      shard: this.shard,
+      definition: this.definition()!,
+      epoch: this.epoch,
+      from: this.self,
+      history: this.history,
+      last: this.lastSeq,
+      prevSeq: from - 1,
+      prevEpoch: epochAt(this.history, from - 1),
+      batch,
+      compacted,
+    };
   }
 
   /** Jobs waiting and outstanding calls, for tests and status. */

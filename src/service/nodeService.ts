@@ -7,7 +7,6 @@
 
 import { randomUUID } from 'node:crypto';
 import type { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
-import type { MemberView } from '../../cluster/membership/swim.js';
 import type { ReplicationManager, UnitStatus } from '../../cluster/replication/replicationManager.js';
 import type { Router } from '../../cluster/routing/router.js';
 import type { RpcServer } from '../../cluster/routing/rpc.js';
@@ -27,6 +26,7 @@ import {
 import { emptyMemoryError } from '../engine/memoryInput.js';
 import { shardOf, type MemorySpace } from '../engine/memorySpace.js';
 import type { CueInput, RecalledMemory, RecallOptionsInput, RecallOutcome, RecognitionOutcome } from '../engine/recall.js';
+import { clusterHealthView, consistencyOf, shuffled } from './clusterHealth.js';
 import { mergeRecalls } from './recallGather.js';
 import { decodeEmbedding, encodeEmbedding } from '../engine/recordCodec.js';
 import type { Orphan } from '../engine/shardSync.js';
@@ -38,7 +38,6 @@ import type { Metrics } from '../server/metrics.js';
 export type WriteConsistency = 'ONE' | 'QUORUM' | 'ALL';
 export type NodeState = 'ALIVE' | 'SUSPECT' | 'DEAD' | 'LEFT';
 
-const CONSISTENCY_LEVELS: readonly WriteConsistency[] = ['ONE', 'QUORUM', 'ALL'];
 
 export interface ClusterNodeView {
   id: string;
@@ -81,20 +80,6 @@ export interface ClusterServices {
 
 type Body = Record<string, unknown>;
 
-/** A Fisher-Yates shuffle of a copy of `items`. */
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
-function consistencyOf(value: unknown): WriteConsistency {
-  if (typeof value === 'string' && (CONSISTENCY_LEVELS as readonly string[]).includes(value)) return value as WriteConsistency;
-  throw new BadInputError(`consistency must be one of ${CONSISTENCY_LEVELS.join(', ')}`, { details: { field: 'consistency' } });
-}
 
 export class NodeService {
   private readonly handlers: Record<string, (body: Body) => Promise<unknown>>;
@@ -545,21 +530,7 @@ export class NodeService {
   // ---- cluster ----------------------------------------------------------------------------
 
   cluster(): ClusterHealthView {
-    const membership = this.clusterServices?.membership;
-    if (membership === undefined) {
-      const self: ClusterNodeView = { id: this.nodeId, state: 'ALIVE', incarnation: 0, rack: this.config.rack ?? null, zone: this.config.zone ?? null };
-      return { self, nodes: [self], partitioned: false, reachableFraction: 1, mode: 'EMBEDDED', placementVersion: null };
-    }
-    const health = membership.health();
-    const node = (m: MemberView): ClusterNodeView => ({ id: m.node, state: m.state, incarnation: m.incarnation, rack: m.meta['rack'] ?? null, zone: m.meta['zone'] ?? null });
-    return {
-      self: node(health.self),
-      nodes: health.nodes.map(node),
-      partitioned: health.partitioned,
-      reachableFraction: health.reachableFraction,
-      mode: 'CLUSTER',
-      placementVersion: this.replication?.placement.version ?? null,
-    };
+    return clusterHealthView(this.nodeId, this.config, this.clusterServices?.membership, this.replication?.placement.version ?? null);
   }
 
   /** Fails fast while a cluster node has not settled into its roles. */

@@ -1,0 +1,47 @@
+// The node API's view of the cluster: every member with its state, incarnation, rack and
+// zone, whether this node is partitioned off and what share of members it reaches, and the
+// placement version. In embedded mode the node reports itself as the only member, ALIVE.
+// Also the small checks the node API shares: write concerns named by clients, peer shuffles.
+
+import type { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
+import type { MemberView } from '../../cluster/membership/swim.js';
+import type { Config } from '../config.js';
+import { BadInputError } from '../errors.js';
+import type { ClusterHealthView, ClusterNodeView, WriteConsistency } from './nodeService.js';
+
+const CONSISTENCY_LEVELS: readonly WriteConsistency[] = ['ONE', 'QUORUM', 'ALL'];
+
+/** A write concern named by a client or a peer, checked. */
+export function consistencyOf(value: unknown): WriteConsistency {
+  if (typeof value === 'string' && (CONSISTENCY_LEVELS as readonly string[]).includes(value)) return value as WriteConsistency;
+  throw new BadInputError(`consistency must be one of ${CONSISTENCY_LEVELS.join(', ')}`, { details: { field: 'consistency' } });
+}
+
+
+export function clusterHealthView(nodeId: string, config: Pick<Config, 'rack' | 'zone'>, membership: ClusterMembership | undefined, placementVersion: string | null): ClusterHealthView {
+  if (membership === undefined) {
+    const self: ClusterNodeView = { id: nodeId, state: 'ALIVE', incarnation: 0, rack: config.rack ?? null, zone: config.zone ?? null };
+    return { self, nodes: [self], partitioned: false, reachableFraction: 1, mode: 'EMBEDDED', placementVersion: null };
+  }
+  const health = membership.health();
+  const node = (m: MemberView): ClusterNodeView => ({ id: m.node, state: m.state, incarnation: m.incarnation, rack: m.meta['rack'] ?? null, zone: m.meta['zone'] ?? null });
+  return {
+    self: node(health.self),
+    nodes: health.nodes.map(node),
+    partitioned: health.partitioned,
+    reachableFraction: health.reachableFraction,
+    mode: 'CLUSTER',
+    placementVersion,
+  };
+}
+
+/** A Fisher-Yates shuffle of a copy of `items`. */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
