@@ -16,3 +16,16 @@ export function positiveNumber(flag: string, raw: string | undefined, usage: str
   if (raw === undefined || raw.trim() === '' || !Number.isFinite(value) || value <= 0) throw new Error(`${flag} needs a positive number\n${usage}`);
   return value;
 }
+
+/** A finite number, or an error naming the flag and the usage. */
+export function numberFlag(flag: string, raw: string | undefined, usage: string): number {
+  const value = Number(raw);
+  if (raw === undefined || raw.trim() === '' || !Number.isFinite(value)) throw new Error(`${flag} needs a number\n${usage}`);
+  return value;
+}
+
+/** One of `choices`, or an error listing them. */
+export function choiceFlag<T extends string>(flag: string, raw: string | undefined, choices: readonly T[]): T {
+  if (!choices.includes(raw as T)) throw new Error(`${flag} must be one of ${choices.join(', ')}`);
+  return raw as T;
+}

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { walkFlags } from '../../src/cliFlags.js';
+import { choiceFlag, numberFlag, walkFlags } from '../../src/cliFlags.js';
 import { runClusterSimulation, type ClusterSimulationOptions, type ClusterSimulationResult } from './clusterSimulation.js';
 import { replayCommand } from './clusterCli.js';
 import { scenarios, type Scenario } from './nemesis.js';
@@ -25,11 +25,7 @@ interface SweepOptions {
 function parse(argv: readonly string[]): SweepOptions {
   const options: SweepOptions = { seeds: 100, from: 1, jobs: Math.min(2, availableParallelism()), worker: false };
   walkFlags(argv, (flag, raw, argument) => {
-    const value = () => {
-      const number = Number(raw());
-      if (!Number.isFinite(number) || number < 0) throw new Error(`${flag} needs a number\n${USAGE}`);
-      return Math.floor(number);
-    };
+    const value = () => Math.max(0, Math.floor(numberFlag(flag, raw(), USAGE)));
     switch (flag) {
       case '--seeds':
         options.seeds = value();
@@ -43,12 +39,9 @@ function parse(argv: readonly string[]): SweepOptions {
       case '--duration-ms':
         options.durationMs = value();
         break;
-      case '--scenario': {
-        const name = raw();
-        if (!scenarios.includes(name as Scenario)) throw new Error(`--scenario must be one of ${scenarios.join(', ')}`);
-        options.scenario = name as Scenario;
+      case '--scenario':
+        options.scenario = choiceFlag(flag, raw(), scenarios);
         break;
-      }
       case '--worker':
         options.worker = true;
         break;

@@ -3,10 +3,10 @@
 // checker. Prints one JSON line (with --json) or a short report; exits 1 when any checker
 // reports a violation. The same arguments always print the same line, wallMs aside.
 
-import { walkFlags } from '../../src/cliFlags.js';
+import { choiceFlag, numberFlag, walkFlags } from '../../src/cliFlags.js';
 import { runClusterSimulation, type ClusterSimulationOptions, type ClusterSimulationResult } from './clusterSimulation.js';
-import { brokenVariants, type BrokenVariant } from './brokenVariants.js';
-import { scenarios, type Scenario } from './nemesis.js';
+import { brokenVariants } from './brokenVariants.js';
+import { scenarios } from './nemesis.js';
 
 const USAGE = `usage: npm run sim:cluster -- --seed S [--nodes N] [--scenario ${scenarios.join('|')}] [--duration-ms D] [--replication-factor R] [--shards K] [--json]`;
 
@@ -22,12 +22,7 @@ export function replayCommand(result: Pick<ClusterSimulationResult, 'seed'>, opt
 function parse(argv: readonly string[]): ClusterSimulationOptions & { json: boolean } {
   const options: ClusterSimulationOptions & { json: boolean } = { seed: 42, json: false };
   walkFlags(argv, (flag, raw, argument) => {
-    const value = () => {
-      const text = raw();
-      const number = Number(text);
-      if (text === undefined || text.trim() === '' || !Number.isFinite(number)) throw new Error(`${flag} needs a number\n${USAGE}`);
-      return Math.floor(number);
-    };
+    const value = () => Math.floor(numberFlag(flag, raw(), USAGE));
     switch (flag) {
       case '--seed':
         options.seed = value();
@@ -44,18 +39,12 @@ function parse(argv: readonly string[]): ClusterSimulationOptions & { json: bool
       case '--shards':
         options.shards = value();
         break;
-      case '--scenario': {
-        const name = raw();
-        if (!scenarios.includes(name as Scenario)) throw new Error(`--scenario must be one of ${scenarios.join(', ')}\n${USAGE}`);
-        options.scenario = name as Scenario;
+      case '--scenario':
+        options.scenario = choiceFlag(flag, raw(), scenarios);
         break;
-      }
-      case '--variant': {
-        const name = raw();
-        if (!brokenVariants.includes(name as BrokenVariant)) throw new Error(`--variant must be one of ${brokenVariants.join(', ')}`);
-        options.variant = name as BrokenVariant;
+      case '--variant':
+        options.variant = choiceFlag(flag, raw(), brokenVariants);
         break;
-      }
       case '--json':
         options.json = true;
         break;
