@@ -6,6 +6,7 @@
 // matter. Partition awareness: the node reports the share of known members it can reach
 // and calls itself partitioned below the majority threshold.
 
+import { realClock, type NodeClock } from '../clock.js';
 import { broadcastSubject, services } from '../transport/subjects.js';
 import type { Subscription, Transport } from '../transport/transport.js';
 import { defaultMembershipConfig, type MembershipConfig } from './membershipConfig.js';
@@ -40,25 +41,7 @@ export interface ClusterMembershipOptions {
 }
 
 /** The clock of a membership node: now, one-shot timers and repeating ones. */
-export interface MembershipClock {
-  nowMs(): number;
-  schedule(atMs: number, work: () => void): () => void;
-  every(intervalMs: number, work: () => void): () => void;
-}
-
-const realMembershipClock: MembershipClock = {
-  nowMs: () => Date.now(),
-  schedule(atMs, work) {
-    const timer = setTimeout(work, Math.max(0, atMs - Date.now()));
-    timer.unref();
-    return () => clearTimeout(timer);
-  },
-  every(intervalMs, work) {
-    const timer = setInterval(work, intervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
-  },
-};
+export type MembershipClock = NodeClock;
 
 export interface ClusterHealth {
   self: MemberView;
@@ -83,7 +66,7 @@ export class ClusterMembership {
 
   constructor(private readonly options: ClusterMembershipOptions) {
     const config = { ...defaultMembershipConfig, ...options.config };
-    this.clock = options.clock ?? realMembershipClock;
+    this.clock = options.clock ?? realClock;
     this.swim = new Swim({ self: options.nodeId, config, random: options.random ?? Math.random, nowMs: this.clock.nowMs(), meta: options.meta });
     this.threshold = options.majorityThreshold ?? 0.6;
     this.seeds = parseSeeds(options.seeds);

@@ -39,7 +39,8 @@ export function formatEpoch(epoch: Epoch): string {
 
 /**
  * Reads an epoch persisted by an older version, which packed the term and a 12-bit node hash
- * into one number. The hash becomes a placeholder node id that sorts below every real id.
+ * into one number. The hash becomes the node id `#<hash>`, which sorts below every real id
+ * (ids are [A-Za-z0-9_-]), so any epoch claimed since outranks it at the same term.
  */
 export function epochFromLegacy(value: unknown): Epoch {
   if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') return [value[0], value[1]];

@@ -15,6 +15,7 @@ import type { Epoch } from './epoch.js';
 import { HandBackWorker } from './handBackWorker.js';
 import { heartbeatsFor } from './heartbeats.js';
 import { ReplicationEvents } from './replicationEvents.js';
+import { whenTrue } from '../clock.js';
 import { realClock, type ReplicationClock, type ReplicationOptions } from './replicationOptions.js';
 import { lagByReplica, rolesCount, unitStatus, type UnitRole, type UnitStatus } from './shardStatus.js';
 import { runStorageCall } from './storageCalls.js';
@@ -367,9 +368,10 @@ export class ReplicationManager {
 
   /** Resolves once the node has heard from the cluster (or waited `settleMs` alone) and its claims ran. */
   async whenSettled(): Promise<void> {
-    while (!this.settled && !this.stopped) await new Promise((resolve) => setTimeout(resolve, this.settings.reconcileIntervalMs));
-    const deadline = Date.now() + this.settings.writeTimeoutMs;
-    while (!this.stopped && Date.now() < deadline && [...this.cores.values()].some((core) => core.role === 'claiming')) await new Promise((resolve) => setTimeout(resolve, this.settings.reconcileIntervalMs));
+    const interval = this.settings.reconcileIntervalMs;
+    await whenTrue(this.clock, () => this.settled || this.stopped, interval);
+    const claiming = () => [...this.cores.values()].some((core) => core.role === 'claiming');
+    await whenTrue(this.clock, () => this.stopped || !claiming(), interval, this.clock.nowMs() + this.settings.writeTimeoutMs);
   }
 
   /** Throws unless this node is the shard's primary and may accept a write with `consistency` now. */

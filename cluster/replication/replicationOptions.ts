@@ -3,6 +3,7 @@
 // an observer and broken core variants; production passes the real clock.
 
 import type { Engine, Logger } from '../../src/engine/engine.js';
+import type { NodeClock } from '../clock.js';
 import type { PlacementMember } from '../placement/placement.js';
 import type { RpcServer } from '../routing/rpc.js';
 import type { Transport } from '../transport/transport.js';
@@ -22,20 +23,8 @@ export interface MembershipSource {
 }
 
 /** Time and timers of the shell; the simulator passes virtual ones. */
-export interface ReplicationClock {
-  nowMs(): number;
-  /** Runs `work` every `intervalMs` until the returned function is called. */
-  every(intervalMs: number, work: () => void): () => void;
-}
-
-export const realClock: ReplicationClock = {
-  nowMs: () => Date.now(),
-  every(intervalMs, work) {
-    const timer = setInterval(work, intervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
-  },
-};
+export type ReplicationClock = NodeClock;
+export { realClock } from '../clock.js';
 
 /** Told about role changes and acknowledgements; the simulator's history checker listens here. */
 export interface ReplicationObserver {

@@ -5,6 +5,7 @@
 // stays unreachable the call fails with UNAVAILABLE and a retryAfterMs; it never hangs.
 
 import { CopiesUnreachableError, UnavailableError } from '../../src/errors.js';
+import { realClock, type NodeClock } from '../clock.js';
 import { CircuitBreaker, defaultCircuitBreakerOptions, type CircuitBreakerOptions } from './circuitBreaker.js';
 import { defaultBackoffOptions, retryDelayMs, type BackoffOptions } from './backoff.js';
 import { NotPrimaryError, RemoteError, rpcCall } from './rpc.js';
@@ -21,10 +22,8 @@ export interface RouterOptions {
   /** Runs an operation on this node (the owner may be this node). */
   local: (op: string, body: unknown, headers: MessageHeaders) => Promise<unknown>;
   random?: () => number;
-  /** Waits between retries; the simulator passes a virtual-time one. Default: setTimeout. */
-  sleep?: (ms: number) => Promise<void>;
-  /** Clock of the circuit breakers. Default Date.now. */
-  nowMs?: () => number;
+  /** Clock of the retry waits and the circuit breakers; the simulator passes a virtual one. Default: the real clock. */
+  clock?: NodeClock;
 }
 
 export interface RouterStats {
@@ -38,7 +37,11 @@ export class Router {
   private readonly breakers = new Map<string, CircuitBreaker>();
   readonly stats: RouterStats = { forwarded: 0, redirects: 0, retries: 0, unavailable: 0 };
 
-  constructor(private readonly options: RouterOptions) {}
+  private readonly clock: NodeClock;
+
+  constructor(private readonly options: RouterOptions) {
+    this.clock = options.clock ?? realClock;
+  }
 
   /**
    * Closes the breaker of `node`: membership has just seen it ALIVE (it refuted a suspicion,
@@ -90,7 +93,7 @@ export class Router {
       const delay = retryDelayMs(++retry, random, backoff);
       if (delay === undefined) break;
       this.stats.retries++;
-      await (this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(delay);
+      await new Promise<void>((resolve) => this.clock.schedule(this.clock.nowMs() + delay, resolve));
     }
     this.stats.unavailable++;
     const suggested = lastError instanceof UnavailableError ? lastError.retryAfterMs : lastError instanceof RemoteError ? lastError.details['retryAfterMs'] : undefined;
@@ -101,7 +104,7 @@ export class Router {
   private async attempt<T>(node: string, op: string, body: unknown, headers: MessageHeaders): Promise<T> {
     if (node === this.options.nodeId) return (await this.options.local(op, body, headers)) as T;
     const breaker = this.breaker(node);
-    const now = (this.options.nowMs ?? Date.now)();
+    const now = this.clock.nowMs();
     if (!breaker.allow(now)) throw new UnavailableError(`Calls to node ${node} are paused after repeated failures`, Math.max(1, breaker.retryAfterMs(now)));
     this.stats.forwarded++;
     try {
@@ -111,14 +114,14 @@ export class Router {
     } catch (error) {
       // An answer, even an error, shows the peer is up; only silence counts against it.
       if (error instanceof RemoteError || error instanceof NotPrimaryError) breaker.onSuccess();
-      else breaker.onFailure((this.options.nowMs ?? Date.now)());
+      else breaker.onFailure(this.clock.nowMs());
       throw error;
     }
   }
 
   private soonestRetryMs(): number {
     let soonest = 0;
-    const now = (this.options.nowMs ?? Date.now)();
+    const now = this.clock.nowMs();
     for (const breaker of this.breakers.values()) soonest = Math.max(soonest, breaker.retryAfterMs(now));
     return soonest;
   }

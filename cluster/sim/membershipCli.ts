@@ -2,7 +2,7 @@
 // Runs a seeded membership simulation and prints its figures; with --json, one JSON line.
 // All times except wallMs are virtual; the same arguments always give the same figures.
 
-import { walkFlags } from '../../src/cliFlags.js';
+import { numberFlag, walkFlags } from '../../src/cliFlags.js';
 import { runMembershipSimulation, type MembershipSimulationOptions } from './membershipSimulation.js';
 
 const USAGE = 'usage: npm run sim:membership -- --nodes N --seed S [--loss P] [--duration-ms D] [--kill-fraction F] [--json]';
@@ -10,12 +10,7 @@ const USAGE = 'usage: npm run sim:membership -- --nodes N --seed S [--loss P] [-
 function parse(argv: readonly string[]): MembershipSimulationOptions & { json: boolean } {
   const options: MembershipSimulationOptions & { json: boolean } = { nodes: 100, seed: 42, json: false };
   walkFlags(argv, (flag, raw, argument) => {
-    const value = () => {
-      const text = raw();
-      const number = Number(text);
-      if (text === undefined || text.trim() === '' || !Number.isFinite(number)) throw new Error(`${flag} needs a number\n${USAGE}`);
-      return number;
-    };
+    const value = () => numberFlag(flag, raw(), USAGE);
     switch (flag) {
       case '--nodes':
         options.nodes = Math.floor(value());

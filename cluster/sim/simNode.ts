@@ -148,8 +148,7 @@ export class SimNode {
         return service.runLocal(op.replace(/^op\./, ''), body);
       },
       random: () => routerRandom.next(),
-      nowMs: () => clock.nowMs(),
-      sleep: (ms) => new Promise((resolve) => clock.schedule(clock.nowMs() + ms, () => resolve())),
+      clock,
     });
     const serviceRandom = options.random.fork('service');
     service = new NodeService(engine, config, options.metrics, { membership, replication, router, rpc }, () => serviceRandom.next());

@@ -599,8 +599,8 @@ export class Engine {
       if (current === null) return { ...incoming, label: -1 };
       const merged = mergeVersions(current, incoming);
       if (merged === null) return current;
-      // The stored version changed since the plan and now needs the other embedding: keep
-      // it for now and have the caller retry, since dropping the merge would lose the write.
+      // The stored version changed since the plan and now needs the other embedding: leave it
+      // unchanged and fail the merge, so the caller retries it; dropping it would lose the write.
       if (merged.takeIncomingEmbedding !== takeEmbedding) {
         raced = true;
         return current;
