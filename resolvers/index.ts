@@ -11,6 +11,8 @@ import { BadInputError } from '../src/errors.js';
 import type { NodeService, RequestOptions, WriteConsistency } from '../src/service/nodeService.js';
 import type { UnitStatus } from '../cluster/replication/replicationManager.js';
 import { DateTime, JSONScalar } from './scalars.js';
+import { shownVersion, siblingsOf } from '../cluster/conflict/memoryState.js';
+import type { VersionBody } from '../cluster/conflict/versionSet.js';
 
 // A type alias (not an interface) so it satisfies yoga's Record-shaped context constraint.
 export type RequestContext = {
@@ -25,12 +27,22 @@ export type RequestContext = {
 export type MemoryView = MemoryRecord & { space: string };
 
 type SpaceArgs = { space?: string | null };
-type WriteArgs = SpaceArgs & { options?: { consistency?: WriteConsistency | null } | null };
+type WriteArgs = SpaceArgs & { options?: { consistency?: WriteConsistency | null; requestId?: string | null } | null };
 
 const DEFAULT_PAGE_SIZE = 20;
 
 function spaceOf(args: SpaceArgs, context: RequestContext): string {
   return context.service.resolveSpace(args.space, context.spaceHeader);
+}
+
+/** The client's request id travels as the write's id. */
+function withRequestId<T extends object>(input: T, args: WriteArgs): T {
+  const requestId = args.options?.requestId;
+  return requestId == null || input == null || typeof input !== 'object' ? input : { ...input, writeId: requestId };
+}
+
+function memoryVersionView(version: VersionBody) {
+  return { content: version.content, confidence: version.confidence, version: version.clock, node: version.node || null, writeId: version.writeId, deleted: version.deleted, suppressed: version.suppressed, updatedAt: version.updatedAt, tags: version.tags };
 }
 
 function view(record: MemoryRecord, space: string): MemoryView {
@@ -100,12 +112,12 @@ export const resolvers = {
       context.service.createSpace(args.id, args.dimension, args.shards),
     remember: async (_: unknown, args: WriteArgs & { memory: Parameters<NodeService['remember']>[1] }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const outcome = await context.service.remember(space, args.memory, args.options?.consistency ?? 'ONE', context.request);
+      const outcome = await context.service.remember(space, withRequestId(args.memory, args), args.options?.consistency ?? 'ONE', context.request);
       return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
     },
     rememberEpisode: async (_: unknown, args: WriteArgs & { episode: Parameters<NodeService['rememberEpisode']>[1] }, context: RequestContext) => {
       const space = spaceOf(args, context);
-      const outcome = await context.service.rememberEpisode(space, args.episode, args.options?.consistency ?? 'ONE', context.request);
+      const outcome = await context.service.rememberEpisode(space, withRequestId(args.episode, args), args.options?.consistency ?? 'ONE', context.request);
       return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
     },
     forget: (_: unknown, args: SpaceArgs & { id: string; mode?: 'SUPPRESS' | 'DELETE' | null }, context: RequestContext) =>
@@ -130,6 +142,8 @@ export const resolvers = {
       return embedding === null ? null : encodeEmbedding(embedding).toString('base64');
     },
     version: (memory: MemoryView) => memory.version,
+    winner: (memory: MemoryView) => memoryVersionView(shownVersion(memory)),
+    conflicts: (memory: MemoryView) => siblingsOf(memory).map(memoryVersionView),
     episode: (memory: MemoryView) => memory.episode ?? null,
     pattern: (memory: MemoryView) => (memory.kind === 'PATTERN' ? patternView({ record: memory }, memory.space) : null),
   },

@@ -24,9 +24,8 @@
 // this object keeps only what was stored.
 
 import { assert, NotFoundError } from '../../src/errors.js';
-import { mergeVersions } from '../../src/engine/merge.js';
+import { legacyTombstone, mergeCopies } from '../conflict/memoryState.js';
 import { entryIds } from '../../src/engine/shardSync.js';
-import { compare as compareClocks } from '../../src/engine/vectorClock.js';
 import type { OperationType } from '../../src/storage/operationLog.js';
 import type { SpaceDefinition } from '../../src/engine/types.js';
 import { NO_EPOCH, type Epoch } from './epoch.js';
@@ -44,6 +43,8 @@ interface ShardState {
   history: EpochHistory;
   installing: boolean;
   records: Map<string, RecordCopy>;
+  /** Deleted memories' tombstones, by id, as the engine keeps them under `X`. */
+  tombstones: Map<string, RecordCopy['record']>;
 }
 
 interface RecordPayload {
@@ -55,6 +56,7 @@ interface RecordPayload {
 interface IdPayload {
   id: string;
   version?: Record<string, number>;
+  tombstone?: RecordCopy['record'];
 }
 
 interface TouchPayload {
@@ -99,7 +101,7 @@ export class MemoryStorage implements ReplicationStorage {
     const key = `${space}/${shard}`;
     let state = this.shards.get(key);
     if (state === undefined) {
-      state = { space, shard, log: [], lastSeq: 0, epoch: NO_EPOCH, history: [], installing: false, records: new Map() };
+      state = { space, shard, log: [], lastSeq: 0, epoch: NO_EPOCH, history: [], installing: false, records: new Map(), tombstones: new Map() };
       this.shards.set(key, state);
     }
     return state;
@@ -213,7 +215,9 @@ export class MemoryStorage implements ReplicationStorage {
     const kept: HandBack[] = [];
     for (const id of touched) {
       const record = state.records.get(id);
+      const tombstone = state.tombstones.get(id);
       if (record !== undefined) kept.push({ space, shard, id, cutSeq: toSeq, copy: copy(record) });
+      else if (tombstone !== undefined) kept.push({ space, shard, id, cutSeq: toSeq, copy: { record: copy(tombstone), embedding: null, links: [] }, deletedVersion: copy(tombstone.version) });
       else if (deletes.has(id)) kept.push({ space, shard, id, cutSeq: toSeq, copy: null, deletedVersion: deletes.get(id)! });
     }
     // One step: the hand-backs, the cut and the shortened history.
@@ -254,6 +258,7 @@ export class MemoryStorage implements ReplicationStorage {
         const existing = state.records.get(payload.memory.id);
         // Without an embedding the local embedding and associations stay, as in the engine.
         const replace = payload.embedding !== null;
+        state.tombstones.delete(payload.memory.id);
         state.records.set(payload.memory.id, {
           record: copy(payload.memory),
           embedding: replace ? payload.embedding : (existing?.embedding ?? null),
@@ -267,9 +272,12 @@ export class MemoryStorage implements ReplicationStorage {
         if (existing !== undefined) existing.record = { ...existing.record, suppressed: true, updatedAt: entry.timestampMs, version: payload.version ?? existing.record.version };
         return;
       }
-      case 'DELETE':
-        state.records.delete((entry.payload as IdPayload).id);
+      case 'DELETE': {
+        const payload = entry.payload as IdPayload;
+        state.records.delete(payload.id);
+        if (payload.tombstone !== undefined) state.tombstones.set(payload.id, copy(payload.tombstone));
         return;
+      }
       case 'TOUCH':
         for (const touch of (entry.payload as TouchPayload).touches) {
           const existing = state.records.get(touch.id);
@@ -344,22 +352,22 @@ export class MemoryStorage implements ReplicationStorage {
     return mine.length;
   }
 
-  /** The entry that merges one hand-back into the records, or null when the stored version already includes it. */
+  /**
+   * The entry that merges one hand-back into the records by the join of their version sets
+   * (cluster/conflict), or null when the stored state already includes it. A state equal to
+   * the stored one is logged again, as the engine does, so replicas that missed it follow.
+   */
   private mergeEntry(state: ShardState, handBack: HandBack): Pick<ShippedEntry, 'type' | 'payload'> | null {
-    const existing = state.records.get(handBack.id);
-    if (handBack.copy === null) {
-      if (handBack.deletedVersion === undefined) return null;
-      const order = existing === undefined ? 'BEFORE' : compareClocks(existing.record.version, handBack.deletedVersion);
-      return order === 'BEFORE' || order === 'EQUAL' ? { type: 'DELETE', payload: { id: handBack.id, label: -1, version: copy(handBack.deletedVersion) } } : null;
-    }
-    const incoming = handBack.copy;
-    if (existing === undefined || compareClocks(existing.record.version, incoming.record.version) === 'EQUAL') {
-      return { type: existing === undefined ? 'STORE' : 'UPDATE', payload: { memory: copy(incoming.record), embedding: incoming.embedding, links: copy(incoming.links) } };
-    }
-    const merged = mergeVersions(existing.record, incoming.record);
-    if (merged === null) return null;
-    const takeIncoming = merged.takeIncomingEmbedding;
-    return { type: 'UPDATE', payload: { memory: merged.record, embedding: takeIncoming ? incoming.embedding : existing.embedding, links: copy(takeIncoming ? incoming.links : existing.links) } };
+    const tombstone = state.tombstones.get(handBack.id);
+    const existing = state.records.get(handBack.id) ?? (tombstone === undefined ? undefined : { record: tombstone, embedding: null, links: [] });
+    const incoming = handBack.copy ?? (handBack.deletedVersion === undefined ? null : { record: legacyTombstone(handBack.id, handBack.deletedVersion), embedding: null, links: [] });
+    if (incoming === null) return null;
+    const merged = mergeCopies(handBack.id, existing === undefined ? null : { record: existing.record, embedding: existing.embedding }, { record: incoming.record, embedding: incoming.embedding }, -1);
+    const result = merged ?? (existing === undefined ? null : { record: existing.record, embedding: existing.embedding });
+    if (result === null) return null;
+    if (result.record.deleted === true) return { type: 'DELETE', payload: { id: handBack.id, label: -1, version: copy(result.record.version), tombstone: copy(result.record) } };
+    const links = merged === null || result.embedding === existing?.embedding ? (existing?.links ?? []) : incoming.links;
+    return { type: existing === undefined ? 'STORE' : 'UPDATE', payload: { memory: copy(result.record), embedding: result.embedding, links: copy(links) } };
   }
 
   async handBacks(limit: number): Promise<HandBack[]> {

@@ -64,6 +64,13 @@ export type WriteOptions = {
    * acknowledges every level itself.
    */
   consistency?: WriteConsistency | null | undefined;
+  /**
+   * The client's identity for this write. A retry with the same id is the same write: it
+   * changes nothing once the memory holds it, and an older copy of it that comes back never
+   * undoes a later update. Omitted, the node that receives the request assigns one, which
+   * its own retries reuse.
+   */
+  requestId?: string | number | null | undefined;
 };
 
 export type CreateSpaceMutationVariables = Exact<{

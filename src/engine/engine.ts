@@ -22,12 +22,16 @@ import { MemorySpace, MutationBatch } from './memorySpace.js';
 import { emptyMemoryError, prepareEpisode, prepareMemory, type EpisodeInput, type MemoryInput, type PreparedEpisode, type PreparedMemory } from './memoryInput.js';
 import { SerialQueue } from './serialQueue.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
-import { encodeEmbedding } from './recordCodec.js';
+import { encodeEmbedding, encodeRecord } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
 import { eventTime, type Association, type EpisodeFields, type MemoryKind, type MemoryRecord, type SpaceDefinition, type VectorClock } from './types.js';
-import { validateCount, validateMemoryId, validateSpaceId, validateUnit } from './validation.js';
-import { compare, merge as mergeClocks, tick } from './vectorClock.js';
-import { mergeVersions } from './merge.js';
+import { validateCount, validateMemoryId, validateSpaceId, validateUnit, validateWriteId } from './validation.js';
+import { compare, tick } from './vectorClock.js';
+import { decodeEmbedding } from './recordCodec.js';
+import { localTombstone, localVersion, writeApplied, type RetiredDrops } from './writeVersions.js';
+import { legacyTombstone, mergeCopies } from '../../cluster/conflict/memoryState.js';
+import { classifyState, conflictTypes, type ConflictType } from '../../cluster/conflict/conflictTypes.js';
+import { stateOfRecord } from '../../cluster/conflict/memoryState.js';
 import { chooseLinks } from './linkChoice.js';
 import type { VectorHit } from './vectorMath.js';
 
@@ -84,6 +88,13 @@ export interface StoreIntent {
   build: (existing: MemoryRecord | null, nowMs: number) => MemoryRecord;
   /** Write and log the record (with its embedding) even when nothing changed. */
   force?: boolean;
+  /** The write's identity; a write the record already holds changes nothing. */
+  writeId?: string;
+  /**
+   * A merge: the exact state to store, from the stored record (or tombstone) and embedding,
+   * written without a new clock; null when nothing changes. Replaces `build`.
+   */
+  exact?: (stored: MemoryRecord | null, embedding: Float32Array | null) => { record: MemoryRecord; embedding: Float32Array | null } | null;
   resolve: (outcome: StoreOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -92,8 +103,8 @@ export interface StoreIntent {
 interface GroupContext {
   now: number;
   reader: SpaceReader;
-  /** Latest record and embedding per id, including stores staged earlier in the group. */
-  state: Map<string, { record: MemoryRecord | null; embedding: Float32Array | null }>;
+  /** Latest record (or tombstone) and embedding per id, including stores staged earlier in the group. */
+  state: Map<string, { record: MemoryRecord | null; embedding: Float32Array | null; tombstone: MemoryRecord | null }>;
   hits: Map<StoreIntent, VectorHit[]>;
   staged: { id: string; embedding: Float32Array }[];
 }
@@ -123,6 +134,10 @@ function sameJson(a: unknown, b: unknown): boolean {
 
 export class Engine {
   private readonly spaces = new Map<string, MemorySpace>();
+  /** Concurrent versions met by merges, by Engram 008's type: engram_conflicts_total{type}. */
+  readonly conflictCounts = new Map<ConflictType, number>(conflictTypes.map((type) => [type, 0]));
+  /** Retired write ids collected by their bounds: engram_conflict_retired_collected_total. */
+  readonly retiredDrops: RetiredDrops = { collected: 0 };
   private readonly adjacency: AdjacencyCache;
   private readonly spaceCreation = new Map<string, Promise<MemorySpace>>();
   private cancelTimers: (() => void)[] = [];
@@ -361,6 +376,7 @@ export class Engine {
     this.assertOpen();
     const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareMemory(input, dimension, this.limits));
     const { id, content, embedding, confidence, tags, metadata, empty } = prepared;
+    const writeId = validateWriteId(input.writeId, this.limits);
     return this.store(space, id ?? this.runtime.newId(), id === null, embedding, (existing, now) => {
       if (existing === null) {
         // Only an update may omit both; a new memory must have something to recall it by.
@@ -375,7 +391,7 @@ export class Engine {
         metadata: metadata === undefined ? existing.metadata : metadata,
         suppressed: false,
       };
-    });
+    }, false, writeId);
   }
 
   async rememberEpisode(spaceId: string, input: EpisodeInput): Promise<StoreOutcome> {
@@ -383,10 +399,11 @@ export class Engine {
     const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareEpisode(input, dimension, this.limits));
     const { id, embedding, confidence, tags, metadata } = prepared;
     const episode: EpisodeFields = { ...prepared.episode, when: prepared.episode.when ?? this.now() };
+    const writeId = validateWriteId(input.writeId, this.limits);
     return this.store(space, id ?? this.runtime.newId(), id === null, embedding, (existing, at) => {
       const base = existing ?? this.newRecord('EPISODE', { content: episode.what, confidence, tags, metadata }, at);
       return { ...base, kind: 'EPISODE', content: episode.what, confidence, tags, metadata, episode, suppressed: false };
-    });
+    }, false, writeId);
   }
 
   /** Validates a write against the space it goes to, without creating the space. */
@@ -448,9 +465,9 @@ export class Engine {
    * and returns the desired record; identical requests write nothing, so retries are safe.
    * Queued stores of a space are committed in groups (see commitStores).
    */
-  private store(space: MemorySpace, id: string, generated: boolean, embedding: Float32Array | null, build: StoreIntent['build'], force = false): Promise<StoreOutcome> {
+  private store(space: MemorySpace, id: string, generated: boolean, embedding: Float32Array | null, build: StoreIntent['build'], force = false, writeId?: string, exact?: StoreIntent['exact']): Promise<StoreOutcome> {
     return new Promise((resolve, reject) => {
-      space.intents.push({ id, generated, embedding, build, force, resolve, reject });
+      space.intents.push({ id, generated, embedding, build, force, ...(writeId === undefined ? {} : { writeId }), ...(exact === undefined ? {} : { exact }), resolve, reject });
       this.scheduleStores(space);
     });
   }
@@ -479,6 +496,7 @@ export class Engine {
       // A freshly generated id cannot exist yet, so it needs no read.
       const ids = [...new Set(group.filter((intent) => !intent.generated).map((intent) => intent.id))];
       const stored = await reader.records(ids);
+      const tombstones = await reader.tombstones(ids.filter((id) => !stored.has(id)));
       const storedEmbeddings = await reader.embeddings(ids.filter((id) => stored.get(id)?.hasEmbedding));
       const searched = group.filter((intent) => intent.embedding !== null);
       const hits = await space.index.searchMany(
@@ -488,7 +506,7 @@ export class Engine {
       const context: GroupContext = {
         now,
         reader,
-        state: new Map(ids.map((id) => [id, { record: stored.get(id) ?? null, embedding: storedEmbeddings.get(id) ?? null }])),
+        state: new Map(ids.map((id) => [id, { record: stored.get(id) ?? null, embedding: storedEmbeddings.get(id) ?? null, tombstone: tombstones.get(id) ?? null }])),
         hits: new Map(searched.map((intent, i) => [intent, hits[i]!])),
         staged: [],
       };
@@ -513,23 +531,38 @@ export class Engine {
 
   private async stageStore(space: MemorySpace, batch: MutationBatch, intent: StoreIntent, context: GroupContext): Promise<StoreOutcome> {
     const { id } = intent;
-    const { record: existing, embedding: oldEmbedding } = context.state.get(id) ?? { record: null, embedding: null };
-    const embedding = intent.embedding ?? oldEmbedding;
-    const draft = intent.build(existing, context.now);
-    // A draft that brings a version the stored one does not include (a merge) is a change even when every other field matches.
-    const versionIncluded = existing !== null && ['BEFORE', 'EQUAL'].includes(compare(draft.version, existing.version));
-    if (intent.force !== true && existing !== null && !existing.suppressed && versionIncluded && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
-      return { record: existing, changed: false };
+    const { record: existing, embedding: oldEmbedding, tombstone } = context.state.get(id) ?? { record: null, embedding: null, tombstone: null };
+    let record: MemoryRecord;
+    let embedding: Float32Array | null;
+    if (intent.exact !== undefined) {
+      const merged = intent.exact(existing ?? tombstone, oldEmbedding);
+      if (merged === null) return { record: existing ?? tombstone!, changed: false };
+      if (merged.record.deleted === true) {
+        await this.stageTombstone(space, batch, context.reader, existing, merged.record);
+        context.state.set(id, { record: null, embedding: null, tombstone: merged.record });
+        return { record: merged.record, changed: true };
+      }
+      record = { ...merged.record, id, label: existing?.label ?? batch.allocateLabel() };
+      embedding = merged.embedding;
+    } else {
+      // A retry of a write this memory already holds, or one a later write superseded, changes nothing.
+      if (writeApplied(existing ?? tombstone, intent.writeId)) return { record: existing ?? tombstone!, changed: false };
+      embedding = intent.embedding ?? oldEmbedding;
+      const draft = intent.build(existing, context.now);
+      // A draft that brings a version the stored one does not include (a merge) is a change even when every other field matches.
+      const versionIncluded = existing !== null && ['BEFORE', 'EQUAL'].includes(compare(draft.version, existing.version));
+      if (intent.force !== true && existing !== null && !existing.suppressed && versionIncluded && sameEmbedding(embedding, oldEmbedding) && sameJson({ ...draft, version: null }, { ...existing, version: null })) {
+        return { record: existing, changed: false };
+      }
+      record = {
+        ...localVersion(draft, existing ?? tombstone, intent.writeId ?? this.runtime.newId(), this.nodeId, context.now, this.retiredDrops),
+        id,
+        label: existing?.label ?? batch.allocateLabel(),
+        hasEmbedding: embedding !== null,
+        updatedAt: context.now,
+      };
     }
-    const record: MemoryRecord = {
-      ...draft,
-      id,
-      label: existing?.label ?? batch.allocateLabel(),
-      hasEmbedding: embedding !== null,
-      updatedAt: context.now,
-      // A merged draft brings the other version's clock along.
-      version: tick(mergeClocks(existing?.version ?? {}, draft.version), this.nodeId),
-    };
+    if (tombstone !== null) batch.del(keys.tombstone(space.id, id));
     if (existing !== null) deleteIndexEntries(batch, existing);
     putIndexedRecord(batch, record);
     if (existing === null) batch.count(space.shardOf(id), 1);
@@ -539,6 +572,7 @@ export class Engine {
     const removedLinks: string[] = [];
     if (embeddingChanged) {
       if (existing !== null) removedLinks.push(...(await deleteAssociations(batch, context.reader, id)));
+      if (embedding === null && oldEmbedding !== null) batch.del(keys.embedding(space.id, id));
       if (embedding !== null) {
         batch.put(keys.embedding(space.id, id), encodeEmbedding(embedding));
         links = chooseLinks(id, record.label, embedding, context.hits.get(intent) ?? [], context.staged, space.labels, this.settings);
@@ -553,62 +587,62 @@ export class Engine {
     });
     batch.afterCommit(() => {
       if (embedding !== null && !record.suppressed) this.indexUpsert(space, record, embedding);
+      else if (existing !== null && (record.suppressed || embedding === null)) this.indexRemove(space, existing.label);
       // Removals can bring a weaker association into a cached top list, so they invalidate;
       // additions update cached lists in place.
       for (const other of removedLinks.length > 0 ? [id, ...removedLinks] : []) context.reader.invalidateAdjacency(other);
       context.reader.cacheLinks(id, links, this.settings.maxEdgesPerHop);
     });
-    context.state.set(id, { record, embedding });
+    context.state.set(id, { record, embedding, tombstone: null });
     if (embedding !== null) context.staged.push({ id, embedding });
     return { record, changed: true };
   }
 
   /**
-   * Merges a version of a memory written elsewhere (a returning node's unreplicated write)
-   * into the stored one: see merge.ts. A null `incoming` record means the other node deleted
-   * it at `deletedVersion`; the delete applies unless the stored version is newer or concurrent.
+   * Merges a copy of a memory written elsewhere (a returning node's cut-off write, an
+   * anti-entropy repair) into the stored one: the join of their version sets
+   * (cluster/conflict), written without a new clock. A null `incoming` with `deletedVersion`
+   * is a delete recorded before tombstones. When the stored state already is the join it is
+   * logged again whole, so replicas that missed it follow. Resolves with whether the state changed.
    */
   async mergeRecord(spaceId: string, id: string, incoming: MemoryRecord | null, embedding: Float32Array | null, deletedVersion?: VectorClock): Promise<boolean> {
     this.assertOpen();
     const space = await this.spaceForMerge(spaceId);
-    const existing = await this.reader(space).record(id);
-    if (incoming === null) {
-      if (deletedVersion === undefined) return false;
-      if (existing === null) {
-        // Deleted here already (this node wrote the cut-off delete): log it again so replicas follow.
-        await space.queue.run(async () => {
-          const batch = new MutationBatch(space, this.now());
-          batch.log(space.shardOf(id), 'DELETE', { id, label: -1, version: deletedVersion });
-          await space.commit(this.options.store, batch);
-        });
-        return true;
-      }
-      const order = compare(existing.version, deletedVersion);
-      if (order !== 'BEFORE' && order !== 'EQUAL') return false;
-      return (await this.forget(spaceId, id, 'DELETE')).affected > 0;
-    }
-    if (existing !== null && compare(existing.version, incoming.version) === 'EQUAL') {
-      // This node holds exactly the cut-off version: write it again, whole, so it is logged and shipped.
-      return (await this.store(space, id, false, embedding, (current) => current ?? { ...incoming, label: -1 }, true)).changed;
-    }
-    const planned = existing === null ? null : mergeVersions(existing, incoming);
-    if (existing !== null && planned === null) return false;
-    const takeEmbedding = planned === null || planned.takeIncomingEmbedding;
-    let raced = false;
-    const outcome = await this.store(space, id, false, takeEmbedding ? embedding : null, (current) => {
-      if (current === null) return { ...incoming, label: -1 };
-      const merged = mergeVersions(current, incoming);
-      if (merged === null) return current;
-      // The stored version changed since the plan and now needs the other embedding: leave it
-      // unchanged and fail the merge, so the caller retries it; dropping it would lose the write.
-      if (merged.takeIncomingEmbedding !== takeEmbedding) {
-        raced = true;
-        return current;
-      }
-      return merged.record;
+    const copy = incoming ?? (deletedVersion === undefined ? null : legacyTombstone(id, deletedVersion));
+    if (copy === null) return false;
+    const base64 = (vector: Float32Array | null) => (vector === null ? null : encodeEmbedding(vector).toString('base64'));
+    const incomingForm = { record: copy, embedding: copy.deleted === true ? null : base64(embedding) };
+    let changed = false;
+    await this.store(space, id, false, copy.deleted === true ? null : embedding, () => copy, false, undefined, (stored, storedEmbedding) => {
+      if (stored === null) changed = true;
+      const merged = mergeCopies(id, stored === null ? null : { record: stored, embedding: base64(storedEmbedding) }, incomingForm, stored?.label ?? -1);
+      if (merged === null) return { record: stored!, embedding: storedEmbedding };
+      changed = true;
+      if (merged.record.versions !== undefined) for (const type of classifyState(stateOfRecord(merged.record, merged.embedding))) this.conflictCounts.set(type, this.conflictCounts.get(type)! + 1);
+      return { record: merged.record, embedding: merged.embedding === null ? null : decodeEmbedding(Buffer.from(merged.embedding, 'base64')) };
     });
-    if (raced) throw new UnavailableError('A write to the memory raced the merge; retrying the merge is safe', 50);
-    return outcome.changed;
+    return changed;
+  }
+
+  /** Stages a tombstone: the memory (when stored) goes, with its indexes, and the tombstone is written and logged. */
+  private async stageTombstone(space: MemorySpace, batch: MutationBatch, reader: SpaceReader, existing: MemoryRecord | null, tombstone: MemoryRecord): Promise<void> {
+    const id = tombstone.id;
+    const shard = space.shardOf(id);
+    const neighbours: string[] = [];
+    if (existing !== null) {
+      deleteIndexEntries(batch, existing);
+      batch.deleteRecord(id);
+      batch.del(keys.embedding(space.id, id));
+      neighbours.push(...(await deleteAssociations(batch, reader, id)));
+      batch.count(shard, -1);
+    }
+    batch.put(keys.tombstone(space.id, id), encodeRecord(tombstone));
+    batch.log(shard, 'DELETE', { id, label: existing?.label ?? -1, version: tombstone.version, tombstone });
+    batch.afterCommit(() => {
+      if (existing === null) return;
+      this.indexRemove(space, existing.label);
+      for (const other of [id, ...neighbours]) reader.invalidateAdjacency(other);
+    });
   }
 
   indexUpsert(space: MemorySpace, record: MemoryRecord, embedding: Float32Array): void {
@@ -623,33 +657,26 @@ export class Engine {
     space.indexDirty = true;
   }
 
-  async forget(spaceId: string, id: string, mode: ForgetMode = 'SUPPRESS'): Promise<ForgetOutcome> {
+  async forget(spaceId: string, id: string, mode: ForgetMode = 'SUPPRESS', writeId?: string): Promise<ForgetOutcome> {
     this.assertOpen();
     validateMemoryId(id, this.limits);
     const space = this.space(spaceId);
     return space.queue.run(async () => {
       const reader = this.reader(space);
       const existing = await reader.record(id);
-      if (existing === null) return { affected: 0, reversible: mode === 'SUPPRESS' };
+      if (existing === null || writeApplied(existing, writeId)) return { affected: 0, reversible: mode === 'SUPPRESS' };
       const now = this.now();
       const batch = new MutationBatch(space, now);
+      const identity = writeId ?? this.runtime.newId();
       if (mode === 'SUPPRESS') {
         if (existing.suppressed) return { affected: 0, reversible: true };
-        const record: MemoryRecord = { ...existing, suppressed: true, updatedAt: now, version: tick(existing.version, this.nodeId) };
+        // A suppression is a write that saw every sibling: it resolves them to the shown version.
+        const record: MemoryRecord = { ...localVersion({ ...existing, suppressed: true }, existing, identity, this.nodeId, now, this.retiredDrops), label: existing.label, updatedAt: now };
         batch.putRecord(record);
-        batch.log(space.shardOf(id), 'SUPPRESS', { id, label: existing.label, suppressed: true, version: record.version });
+        batch.log(space.shardOf(id), 'UPDATE', { memory: record, embedding: null, links: [], removedLinks: [] });
         batch.afterCommit(() => this.indexRemove(space, existing.label));
       } else {
-        deleteIndexEntries(batch, existing);
-        batch.deleteRecord(id);
-        batch.del(keys.embedding(space.id, id));
-        const neighbours = await deleteAssociations(batch, reader, id);
-        batch.count(space.shardOf(id), -1);
-        batch.log(space.shardOf(id), 'DELETE', { id, label: existing.label, version: tick(existing.version, this.nodeId) });
-        batch.afterCommit(() => {
-          this.indexRemove(space, existing.label);
-          for (const other of [id, ...neighbours]) reader.invalidateAdjacency(other);
-        });
+        await this.stageTombstone(space, batch, reader, existing, localTombstone(existing, identity, this.nodeId, now, this.retiredDrops));
       }
       await space.commit(this.options.store, batch);
       return { affected: 1, reversible: mode === 'SUPPRESS' };

@@ -10,6 +10,8 @@ import { validateContent, validateEmbeddingInput, validateMemoryId, validateMeta
 
 export interface MemoryInput {
   id?: string | null;
+  /** The write's identity (WriteOptions.requestId, or one the coordinator assigned); retries reuse it. */
+  writeId?: string | null;
   content?: string | null;
   embedding?: readonly number[] | null;
   /** The embedding as base64 of little-endian float32 values, instead of `embedding`. */
@@ -21,6 +23,7 @@ export interface MemoryInput {
 
 export interface EpisodeInput {
   id?: string | null;
+  writeId?: string | null;
   what: string;
   when?: number | null;
   where?: string | null;

@@ -9,6 +9,8 @@ import type { EngineSettings, LimitSettings } from '../config.js';
 import { BadInputError } from '../errors.js';
 import { cosineSimilarity } from './vectorMath.js';
 import { overallInterval, resultInterval, type ConfidenceInterval } from './confidence.js';
+import { stateOfRecord } from '../../cluster/conflict/memoryState.js';
+import { conflictPenalty, viewOf } from '../../cluster/conflict/recordView.js';
 import { scoreLexical, tokenize } from './lexical.js';
 import type { MemorySpace } from './memorySpace.js';
 import { listRanks, rankScore, retrievalStrength, type RecallMode } from './ranking.js';
@@ -322,8 +324,10 @@ export async function rankCandidates(
       if (record === undefined || !passesFilters(record, cue)) continue;
       const sim = similarity.get(id);
       const act = activationOf(id);
-      const score = rankScore(mode, inputOf(id, record.confidence, record.lastAccess ?? record.createdAt), ctx.nowMs, settings);
-      ranked.push({ record, score, similarity: sim ?? null, activation: act, confidence: resultInterval(record.confidence, retrievalStrength(mode, sim, act)) });
+      // Unresolved siblings make the memory less certain (cluster/conflict/recordView.ts).
+      const confidence = record.versions === undefined ? record.confidence : record.confidence * conflictPenalty(viewOf(stateOfRecord(record, null)));
+      const score = rankScore(mode, inputOf(id, confidence, record.lastAccess ?? record.createdAt), ctx.nowMs, settings);
+      ranked.push({ record, score, similarity: sim ?? null, activation: act, confidence: resultInterval(confidence, retrievalStrength(mode, sim, act)) });
     }
     ranked.sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1));
   }

@@ -11,7 +11,7 @@ import { keys, logKeySeq, prefixEnd } from '../storage/keys.js';
 import { decodeLogEntry, type OperationType } from '../storage/operationLog.js';
 import type { Engine } from './engine.js';
 import { MutationBatch, type MemorySpace } from './memorySpace.js';
-import { decodeEmbedding, decodeRecord, encodeEmbedding } from './recordCodec.js';
+import { decodeEmbedding, decodeRecord, encodeEmbedding, encodeRecord } from './recordCodec.js';
 import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecord } from './recordIndexes.js';
 import type { Association, MemoryRecord, VectorClock } from './types.js';
 
@@ -60,6 +60,8 @@ interface IdPayload {
   id: string;
   label?: number;
   version?: VectorClock;
+  /** The version set of the deleted memory; entries from before tombstones have none. */
+  tombstone?: MemoryRecord;
 }
 
 interface TouchPayload {
@@ -185,6 +187,7 @@ export class ShardSync {
         const existing = await reader.record(payload.memory.id);
         const record: MemoryRecord = { ...payload.memory, label: existing?.label ?? batch.allocateLabel() };
         const embedding = payload.embedding === null ? null : Buffer.from(payload.embedding, 'base64');
+        batch.del(keys.tombstone(space.id, record.id));
         await this.stageCopy(space, batch, shard, existing, { record, embedding: payload.embedding, links: payload.links ?? [] }, embedding !== null);
         return { ...payload, memory: record };
       }
@@ -198,6 +201,7 @@ export class ShardSync {
       }
       case 'DELETE': {
         const payload = entry.payload as IdPayload;
+        if (payload.tombstone !== undefined) batch.put(keys.tombstone(space.id, payload.id), encodeRecord({ ...payload.tombstone, label: -1 }));
         const existing = await reader.record(payload.id);
         if (existing === null) return payload;
         await this.stageDelete(space, batch, shard, existing);
@@ -301,10 +305,13 @@ export class ShardSync {
       }
       const reader = this.engine.reader(space);
       const records = await reader.records([...ids]);
+      const tombstones = await reader.tombstones([...ids].filter((id) => !records.has(id)));
       const kept: HandBackRecord[] = [];
       for (const id of ids) {
         const record = records.get(id);
+        const tombstone = tombstones.get(id);
         if (record !== undefined) kept.push({ space: spaceId, shard, id, cutSeq: toSeq, copy: await this.copyOf(space, record) });
+        else if (tombstone !== undefined) kept.push({ space: spaceId, shard, id, cutSeq: toSeq, copy: { record: tombstone, embedding: null, links: [] }, deletedVersion: tombstone.version });
         else if (deletes.has(id)) kept.push({ space: spaceId, shard, id, cutSeq: toSeq, copy: null, deletedVersion: deletes.get(id)! });
       }
       await this.engine.database.write([

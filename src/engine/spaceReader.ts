@@ -114,6 +114,16 @@ export class SpaceReader {
     return out;
   }
 
+  /** Tombstones of deleted memories, by id. */
+  async tombstones(ids: readonly string[]): Promise<Map<string, MemoryRecord>> {
+    const values = await this.reader.getMany(ids.map((id) => keys.tombstone(this.space, id)));
+    const out = new Map<string, MemoryRecord>();
+    values.forEach((value, i) => {
+      if (value !== null) out.set(ids[i]!, decodeRecord(value));
+    });
+    return out;
+  }
+
   async embedding(id: string): Promise<Float32Array | null> {
     const value = await this.reader.get(keys.embedding(this.space, id));
     return value === null ? null : decodeEmbedding(value);

@@ -1,6 +1,8 @@
 // The memory model stored by the engine. Every record carries a vector clock from the
 // start, so replication can merge concurrent versions without a migration.
 
+import type { VersionBody } from '../../cluster/conflict/versionSet.js';
+
 export type MemoryKind = 'MEMORY' | 'EPISODE' | 'PATTERN';
 
 /** Node id -> number of changes that node made to the record. */
@@ -48,9 +50,20 @@ export interface MemoryRecord {
   /** ANN key, unique within the space and never reused. */
   label: number;
   hasEmbedding: boolean;
+  /** The causal context: the join of the clocks of every version the record holds. */
   version: VectorClock;
   episode?: EpisodeFields;
   pattern?: PatternFields;
+  /** The identity of the write that made the winning version; retries reuse it. Absent on records from before write ids. */
+  writeId?: string;
+  /** The node that made the winning version. */
+  writer?: string;
+  /** Every maximal version when there is more than one (unresolved siblings); the fields above are then the view. */
+  versions?: VersionBody[];
+  /** Write ids superseded by a later write -> when; hides a superseded copy that comes back. */
+  retired?: Record<string, number>;
+  /** A tombstone (stored under its own key, never as a memory). */
+  deleted?: boolean;
 }
 
 /** What ranking needs of a record, kept in memory per space so scoring reads no records. */

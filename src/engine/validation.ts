@@ -56,6 +56,15 @@ export function validateMemoryId(id: string, limits: LimitSettings): string {
   return id;
 }
 
+/** A write id (a client's request id): the same shape as a memory id. */
+export function validateWriteId(writeId: string | null | undefined, limits: LimitSettings): string | undefined {
+  if (writeId === undefined || writeId === null) return undefined;
+  if (typeof writeId !== 'string' || writeId.length === 0 || writeId.length > limits.maxIdLength || !ID_PATTERN.test(writeId) || !writeId.isWellFormed()) {
+    throw new BadInputError(`Invalid request id: it must be 1-${limits.maxIdLength} printable characters of well-formed Unicode without spaces`, { details: { field: 'requestId' } });
+  }
+  return writeId;
+}
+
 export function validateUnit(field: string, value: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
     throw new BadInputError(`${field} must be a number from 0 to 1, got ${String(value)}`, { details: { field } });

@@ -368,6 +368,25 @@ export class Metrics {
         this.set(engine.spaceLimitRejections);
       },
     });
+    new client.Counter({
+      name: 'engram_conflicts_total',
+      help: 'Concurrent versions met by merges, by Engram 008 type (concurrent_update, divergent_consolidation, concurrent_creation, episode_ownership, delete_update)',
+      labelNames: ['type'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [type, count] of engine.conflictCounts) this.inc({ type }, count);
+      },
+    });
+    new client.Counter({
+      name: 'engram_conflict_retired_collected_total',
+      help: 'Superseded write ids dropped from a record by their bounds (16 a record, 24 h)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(engine.retiredDrops.collected);
+      },
+    });
     new client.Gauge({
       name: 'engram_dropped_access_updates',
       help: 'Access-statistic updates dropped because the pending set was full (total)',

@@ -31,7 +31,7 @@ import { mergeRecalls } from './recallGather.js';
 import { decodeEmbedding, encodeEmbedding } from '../engine/recordCodec.js';
 import type { Orphan } from '../engine/shardSync.js';
 import type { MemoryRecord, SpaceDefinition } from '../engine/types.js';
-import { validateMemoryId, validateSpaceId } from '../engine/validation.js';
+import { validateMemoryId, validateSpaceId, validateWriteId } from '../engine/validation.js';
 import { BadInputError, NotFoundError, UnavailableError } from '../errors.js';
 import type { Metrics } from '../server/metrics.js';
 
@@ -375,13 +375,15 @@ export class NodeService {
     const definition = await this.definitionForWrite(space, field as 'memory' | 'episode', input, false);
     // The id is fixed here, so the write and every retry of it go to the same shard.
     const id = input.id == null ? randomUUID() : validateMemoryId(input.id, this.engine.limits);
-    return this.route(space, shardOf(id, definition.shards), op, { space, [field]: { ...input, id }, consistency }, request, true);
+    // So is the write's identity: a retry on another primary is recognised as the same write.
+    const writeId = validateWriteId(input.writeId, this.engine.limits) ?? randomUUID();
+    return this.route(space, shardOf(id, definition.shards), op, { space, [field]: { ...input, id, writeId }, consistency }, request, true);
   }
 
   async forget(space: string, id: string, mode: ForgetMode, request?: RequestOptions): Promise<ForgetOutcome> {
     validateMemoryId(id, this.engine.limits);
     const definition = await this.definition(space);
-    return this.route(space, shardOf(id, definition.shards), 'forget', { space, id, mode }, request, true);
+    return this.route(space, shardOf(id, definition.shards), 'forget', { space, id, mode, writeId: randomUUID() }, request, true);
   }
 
   async consolidate(space: string, request?: RequestOptions): Promise<ConsolidationOutcome> {
@@ -492,7 +494,7 @@ export class NodeService {
     const space = String(b['space']);
     const id = String(b['id']);
     this.assertPrimary(space, this.engine.space(space).shardOf(id));
-    return this.engine.forget(space, id, b['mode'] as ForgetMode);
+    return this.engine.forget(space, id, b['mode'] as ForgetMode, validateWriteId(b['writeId'] as string | undefined, this.engine.limits));
   }
 
   private async localConsolidate(b: Body): Promise<ConsolidationOutcome> {

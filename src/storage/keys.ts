@@ -100,6 +100,9 @@ export const keys = {
   log: (space: string, shard: number) => compose('L', [space, u16(shard)], true),
   replication: (space: string, shard: number) => compose('R', [space, u16(shard)], false),
   installMarker: (space: string, shard: number) => compose('I', [space, u16(shard)], false),
+  /** A deleted memory's tombstone: its version set, kept so no merge or repair brings the memory back. */
+  tombstone: (space: string, id: string) => compose('X', [space, id], false),
+  tombstones: (space: string) => compose('X', [space], true),
   handBack: (space: string, shard: number, cutSeq: number, id: string) => compose('H', [space, u16(shard), u64(cutSeq), id], false),
   allHandBacks: () => prefixRange(Buffer.from('H\0')),
   handBacksOf: (space: string, shard: number) => prefixRange(compose('H', [space, u16(shard)], true)),

@@ -122,7 +122,7 @@ async function primaryWithEntries(): Promise<{ primary: Node; entries: ShippedEn
     [2, 'STORE'],
     [3, 'STORE'],
     [4, 'STORE'],
-    [5, 'SUPPRESS'],
+    [5, 'UPDATE'],
     [6, 'DELETE'],
   ]);
   return { primary, entries };
@@ -240,7 +240,9 @@ describe('truncate', () => {
       ['a3', 3],
     ]);
     expect(handBacks[0]!.copy?.record.suppressed).toBe(true);
-    expect(handBacks[1]).toEqual(expect.objectContaining({ copy: null, deletedVersion: expect.any(Object) }));
+    // A delete hands back its tombstone: the deleted version set, with its clock.
+    expect(handBacks[1]).toEqual(expect.objectContaining({ deletedVersion: expect.any(Object) }));
+    expect(handBacks[1]!.copy?.record).toEqual(expect.objectContaining({ deleted: true, version: handBacks[1]!.deletedVersion }));
     expect(handBacks[2]!.copy?.embedding).toEqual(expect.any(String));
 
     // A crash right after: the next run finds the cut, the history and every hand-back.

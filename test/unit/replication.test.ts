@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_ENTRIES, packBatches, verifyBatch, type ShippedEntry } from '../../cluster/replication/logBatch.js';
 import { commonPoint, epochAt, historyFromStored, historyUpTo, isAtLeast, withEpoch } from '../../cluster/replication/epochHistory.js';
 import { compareEpochs, epochFromLegacy, nextEpoch, NO_EPOCH, type Epoch } from '../../cluster/replication/epoch.js';
-import { mergeVersions } from '../../src/engine/merge.js';
+import { mergeCopies } from '../../cluster/conflict/memoryState.js';
 import type { MemoryRecord } from '../../src/engine/types.js';
 
 const header = { space: 'alpha', shard: 0, epoch: [3, 'node-a'] as Epoch, primary: 'node-a' };
@@ -96,7 +96,7 @@ describe('epoch history', () => {
   });
 });
 
-describe('mergeVersions', () => {
+describe('mergeCopies', () => {
   const base: MemoryRecord = {
     id: 'm',
     kind: 'MEMORY',
@@ -113,36 +113,41 @@ describe('mergeVersions', () => {
     metadata: null,
     suppressed: false,
     label: 7,
-    hasEmbedding: true,
+    hasEmbedding: false,
     version: { n1: 1 },
   };
+  const form = (record: MemoryRecord) => ({ record, embedding: null });
 
   it('aVersionThatFollowsTheStoredOne_winsOutright_keepingTheLocalLabel', () => {
-    const merged = mergeVersions(base, { ...base, content: 'newer', label: 99, version: { n1: 2 } });
+    const merged = mergeCopies('m', form(base), form({ ...base, content: 'newer', label: 99, version: { n1: 2 } }), 7);
     expect(merged?.record.content).toBe('newer');
     expect(merged?.record.label).toBe(7);
-    expect(merged?.takeIncomingEmbedding).toBe(true);
+    expect(merged?.record.versions).toBeUndefined();
   });
 
-  it('anOlderOrEqualVersion_changesNothing', () => {
-    expect(mergeVersions({ ...base, version: { n1: 3 } }, { ...base, version: { n1: 2 } })).toBeNull();
-    expect(mergeVersions(base, { ...base })).toBeNull();
+  it('anEqualVersion_orAnOlderOneAlreadyRetired_changesNothing', () => {
+    expect(mergeCopies('m', form({ ...base, writeId: 'w3', version: { n1: 3 }, retired: { w2: 5 } }), form({ ...base, writeId: 'w2', version: { n1: 2 } }), 7)).toBeNull();
+    expect(mergeCopies('m', form(base), form({ ...base }), 7)).toBeNull();
   });
 
-  it('concurrentVersions_mergeWithConfidenceWeighting_andACoveringClock', () => {
-    const stored = { ...base, content: 'stored', confidence: 0.4, tags: ['a'], accessCount: 5, version: { n1: 2 } };
-    const incoming = { ...base, content: 'incoming', confidence: 0.8, tags: ['b'], accessCount: 2, version: { n1: 1, n2: 1 } };
-    const merged = mergeVersions(stored, incoming)!;
-    expect(merged.record.content).toBe('incoming');
-    expect(merged.takeIncomingEmbedding).toBe(true);
-    expect(merged.record.confidence).toBeCloseTo((0.8 ** 2 + 0.4 ** 2) / 1.2, 10);
-    expect(merged.record.tags.sort()).toEqual(['a', 'b']);
+  it('anOlderVersionNotYetRetired_onlyRetiresItsWriteId', () => {
+    const merged = mergeCopies('m', form({ ...base, writeId: 'w3', version: { n1: 3 } }), form({ ...base, content: 'old', writeId: 'w2', version: { n1: 2 } }), 7)!;
+    expect(merged.record.content).toBe('base');
+    expect(merged.record.version).toEqual({ n1: 3 });
+    expect(merged.record.retired).toEqual({ w2: 0 });
+  });
+
+  it('concurrentVersions_areBothKept_withTheSameWinnerFromEitherSide_andACoveringClock', () => {
+    const stored = { ...base, content: 'stored', confidence: 0.4, accessCount: 5, updatedAt: 200, version: { n1: 2 } };
+    const incoming = { ...base, content: 'incoming', confidence: 0.8, accessCount: 2, updatedAt: 150, version: { n1: 1, n2: 1 } };
+    const merged = mergeCopies('m', form(stored), form(incoming), 7)!;
+    const other = mergeCopies('m', form(incoming), form(stored), 7)!;
+    expect(merged.record).toEqual(other.record);
+    // The later write is shown; the other stays beside it, with its confidence unchanged.
+    expect(merged.record.content).toBe('stored');
+    expect(merged.record.confidence).toBe(0.4);
+    expect(merged.record.versions!.map((v) => [v.content, v.confidence])).toEqual(expect.arrayContaining([['incoming', 0.8], ['stored', 0.4]]));
     expect(merged.record.accessCount).toBe(5);
     expect(merged.record.version).toEqual({ n1: 2, n2: 1 });
-    // The same merge from the other side gives the same content and confidence.
-    const other = mergeVersions(incoming, stored)!;
-    expect(other.record.content).toBe('incoming');
-    expect(other.takeIncomingEmbedding).toBe(false);
-    expect(other.record.confidence).toBeCloseTo(merged.record.confidence, 10);
   });
 });
