@@ -3,6 +3,7 @@
 // fields are validated at start-up so a bad setting fails fast with a clear message.
 
 import { defaultReplicationSettings, type ReplicationSettings } from '../cluster/replication/replicationSettings.js';
+import { defaultAntiEntropyShellSettings, type AntiEntropyShellSettings } from '../cluster/antientropy/shellSettings.js';
 import { walkFlags } from './cliFlags.js';
 import { BadInputError } from './errors.js';
 import { boolean, integer, optional } from './envValues.js';
@@ -148,6 +149,8 @@ export interface Config {
   zone: string | undefined;
   replicationFactor: number;
   replication: ReplicationSettings;
+  /** Anti-entropy between copies of a shard (docs/antientropy.md); ENGRAM_ANTI_ENTROPY_INTERVAL_MS, ENGRAM_SCRUB_INTERVAL_MS. */
+  antiEntropy: AntiEntropyShellSettings;
   logLevel: string;
   /** Time allowed for in-flight requests on SIGTERM before the process exits. Default 10,000 ms. */
   shutdownGraceMs: number;
@@ -217,6 +220,7 @@ export const defaultConfig: Config = {
   zone: undefined,
   replicationFactor: 3,
   replication: defaultReplicationSettings,
+  antiEntropy: defaultAntiEntropyShellSettings,
   logLevel: 'info',
   shutdownGraceMs: 10_000,
   engine: defaultEngineSettings,
@@ -317,6 +321,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       writeTimeoutMs: integer(merged, 'ENGRAM_WRITE_TIMEOUT_MS', base.replication.writeTimeoutMs, 100, 600_000),
       maxReplicaLagMs: integer(merged, 'ENGRAM_MAX_REPLICA_LAG_MS', base.replication.maxReplicaLagMs, 0, 3_600_000),
       settleMs: integer(merged, 'ENGRAM_SETTLE_MS', base.replication.settleMs, 0, 600_000),
+    },
+    antiEntropy: {
+      ...base.antiEntropy,
+      intervalMs: integer(merged, 'ENGRAM_ANTI_ENTROPY_INTERVAL_MS', base.antiEntropy.intervalMs, 100, 86_400_000),
+      scrubIntervalMs: integer(merged, 'ENGRAM_SCRUB_INTERVAL_MS', base.antiEntropy.scrubIntervalMs, 100, 604_800_000),
     },
     logLevel: optional(merged, 'ENGRAM_LOG_LEVEL') ?? base.logLevel,
     engine: {

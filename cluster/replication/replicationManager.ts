@@ -5,6 +5,7 @@
 // this file only moves messages and outcomes between the cores and the world.
 
 import { BadInputError, CopiesUnreachableError, UnavailableError } from '../../src/errors.js';
+import type { HeldShard } from '../antientropy/directives.js';
 import type { Placement, PlacementMember, ShardAssignment } from '../placement/placement.js';
 import { NotPrimaryError, rpcCall } from '../routing/rpc.js';
 import { operations } from '../transport/operations.js';
@@ -17,7 +18,7 @@ import { heartbeatsFor } from './heartbeats.js';
 import { ReplicationEvents } from './replicationEvents.js';
 import { whenTrue } from '../clock.js';
 import { realClock, type ReplicationClock, type ReplicationOptions } from './replicationOptions.js';
-import { lagByReplica, rolesCount, unitStatus, type UnitRole, type UnitStatus } from './shardStatus.js';
+import { lagByReplica, rolesCount, unitStatus, type DigestSource, type UnitRole, type UnitStatus } from './shardStatus.js';
 import { runStorageCall } from './storageCalls.js';
 import {
   appendRequest,
@@ -85,6 +86,8 @@ export class ReplicationManager {
   /** Promotions, installs, cuts and claim outcomes since start, for metrics. */
   readonly events: ReplicationEvents;
   malformedMessages = 0;
+  /** Anti-entropy roots for the status, once the node runs anti-entropy. */
+  digestSource: DigestSource | undefined;
 
   constructor(private readonly options: ReplicationOptions) {
     this.settings = { ...defaultReplicationSettings, ...options.settings };
@@ -427,7 +430,27 @@ export class ReplicationManager {
     if (definition === undefined) return [];
     const now = this.clock.nowMs();
     const cores = Array.from({ length: definition.shards }, (_, shard) => this.cores.get(unitKey(space, shard))).filter((core): core is ShardCore => core !== undefined);
-    return cores.map((core) => unitStatus(core, this.view.shard(space, core.shard).replicas, this.nodeId, now));
+    return cores.map((core) => unitStatus(core, this.view.shard(space, core.shard).replicas, this.nodeId, now, this.digestSource));
+  }
+
+  /**
+   * What anti-entropy needs of every shard this node holds: its role and epoch, and for a
+   * primary its replicas and which of them lag beyond maxReplicaLagMs (their differences are
+   * the log's to repair). A copy installing a snapshot or claiming is not ready.
+   */
+  heldShards(): HeldShard[] {
+    const now = this.clock.nowMs();
+    const out: HeldShard[] = [];
+    for (const core of this.cores.values()) {
+      if (core.role !== 'primary' && core.role !== 'replica') continue;
+      const replicas = core.role === 'primary' ? this.view.shard(core.space, core.shard).replicas.filter((node) => node !== this.nodeId) : [];
+      const lagging = replicas.filter((node) => {
+        const lag = core.replicas.lag(node, core.lastSeq, now);
+        return lag.ackedSeq === null || (lag.lagEntries ?? 0) > 0 && (lag.lagMs ?? Number.POSITIVE_INFINITY) > this.settings.maxReplicaLagMs;
+      });
+      out.push({ space: core.space, shard: core.shard, epoch: core.epoch, role: core.role, replicas, lagging, ready: !core.installing });
+    }
+    return out;
   }
 
   /** The largest lag of each replica node over the shards this node leads. */

@@ -17,16 +17,33 @@ export interface UnitStatus {
   lastSeq: number;
   primary: string | null;
   degraded: boolean;
-  replicas: ReplicaLagView[];
+  /** This copy's anti-entropy root, or null before its tree was built. */
+  digest: string | null;
+  replicas: ReplicaStatus[];
+}
+
+/** A replica's lag, with its anti-entropy root and when that last equalled the primary's. */
+export type ReplicaStatus = ReplicaLagView & { digest: string | null; digestMatchedAt: number | null };
+
+/** Where the status reads anti-entropy roots from (the node's AntiEntropyManager). */
+export interface DigestSource {
+  ownRoot(space: string, shard: number): string | null;
+  status(space: string, shard: number): { replicas: readonly { node: string; root: string | null; digestMatchedAt: number | null }[] } | null;
 }
 
 function roleOf(core: ShardCore): UnitRole {
   return core.role === 'claiming' ? 'syncing' : core.role;
 }
 
-export function unitStatus(core: ShardCore, replicaNodes: readonly string[], self: string, nowMs: number): UnitStatus {
+export function unitStatus(core: ShardCore, replicaNodes: readonly string[], self: string, nowMs: number, digests?: DigestSource): UnitStatus {
   const primary = core.role === 'primary';
-  const replicas = primary ? replicaNodes.map((node) => core.replicas.lag(node, core.lastSeq, nowMs)) : [];
+  const exchanges = primary ? digests?.status(core.space, core.shard)?.replicas : undefined;
+  const replicas = primary
+    ? replicaNodes.map((node) => {
+        const exchange = exchanges?.find((e) => e.node === node);
+        return { ...core.replicas.lag(node, core.lastSeq, nowMs), digest: exchange?.root ?? null, digestMatchedAt: exchange?.digestMatchedAt ?? null };
+      })
+    : [];
   return {
     space: core.space,
     shard: core.shard,
@@ -36,6 +53,7 @@ export function unitStatus(core: ShardCore, replicaNodes: readonly string[], sel
     lastSeq: core.lastSeq,
     primary: primary ? self : core.primaryHint,
     degraded: core.degraded(nowMs),
+    digest: digests?.ownRoot(core.space, core.shard) ?? null,
     replicas,
   };
 }

@@ -16,6 +16,7 @@ import type { MemoryRecord } from '../../src/engine/types.js';
 import { Metrics } from '../../src/server/metrics.js';
 import { keys, prefixEnd } from '../../src/storage/keys.js';
 import { MemoryStore } from '../../src/storage/memoryStore.js';
+import type { WriteOp } from '../../src/storage/keyValueStore.js';
 import { brokenVariant, type BrokenVariant } from './brokenVariants.js';
 import type { FaultTarget, Scenario } from './nemesis.js';
 import type { SeededRandom } from './random.js';
@@ -40,6 +41,8 @@ export interface RunPlan {
   shards: number;
   durationMs: number;
   clients: number;
+  /** Anti-entropy runs on every node. Default true; false shows what it repairs. */
+  antiEntropy?: boolean;
 }
 
 export class ClusterRun implements WorkloadTarget, FaultTarget {
@@ -139,9 +142,13 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
 
   copiesHolding(space: string, id: string, version: Record<string, number>): number {
     let count = 0;
-    for (const store of this.stores.values()) {
+    for (const [node, store] of this.stores) {
       const value = store.peek(keys.memory(space, id));
+      const lost = `${node}\0${space}\0${id}`;
+      if (value !== null) this.destroyed.delete(lost);
       if (value !== null && dominatesOrEquals(decodeRecord(value).version, version)) count++;
+      // A copy the damage nemesis deleted was held when it was acknowledged; the protocol did not lose it.
+      else if (value === null && this.destroyed.has(lost)) count++;
     }
     return count;
   }
@@ -270,6 +277,34 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
 
   /** Client operations not yet completed; set once the workload exists. */
   pendingOps: () => number = () => 0;
+
+  /**
+   * Damages `node`'s store behind the log: of each space's records, a share `fraction`
+   * (chosen by `draw`) is deleted or has its content altered in place, without the log, the
+   * digest index or the engine's memory knowing. Only anti-entropy can repair it.
+   */
+  damage(node: string, fraction: number, draw: () => number): void {
+    const store = this.stores.get(node)!;
+    const ops: WriteOp[] = [];
+    for (const space of this.spaces) {
+      const prefix = keys.memories(space);
+      for (const { key, value } of store.peekRange({ gte: prefix, lt: prefixEnd(prefix) })) {
+        if (draw() >= fraction) continue;
+        if (draw() < 0.5) {
+          ops.push({ type: 'del', key });
+          this.destroyed.add(`${node}\0${space}\0${decodeRecord(value).id}`);
+        }
+        else ops.push({ type: 'put', key, value: Buffer.from(JSON.stringify({ ...decodeRecord(value), content: 'damaged behind the log' })) });
+      }
+    }
+    this.damaged += ops.length;
+    void store.write(ops);
+  }
+
+  /** Records damaged behind the log so far. */
+  damaged = 0;
+  /** (node, space, id) of records the damage nemesis deleted, until the node holds them again. */
+  private readonly destroyed = new Set<string>();
 
   storeOf(id: string): MemoryStore {
     return this.stores.get(id)!;

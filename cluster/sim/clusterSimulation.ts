@@ -27,6 +27,8 @@ export interface ClusterSimulationOptions {
   shards?: number;
   /** Runs a deliberately broken replication core, to show the checker catches it. */
   variant?: BrokenVariant;
+  /** Anti-entropy on every node; default true. Off, a copy damaged behind the log never converges. */
+  antiEntropy?: boolean;
 }
 
 export interface ClusterSimulationResult {
@@ -70,10 +72,12 @@ function planOf(options: ClusterSimulationOptions, random: SeededRandom): RunPla
   return {
     nodes,
     scenario,
-    replicationFactor: options.replicationFactor ?? Math.min(nodes, 1 + random.index(3)),
+    // Damage needs another copy to repair from: with one copy it is data loss, not divergence.
+    replicationFactor: options.replicationFactor ?? (scenario.includes('damage') ? Math.min(nodes, 3) : Math.min(nodes, 1 + random.index(3))),
     shards: options.shards ?? 1 + random.index(3),
     durationMs: options.durationMs ?? 10_000 + Math.round(random.between(0, 15_000)),
     clients: 3 + random.index(4),
+    ...(options.antiEntropy === undefined ? {} : { antiEntropy: options.antiEntropy }),
   };
 }
 
@@ -83,6 +87,8 @@ function simConfig(plan: RunPlan): Config {
     cluster: 'sim',
     replicationFactor: plan.replicationFactor,
     engine: { ...defaultConfig.engine, autoCreateSpaces: false },
+    // Rounds and scrubs fast enough that damage done in a run of seconds is repaired in it.
+    antiEntropy: { ...defaultConfig.antiEntropy, enabled: plan.antiEntropy ?? true, intervalMs: 2000, confirmAfterMs: 1000, scrubIntervalMs: 2000, tickMs: 250 },
   };
 }
 
@@ -180,6 +186,12 @@ async function debugReport(run: ClusterRun, ops: readonly HistoryOp[], finalRead
       console.log('PEEK', id, raw === null ? null : JSON.stringify(decodeRecord(raw).version), 'engine', JSON.stringify(viaEngine && 'value' in viaEngine ? viaEngine.value?.version : viaEngine), 'shard', shardOf(op.memoryId, run.plan.shards));
     }
   }
+  for (const id of run.nodes) {
+    const ae = run.node(id).antiEntropy;
+    if (ae !== undefined) console.log('ANTI-ENTROPY', id, JSON.stringify(ae.counts), JSON.stringify(run.node(id).replication.heldShards().filter((h) => h.space !== 'default').map((h) => [h.space, h.shard, h.role, h.replicas, h.lagging, ae.status(h.space, h.shard)?.replicas.map((r) => [r.node, r.lastOutcome, r.lastError, r.suspects])])));
+  }
+  console.log('CONVERGENCE', 'agree', copiesAgree(run.copies()), 'handBacks', run.handBacksPending(), 'nothingOutside', run.nothingOutsideCopies());
+  for (const copy of run.copies()) console.log('COPY', copy.space, copy.shard, copy.node, JSON.stringify(Object.entries(copy.records).sort().map(([k, v]) => `${k}=${v.value}@${JSON.stringify(v.version)}`)).slice(0, 600));
   for (const id of run.nodes) console.log('STATUS', id, JSON.stringify(run.node(id).replication.shardCores().filter((c) => c.space !== 'default').map((c) => [c.space, c.shard, c.role, c.epoch, c.lastSeq])));
   for (const opId of report.examples.underReplicated) console.log('UNDER', JSON.stringify(byId.get(opId)));
   console.log('claims', JSON.stringify(run.claims));
@@ -194,6 +206,10 @@ async function untilConverged(run: ClusterRun, fromMs: number): Promise<number |
   while (run.network.nowMs - fromMs < CONVERGENCE_LIMIT_MS) {
     if (copiesAgree(run.copies()) && run.handBacksPending() === 0 && run.nothingOutsideCopies()) return run.network.nowMs;
     await run.network.runFor(CONVERGENCE_POLL_MS);
+  }
+  if (process.env['SIM_DEBUG']) {
+    console.log('NOT CONVERGED', 'agree', copiesAgree(run.copies()), 'handBacks', run.handBacksPending(), 'nothingOutside', run.nothingOutsideCopies());
+    for (const copy of run.copies()) console.log('  COPY', copy.space, copy.shard, copy.node, JSON.stringify(Object.entries(copy.records).sort().map(([k, v]) => `${k}=${v.value}@${JSON.stringify(v.version)}`)));
   }
   return null;
 }

@@ -6,7 +6,7 @@
 
 import type { SeededRandom } from './random.js';
 
-export const scenarios = ['split', 'asymmetric', 'flapping', 'cascading', 'congestion', 'kill', 'pause', 'skew', 'mix', 'crash-on-cut'] as const;
+export const scenarios = ['split', 'asymmetric', 'flapping', 'cascading', 'congestion', 'kill', 'pause', 'skew', 'mix', 'crash-on-cut', 'damage', 'split-damage'] as const;
 export type Scenario = (typeof scenarios)[number];
 
 /**
@@ -31,6 +31,8 @@ export interface FaultTarget {
    * durable and before anything else runs on them, and restarts each after `downMs`.
    */
   crashOnCut(count: number, downMs: number): void;
+  /** Deletes or alters a share of `node`'s records directly in its store, behind the log. */
+  damage(node: string, fraction: number, draw: () => number): void;
 }
 
 export interface FaultStep {
@@ -97,6 +99,28 @@ export function faultSchedule(scenario: Scenario, nodes: readonly string[], rand
         { atMs: startMs, label: `partition ${major.join(',')} | ${minor.join(',')}`, run: (t) => t.partition([major, minor]) },
         { atMs: healAt - 1, label: 'arm kill -9 on the next 3 log cuts', run: (t) => t.crashOnCut(3, downMs) },
         { atMs: healAt, label: 'heal', run: (t) => t.heal() },
+      ];
+    }
+    case 'damage': {
+      // Two copies damaged: one under load, one just before the clients stop, so nothing but
+      // anti-entropy rewrites its records before the copies must agree.
+      const first = pick(nodes, random);
+      const second = pick(nodes.filter((n) => n !== first), random);
+      const draw = random.fork('damage');
+      return [
+        { atMs: startMs + random.between(0, 1000), label: `damage 30% of ${first}'s records`, run: (t) => t.damage(first, 0.3, () => draw.next()) },
+        { atMs: startMs + durationMs - 1, label: `damage 30% of ${second}'s records`, run: (t) => t.damage(second, 0.3, () => draw.next()) },
+      ];
+    }
+    case 'split-damage': {
+      // A 3|2 split with writes on both sides, then damage to one copy once it heals.
+      const [major, minor] = majoritySplit(nodes, random);
+      const victim = pick(nodes, random);
+      const draw = random.fork('damage');
+      return [
+        { atMs: startMs, label: `partition ${major.join(',')} | ${minor.join(',')}`, run: (t) => t.partition([major, minor]) },
+        { atMs: startMs + durationMs / 2, label: 'heal', run: (t) => t.heal() },
+        { atMs: startMs + durationMs - 1, label: `damage 20% of ${victim}'s records`, run: (t) => t.damage(victim, 0.2, () => draw.next()) },
       ];
     }
     case 'kill': {

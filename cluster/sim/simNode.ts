@@ -8,6 +8,7 @@
 
 import { ClusterMembership, type MembershipClock } from '../membership/clusterMembership.js';
 import { defaultMembershipConfig, type MembershipConfig } from '../membership/membershipConfig.js';
+import { AntiEntropyManager } from '../antientropy/antiEntropyManager.js';
 import { EngineStorage } from '../replication/engineStorage.js';
 import { ReplicationManager, type ReplicationObserver } from '../replication/replicationManager.js';
 import type { ShardCore, ShardCoreOptions } from '../replication/shardCore.js';
@@ -86,6 +87,7 @@ export class SimNode {
     readonly replication: ReplicationManager,
     readonly membership: ClusterMembership,
     private readonly rpc: RpcServer,
+    readonly antiEntropy: AntiEntropyManager | undefined,
   ) {}
 
   static async start(options: SimNodeOptions): Promise<SimNode> {
@@ -152,10 +154,13 @@ export class SimNode {
     });
     const serviceRandom = options.random.fork('service');
     service = new NodeService(engine, config, options.metrics, { membership, replication, router, rpc }, () => serviceRandom.next());
+    const antiEntropy = config.antiEntropy.enabled ? new AntiEntropyManager({ nodeId: id, cluster: SIM_CLUSTER, transport, rpc, engine, replication, clock, logger, settings: config.antiEntropy }) : undefined;
+    replication.digestSource = antiEntropy;
     rpc.start();
     membership.start();
     await replication.start();
-    const node = new SimNode(id, engine, service, replication, membership, rpc);
+    antiEntropy?.start();
+    const node = new SimNode(id, engine, service, replication, membership, rpc, antiEntropy);
     const bound = service;
     node.stopCatalog = clock.every(CATALOG_SYNC_MS, () => void bound.syncCatalog(1));
     return node;
@@ -164,6 +169,7 @@ export class SimNode {
   /** Stops everything without a goodbye, as a crash does; the store is closed by the caller. */
   halt(): void {
     this.stopCatalog?.();
+    this.antiEntropy?.stop();
     this.replication.stop();
     this.membership.stop(false);
     this.rpc.stop();

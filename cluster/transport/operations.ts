@@ -18,6 +18,13 @@ export const operations = {
   status: 'repl.status',
 } as const;
 
+/**
+ * Anti-entropy operations (cluster/antientropy/messages.ts, message version 1): a primary
+ * reads a replica's hash-tree nodes (`ae.tree`), digest-index leaves (`ae.leaves`) and record
+ * copies (`ae.copies`).
+ */
+export { antiEntropyOperations } from '../antientropy/messages.js';
+
 /** Node API operations a router forwards to a shard's owner: `op.<name>`, the NodeService handlers. */
 export const nodeOperations = ['memory', 'embedding', 'memories', 'recall', 'recognize', 'remember', 'rememberEpisode', 'forget', 'consolidate', 'merge', 'createSpace', 'catalog', 'counts'] as const;
 

@@ -28,6 +28,7 @@ import { eventTime, type Association, type EpisodeFields, type MemoryKind, type 
 import { validateCount, validateMemoryId, validateSpaceId, validateUnit, validateWriteId } from './validation.js';
 import { compare, tick } from './vectorClock.js';
 import { decodeEmbedding } from './recordCodec.js';
+import { stageDigest } from './digestIndex.js';
 import { localTombstone, localVersion, writeApplied, type RetiredDrops } from './writeVersions.js';
 import { legacyTombstone, mergeCopies } from '../../cluster/conflict/memoryState.js';
 import { classifyState, conflictTypes, type ConflictType } from '../../cluster/conflict/conflictTypes.js';
@@ -565,6 +566,7 @@ export class Engine {
     if (tombstone !== null) batch.del(keys.tombstone(space.id, id));
     if (existing !== null) deleteIndexEntries(batch, existing);
     putIndexedRecord(batch, record);
+    stageDigest(batch, record, embedding);
     if (existing === null) batch.count(space.shardOf(id), 1);
 
     const embeddingChanged = intent.force === true || !sameEmbedding(embedding, oldEmbedding);
@@ -624,6 +626,20 @@ export class Engine {
     return changed;
   }
 
+  /**
+   * Stores the state `exact` computes from the stored record (or tombstone) and its
+   * embedding, as it is, without a new clock: repairs use it. `embedding` steers the link
+   * search. Resolves with whether anything was written.
+   */
+  async storeExact(spaceId: string, id: string, embedding: Float32Array | null, exact: NonNullable<StoreIntent['exact']>): Promise<boolean> {
+    this.assertOpen();
+    const space = await this.spaceForMerge(spaceId);
+    const outcome = await this.store(space, id, false, embedding, () => {
+      throw new Error('an exact store has no draft');
+    }, false, undefined, exact);
+    return outcome.changed;
+  }
+
   /** Stages a tombstone: the memory (when stored) goes, with its indexes, and the tombstone is written and logged. */
   private async stageTombstone(space: MemorySpace, batch: MutationBatch, reader: SpaceReader, existing: MemoryRecord | null, tombstone: MemoryRecord): Promise<void> {
     const id = tombstone.id;
@@ -637,6 +653,7 @@ export class Engine {
       batch.count(shard, -1);
     }
     batch.put(keys.tombstone(space.id, id), encodeRecord(tombstone));
+    stageDigest(batch, tombstone, null);
     batch.log(shard, 'DELETE', { id, label: existing?.label ?? -1, version: tombstone.version, tombstone });
     batch.afterCommit(() => {
       if (existing === null) return;
@@ -673,6 +690,7 @@ export class Engine {
         // A suppression is a write that saw every sibling: it resolves them to the shown version.
         const record: MemoryRecord = { ...localVersion({ ...existing, suppressed: true }, existing, identity, this.nodeId, now, this.retiredDrops), label: existing.label, updatedAt: now };
         batch.putRecord(record);
+        stageDigest(batch, record, existing.hasEmbedding ? await reader.embedding(id) : null);
         batch.log(space.shardOf(id), 'UPDATE', { memory: record, embedding: null, links: [], removedLinks: [] });
         batch.afterCommit(() => this.indexRemove(space, existing.label));
       } else {
@@ -736,7 +754,7 @@ export class Engine {
         }
         const id = match?.id ?? patternId(sources, inScope);
         const meanConfidence = cluster.members.reduce((sum, m) => sum + m.confidence, 0) / cluster.members.length;
-        const record: MemoryRecord = {
+        const draft: MemoryRecord = {
           ...(match ?? this.newRecord('PATTERN', { content: null, confidence: 0, tags: [], metadata: null }, now)),
           id,
           kind: 'PATTERN',
@@ -747,7 +765,6 @@ export class Engine {
           hasEmbedding: true,
           suppressed: false,
           updatedAt: now,
-          version: tick(match?.version ?? {}, this.nodeId),
           pattern: {
             sourceEpisodes: mergedSources,
             strength: clamp01(1 - Math.exp(-mergedSources.length / 5)),
@@ -755,6 +772,8 @@ export class Engine {
             lastConsolidated: now,
           },
         };
+        // A new version above the matched pattern's, resolving any siblings it had.
+        const record = localVersion(draft, match ?? null, this.runtime.newId(), this.nodeId, now, this.retiredDrops);
         if (match !== undefined) {
           deleteIndexEntries(batch, match);
           touched.push(...(await deleteAssociations(batch, reader, id)));
@@ -762,6 +781,7 @@ export class Engine {
           batch.count(space.shardOf(id), 1);
         }
         putIndexedRecord(batch, record);
+        stageDigest(batch, record, cluster.centroid);
         batch.put(keys.embedding(space.id, id), encodeEmbedding(cluster.centroid));
         cluster.members.forEach((member, i) => putAssociation(batch, id, member.id, clamp01(cluster.similarities[i]!)));
         batch.log(space.shardOf(id), 'CONSOLIDATION', {

@@ -113,6 +113,8 @@ export class MemorySpace {
   shardCounts: number[];
   /** Told about every durable log entry, in order: replication ships from here. */
   onCommit: ((shard: number, seq: number) => void) | undefined;
+  /** Told when a durable batch changed a digest entry: anti-entropy marks the hash-tree leaf dirty (leaf -1: all of the shard). */
+  onDigestChange: ((shard: number, leaf: number) => void) | undefined;
 
   constructor(
     public definition: SpaceDefinition,

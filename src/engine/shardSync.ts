@@ -13,6 +13,7 @@ import type { Engine } from './engine.js';
 import { MutationBatch, type MemorySpace } from './memorySpace.js';
 import { decodeEmbedding, decodeRecord, encodeEmbedding, encodeRecord } from './recordCodec.js';
 import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecord } from './recordIndexes.js';
+import { stageDigest, stageDigestRemoval } from './digestIndex.js';
 import type { Association, MemoryRecord, VectorClock } from './types.js';
 
 export interface ShippedEntry {
@@ -195,13 +196,20 @@ export class ShardSync {
         const payload = entry.payload as IdPayload;
         const existing = await reader.record(payload.id);
         if (existing === null) return payload;
-        batch.putRecord({ ...existing, suppressed: true, updatedAt: entry.timestampMs, version: payload.version ?? existing.version });
+        const record = { ...existing, suppressed: true, updatedAt: entry.timestampMs, version: payload.version ?? existing.version };
+        batch.putRecord(record);
+        stageDigest(batch, record, existing.hasEmbedding ? await reader.embedding(payload.id) : null);
         batch.afterCommit(() => this.engine.indexRemove(space, existing.label));
         return { ...payload, label: existing.label };
       }
       case 'DELETE': {
         const payload = entry.payload as IdPayload;
-        if (payload.tombstone !== undefined) batch.put(keys.tombstone(space.id, payload.id), encodeRecord({ ...payload.tombstone, label: -1 }));
+        if (payload.tombstone !== undefined) {
+          batch.put(keys.tombstone(space.id, payload.id), encodeRecord({ ...payload.tombstone, label: -1 }));
+          stageDigest(batch, payload.tombstone, null);
+        } else {
+          stageDigestRemoval(batch, payload.id);
+        }
         const existing = await reader.record(payload.id);
         if (existing === null) return payload;
         await this.stageDelete(space, batch, shard, existing);
@@ -250,9 +258,10 @@ export class ShardSync {
         putAssociation(batch, record.id, link.to, link.weight);
         touched.push(link.to);
       }
-    } else if (record.hasEmbedding && !record.suppressed) {
+    } else if (record.hasEmbedding) {
       embedding = await reader.embedding(record.id);
     }
+    stageDigest(batch, record, embedding);
     batch.afterCommit(() => {
       if (embedding !== null && !record.suppressed) this.engine.indexUpsert(space, record, embedding);
       else if (existing !== null && existing.label !== record.label) this.engine.indexRemove(space, existing.label);
@@ -399,11 +408,14 @@ export class ShardSync {
       await this.engine.database.write([
         { type: 'put', key: keys.installMarker(spaceId, shard), value: Buffer.from('1') },
         { type: 'delRange', start: prefix, end: prefixEnd(prefix) },
+        { type: 'delRange', start: keys.digests(spaceId, shard), end: prefixEnd(keys.digests(spaceId, shard)) },
         { type: 'put', key: keys.replication(spaceId, shard), value: state },
       ]);
       space.shardSeqs = space.shardSeqs.map((s, i) => (i === shard ? 0 : s));
       space.indexDirty = true;
       this.engine.checkpointer.discard(space.id);
+      // The shard's digest index is gone: every leaf changed.
+      space.onDigestChange?.(shard, -1);
       await this.clearShard(space, shard);
     });
   }

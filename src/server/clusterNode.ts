@@ -5,6 +5,8 @@
 import { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
 import type { MemberState } from '../../cluster/membership/swim.js';
 import { ReplicationManager } from '../../cluster/replication/replicationManager.js';
+import { AntiEntropyManager } from '../../cluster/antientropy/antiEntropyManager.js';
+import { realClock } from '../../cluster/clock.js';
 import { Router } from '../../cluster/routing/router.js';
 import { RpcServer } from '../../cluster/routing/rpc.js';
 import { NatsTransport } from '../../cluster/transport/natsTransport.js';
@@ -75,6 +77,21 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       return service.runLocal(op.replace(/^op\./, ''), body);
     },
   });
+  const antiEntropy = config.antiEntropy.enabled
+    ? new AntiEntropyManager({
+        nodeId,
+        cluster: config.cluster,
+        transport,
+        rpc,
+        engine,
+        replication,
+        clock: realClock,
+        logger,
+        // Requests and replies fit what this NATS server accepts, with replication's envelope reserve.
+        settings: { ...config.antiEntropy, maxPayloadBytes: Math.min(config.antiEntropy.maxPayloadBytes, transport.maxPayloadBytes - config.replication.payloadReserveBytes) },
+      })
+    : undefined;
+  replication.digestSource = antiEntropy;
   let catalogTimer: NodeJS.Timeout | undefined;
   return {
     transport,
@@ -90,12 +107,15 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       metrics.observeReplication(replication, router);
       await replication.start();
       await replication.whenSettled();
+      antiEntropy?.start();
+      if (antiEntropy !== undefined) metrics.observeAntiEntropy(antiEntropy);
       catalogTimer = setInterval(() => void bound.syncCatalog(1), CATALOG_SYNC_MS);
       catalogTimer.unref();
       logger.info({ servers, cluster: config.cluster, seeds: config.seeds, replicationFactor: config.replicationFactor }, 'joined the cluster over NATS');
     },
     async stop() {
       clearInterval(catalogTimer);
+      antiEntropy?.stop();
       replication.stop();
       membership.stop(true);
       rpc.stop();

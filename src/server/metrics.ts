@@ -9,6 +9,7 @@ import type { MembershipListener } from '../../cluster/membership/swimShell.js';
 import type { ReplicationManager } from '../../cluster/replication/replicationManager.js';
 import type { Router } from '../../cluster/routing/router.js';
 import type { Engine } from '../engine/engine.js';
+import type { AntiEntropyManager } from '../../cluster/antientropy/antiEntropyManager.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -202,6 +203,57 @@ export class Metrics {
   }
 
   /** Replication lag per replica node (the largest over the shards this node leads), roles and routing counters. */
+  /** Anti-entropy rounds, repairs, bytes and current divergence (docs/antientropy.md). */
+  observeAntiEntropy(antiEntropy: AntiEntropyManager): void {
+    const counts = antiEntropy.counts;
+    const total = (name: string, help: string, read: () => number) =>
+      new client.Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    new client.Counter({
+      name: 'engram_antientropy_rounds_total',
+      help: 'Anti-entropy rounds this node led, by outcome (matched, differed, raced, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [outcome, count] of Object.entries(counts.rounds)) this.inc({ outcome }, count);
+      },
+    });
+    new client.Counter({
+      name: 'engram_antientropy_repaired_total',
+      help: 'Records anti-entropy repaired, by how (merged from a replica, restated through the log, replaced verbatim)',
+      labelNames: ['how'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ how: 'merged' }, counts.merged);
+        this.inc({ how: 'restated' }, counts.restated);
+        this.inc({ how: 'replaced' }, counts.replaced);
+      },
+    });
+    total('engram_antientropy_bytes_sent_total', 'Bytes of anti-entropy requests this node sent as the leading primary', () => counts.bytesSent);
+    total('engram_antientropy_bytes_received_total', 'Bytes of anti-entropy replies this node received as the leading primary', () => counts.bytesReceived);
+    total('engram_antientropy_refused_copies_total', 'Copies from a replica refused: malformed, or not matching their digest', () => counts.refusedCopies);
+    total('engram_antientropy_scrub_damaged_total', 'Records the scrub found no longer matching their digest (lost or altered in the store)', () => counts.scrubDamaged);
+    new client.Gauge({
+      name: 'engram_antientropy_divergence',
+      help: 'Records found differing between this primary and its replicas and not yet repaired, per shard',
+      labelNames: ['space', 'shard'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { space, shard, suspects } of antiEntropy.divergence()) this.set({ space, shard: String(shard) }, suspects);
+      },
+    });
+  }
+
   observeReplication(replication: ReplicationManager, router: Router): void {
     new client.Gauge({
       name: 'engram_replication_lag_entries',

@@ -296,7 +296,7 @@ export class NodeService {
   async replicationStatus(space: MemorySpace): Promise<UnitStatus[]> {
     const cluster = this.clusterServices;
     if (cluster === undefined) {
-      return Array.from({ length: space.definition.shards }, (_, shard) => ({ space: space.id, shard, role: 'primary', epoch: 0, epochNode: null, lastSeq: space.shardSeqs[shard]!, primary: this.nodeId, degraded: false, replicas: [] }));
+      return Array.from({ length: space.definition.shards }, (_, shard) => ({ space: space.id, shard, role: 'primary', epoch: 0, epochNode: null, lastSeq: space.shardSeqs[shard]!, primary: this.nodeId, degraded: false, digest: null, replicas: [] }));
     }
     const out: UnitStatus[] = [];
     for (const [shards, first] of this.shardGroups(space.definition, undefined)) {

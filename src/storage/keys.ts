@@ -16,6 +16,8 @@
 //   R <space> <shard:u16>          replication state of a shard (epoch, epoch history)
 //   I <space> <shard:u16>          a snapshot install of the shard began and has not finished
 //   H <space> <shard:u16> <cut:u64> <id>  a write cut off a divergent log, until it is merged back
+//   X <space> <id>                 tombstone of a deleted memory (its version set, JSON)
+//   D <space> <shard:u16> <leaf:u16> <id>  anti-entropy digest of a record or tombstone
 
 const SEP = Buffer.from([0]);
 /** Dates are stored as ms + this offset so negative (pre-1970) times still sort correctly. */
@@ -103,6 +105,10 @@ export const keys = {
   /** A deleted memory's tombstone: its version set, kept so no merge or repair brings the memory back. */
   tombstone: (space: string, id: string) => compose('X', [space, id], false),
   tombstones: (space: string) => compose('X', [space], true),
+  /** A record's anti-entropy digest, by shard and hash-tree leaf. */
+  digest: (space: string, shard: number, leaf: number, id: string) => compose('D', [space, u16(shard), u16(leaf), id], false),
+  digestLeaf: (space: string, shard: number, leaf: number) => compose('D', [space, u16(shard), u16(leaf)], true),
+  digests: (space: string, shard: number) => compose('D', [space, u16(shard)], true),
   handBack: (space: string, shard: number, cutSeq: number, id: string) => compose('H', [space, u16(shard), u64(cutSeq), id], false),
   allHandBacks: () => prefixRange(Buffer.from('H\0')),
   handBacksOf: (space: string, shard: number) => prefixRange(compose('H', [space, u16(shard)], true)),
