@@ -15,6 +15,7 @@
 // The nodes run as child processes, so the client here does not share their event loops;
 // all of it (three nodes, nats-server, client) shares the machine's cores.
 
+import { antiEntropyRepair, mergeCost } from './antiEntropyBench.js';
 import { natsEcho, typenameBaseline, TYPENAME_QUERY } from './baselines.js';
 import { checkResponse, type BodySpec } from './bodies.js';
 import { runHttpLoad, type HttpLoadResult } from './httpLoad.js';
@@ -47,6 +48,9 @@ export interface ClusterBenchOptions {
   /** Concurrent clients of the ONE/QUORUM runs. */
   connections: number;
   dimension: number;
+  /** Records of the shard anti-entropy repairs 1% of (100k, Engram's scale; 20k quick). */
+  antiEntropyRecords: number;
+  quick: boolean;
 }
 
 export function clusterOptions(quick: boolean, durationOverride?: number): ClusterBenchOptions {
@@ -59,6 +63,8 @@ export function clusterOptions(quick: boolean, durationOverride?: number): Clust
     rate: 1000,
     connections: 8,
     dimension: 64,
+    antiEntropyRecords: quick ? 20_000 : 100_000,
+    quick,
   };
 }
 
@@ -224,6 +230,10 @@ export async function clusterBench(cleanup: Cleanup, options: ClusterBenchOption
     ],
     details: health,
   });
+  // In-process, after the cluster's figures, so its load does not colour them.
+  log(`anti-entropy: repairing 1% of ${options.antiEntropyRecords} records`);
+  sections.push(await antiEntropyRepair({ records: options.antiEntropyRecords, damaged: 0.01, dimension: options.dimension }));
+  sections.push(mergeCost(768, options.quick ? 500 : 5000));
 }
 
 async function routingSection(

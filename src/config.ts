@@ -324,7 +324,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     antiEntropy: {
       ...base.antiEntropy,
-      intervalMs: integer(merged, 'ENGRAM_ANTI_ENTROPY_INTERVAL_MS', base.antiEntropy.intervalMs, 100, 86_400_000),
+      intervalMs: integer(merged, 'ENGRAM_ANTI_ENTROPY_INTERVAL_MS', base.antiEntropy.intervalMs, base.antiEntropy.confirmAfterMs, 86_400_000),
       scrubIntervalMs: integer(merged, 'ENGRAM_SCRUB_INTERVAL_MS', base.antiEntropy.scrubIntervalMs, 100, 604_800_000),
     },
     logLevel: optional(merged, 'ENGRAM_LOG_LEVEL') ?? base.logLevel,

@@ -26,7 +26,8 @@ export interface AntiEntropyOptions {
   transport: Transport;
   rpc: RpcServer;
   engine: Engine;
-  replication: ReplicationManager;
+  /** Which shards this node holds, in which role (the node's ReplicationManager). */
+  replication: Pick<ReplicationManager, 'heldShards'>;
   clock: NodeClock;
   logger: Logger;
   settings?: Partial<AntiEntropyShellSettings>;

@@ -11,9 +11,17 @@
 //   moment, so this is only a suspicion until a later round sees the same pair of digests.
 // - unrepairable: both copies are damaged, or the primary's is and the replica has none;
 //   another replica may still supply it.
+//
+// The replica's digests arrive truncated to their first 64 bits (messages.ts wireDigest),
+// the primary's are whole; sameDigest compares them. The round reads a page's 16 'f's back
+// as CORRUPT_DIGEST (digestFromWire) before classifying.
 
 import { compare } from '../../src/engine/vectorClock.js';
 import { CORRUPT_DIGEST, type LeafEntry } from './hashTree.js';
+import { digestFromWire, sameDigest } from './messages.js';
+
+/** A digest entry as the replica sent it: its digest whole or truncated (messages.ts wireDigest), CORRUPT_DIGEST read back whole. */
+export type PeerEntry = LeafEntry;
 
 export type Verdict = 'same' | 'merge' | 'replace' | 'behind' | 'unrepairable';
 
@@ -22,7 +30,7 @@ export interface Suspect {
   id: string;
   /** The primary's digest, or null when the primary lacks the record. */
   primaryDigest: string | null;
-  /** The replica's digest, or null when the replica lacks the record. */
+  /** The replica's digest as it arrived (maybe truncated), or null when the replica lacks the record. */
   replicaDigest: string | null;
 }
 
@@ -36,10 +44,10 @@ export interface LeafDifferences {
 }
 
 /** The verdict on one id from the primary's entry and the replica's (undefined when absent). */
-export function classifyRecord(own: LeafEntry | undefined, peer: LeafEntry | undefined): Verdict {
+export function classifyRecord(own: LeafEntry | undefined, peer: PeerEntry | undefined): Verdict {
   if (own === undefined && peer === undefined) return 'same';
-  if (own !== undefined && peer !== undefined && own.digest === peer.digest) return 'same';
-  const peerSound = peer !== undefined && peer.digest !== CORRUPT_DIGEST;
+  if (own !== undefined && peer !== undefined && sameDigest(own.digest, peer.digest)) return 'same';
+  const peerSound = peer !== undefined && digestFromWire(peer.digest) !== CORRUPT_DIGEST;
   if (own?.digest === CORRUPT_DIGEST) return peerSound ? 'replace' : 'unrepairable';
   if (!peerSound) return 'behind';
   if (own === undefined) return 'merge';
@@ -52,7 +60,7 @@ function byId(a: LeafEntry, b: LeafEntry): number {
 }
 
 /** Compares one leaf's entries on both copies; entries may come in any order. */
-export function classifyLeaf(own: readonly LeafEntry[], peer: readonly LeafEntry[]): LeafDifferences {
+export function classifyLeaf(own: readonly LeafEntry[], peer: readonly PeerEntry[]): LeafDifferences {
   const out: LeafDifferences = { differing: 0, merge: [], replace: [], behind: [], unrepairable: [] };
   const mine = [...own].sort(byId);
   const theirs = [...peer].sort(byId);

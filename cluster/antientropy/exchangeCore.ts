@@ -23,10 +23,12 @@ import { CORRUPT_DIGEST, type LeafEntry, type TreeRead } from './hashTree.js';
 import {
   ANTI_ENTROPY_VERSION,
   antiEntropyOperations,
+  bucketsRequest as bucketsRequestSchema,
   copiesRequest as copiesRequestSchema,
   leavesRequest as leavesRequestSchema,
   treeRequest as treeRequestSchema,
   type AntiEntropyOperation,
+  type BucketsRequest,
   type CopiesRequest,
   type CopyItem,
   type LeavesRequest,
@@ -34,7 +36,7 @@ import {
   type RefusalReply,
   type TreeRequest,
 } from './messages.js';
-import { packCopiesReply, packLeavesReply, packTreeReply } from './payloadPacking.js';
+import { packBucketsReply, packCopiesReply, packLeavesReply, packTreeReply } from './payloadPacking.js';
 import { SuspectMemory } from './suspectMemory.js';
 
 /** What GraphQL and metrics show of one replica of a shard this node leads. */
@@ -153,6 +155,9 @@ export class ExchangeCore {
     switch (op) {
       case antiEntropyOperations.tree:
         return this.respond<TreeRequest>(from, op, body, treeRequestSchema, replyTo, nowMs, (request) => ({ type: 'readTree', level: request.level, indices: request.indices }), (request, held, value) => packTreeReply(held.epoch, value as TreeRead, request.unlessRoot, this.settings.maxPayloadBytes));
+      case antiEntropyOperations.buckets:
+        // Sub-bucket hashes are computed from the digest index on every request, not stored.
+        return this.respond<BucketsRequest>(from, op, body, bucketsRequestSchema, replyTo, nowMs, (request) => ({ type: 'readLeaves', leaves: request.leaves }), (_request, held, value) => packBucketsReply(held.epoch, value as LeafEntry[][], this.settings.maxPayloadBytes));
       case antiEntropyOperations.leaves:
         return this.respond<LeavesRequest>(from, op, body, leavesRequestSchema, replyTo, nowMs, (request) => ({ type: 'readLeaves', leaves: request.leaves.map(([leaf]) => leaf) }), (request, held, value) => packLeavesReply(held.epoch, request.leaves, value as LeafEntry[][], this.settings.maxPayloadBytes));
       case antiEntropyOperations.copies:

@@ -6,8 +6,13 @@
 //    equals ours". Equal roots end the round as matched.
 // 2. Descend: level by level, ask for the children of every differing node of the level
 //    (as few requests as the payload budget allows) and keep the children that differ.
-// 3. Leaves: page the replica's entries of the differing leaves, and as each leaf completes,
-//    compare it with the own leaf (classification.ts).
+// 3. Leaves, MAX_BUCKET_LEAVES differing leaves at a time: read the own entries of those
+//    leaves; ask the replica for the sub-bucket hashes of each (leaves with few entries are
+//    fetched whole instead); page the replica's entries of the differing sub-buckets, with
+//    truncated digests, and as each leaf completes, compare it with the own entries of the
+//    same sub-buckets (classification.ts). A sub-bucket whose hashes differ but whose
+//    truncated entries all agree (a race, or two digests sharing 64 bits) is paged again
+//    with full digests.
 // 4. Copies: fetch the replica's copies of records to merge or to replace, emitting `merge`
 //    and `replace` as they arrive.
 // 5. End: `restate` the differences the previous round saw with the same digest pair
@@ -17,32 +22,48 @@ import { assert } from '../../src/errors.js';
 import { compareEpochs, type Epoch } from '../replication/epoch.js';
 import { parseMessage } from '../replication/messages.js';
 import type { AntiEntropySettings } from './antiEntropySettings.js';
-import { classifyLeaf, type LeafDifferences } from './classification.js';
+import { classifyLeaf, type LeafDifferences, type PeerEntry } from './classification.js';
 import type { Directive, Outcome, ReadCall, RoundCounts, RoundOutcome } from './directives.js';
-import { CORRUPT_DIGEST, FANOUT, LEAF_LEVEL, type LeafEntry, type TreeRead } from './hashTree.js';
+import { CORRUPT_DIGEST, FANOUT, LEAF_LEVEL, leafHash, type LeafEntry, type TreeRead } from './hashTree.js';
 import {
+  ALL_SUB_BUCKETS,
   ANTI_ENTROPY_VERSION,
   antiEntropyOperations,
+  bucketsReply as bucketsReplySchema,
   copiesReply as copiesReplySchema,
-  fromWireEntry,
+  decodeClock,
+  digestFromWire,
+  FULL_DIGEST_CHARS,
+  inMask,
   jsonBytes,
   leavesReply as leavesReplySchema,
+  MAX_BUCKET_LEAVES,
   MAX_IDS_PER_COPIES_REQUEST,
   MAX_LEAF_INDICES,
   MAX_TREE_INDICES,
+  maskOf,
+  placeOf,
   refusalReply as refusalReplySchema,
+  SUB_BUCKETS,
+  subBucketOf,
+  subBucketsOf,
   treeReply as treeReplySchema,
+  truncateBucketHash,
   truncateHash,
+  unpackBuckets,
   unpackChildren,
+  WIRE_DIGEST_CHARS,
   type AntiEntropyOperation,
+  type BucketsReply,
   type CopiesReply,
   type CopyItem,
+  type DigestChars,
   type LeafCursor,
   type LeavesReply,
   type RefusalReply,
   type TreeReply,
 } from './messages.js';
-import { prefixWithin, treeIndicesWithin } from './payloadPacking.js';
+import { bucketLeavesWithin, prefixWithin, treeIndicesWithin } from './payloadPacking.js';
 import { SuspectMemory } from './suspectMemory.js';
 
 export type Then = (outcome: Outcome, nowMs: number) => Directive[];
@@ -78,6 +99,27 @@ export interface RoundEnd {
 
 export function zeroCounts(): RoundCounts {
   return { nodesCompared: 0, leavesCompared: 0, idsDiffering: 0, merged: 0, restated: 0, replaced: 0, suspected: 0, suspectsDropped: 0, unrepairable: 0, repairsDeferred: 0, requests: 0, bytesSent: 0, bytesReceived: 0 };
+}
+
+/**
+ * Own leaves with at most this many entries are fetched whole, without asking for their
+ * sub-bucket hashes first: one leaf's packed hashes (~175 bytes) cost more than the ~4
+ * entries (~40 bytes each) they would save, and a request less is a round trip less.
+ */
+export const WHOLE_LEAF_ENTRIES = 4;
+
+/** One differing leaf while its entries are fetched: what is asked of it and what is compared. */
+interface LeafWork {
+  leaf: number;
+  /** The sub-buckets fetched from the replica. */
+  mask: number;
+  /** Whether the mask came from comparing sub-bucket hashes; false when it names a small leaf whole. */
+  compared: boolean;
+  /** The own entries of the mask's sub-buckets. */
+  own: LeafEntry[];
+  /** The replica's entries of them received so far. */
+  received: PeerEntry[];
+  digits: DigestChars;
 }
 
 /** The children of `parent` (at some level) whose hashes differ: own full hex against the replica's packed prefixes. */
@@ -141,7 +183,7 @@ export class ExchangeRound {
 
   private descend(level: number, indices: number[], nowMs: number): Directive[] {
     if (indices.length === 0) return this.finish(nowMs);
-    if (level === LEAF_LEVEL) return this.fetchLeaves(indices.map((leaf): LeafCursor => [leaf, null]), new Map(), nowMs);
+    if (level === LEAF_LEVEL) return this.compareLeaves(indices, nowMs);
     return this.io.read({ type: 'readTree', level, indices }, (outcome, t) => {
       if (!outcome.ok) return this.fail(`reading the own tree failed: ${outcome.error}`, t);
       const own = outcome.value as TreeRead;
@@ -167,46 +209,102 @@ export class ExchangeRound {
 
   // ---- 3. leaves ----------------------------------------------------------------------
 
-  private fetchLeaves(pending: readonly LeafCursor[], received: Map<number, LeafEntry[]>, nowMs: number): Directive[] {
-    if (pending.length === 0) return this.fetchCopies(this.repairIds(), nowMs);
+  /** Compares the differing `leaves` MAX_BUCKET_LEAVES at a time, then fetches the copies to repair. */
+  private compareLeaves(leaves: readonly number[], nowMs: number): Directive[] {
+    if (leaves.length === 0) return this.fetchCopies(this.repairIds(), nowMs);
+    const chunk = leaves.slice(0, MAX_BUCKET_LEAVES);
+    const rest = leaves.slice(chunk.length);
+    return this.io.read({ type: 'readLeaves', leaves: chunk }, (outcome, t) => {
+      if (!outcome.ok) return this.fail(`reading the own leaves failed: ${outcome.error}`, t);
+      const own = outcome.value as LeafEntry[][];
+      assert(Array.isArray(own) && own.length === chunk.length, 'a leaves read answers every leaf asked');
+      this.counts.leavesCompared += chunk.length;
+      const work = new Map<number, LeafWork>();
+      const large = new Map<number, readonly LeafEntry[]>();
+      chunk.forEach((leaf, i) => {
+        const entries = own[i]!;
+        if (entries.length <= WHOLE_LEAF_ENTRIES) work.set(leaf, { leaf, mask: ALL_SUB_BUCKETS, compared: false, own: [...entries], received: [], digits: WIRE_DIGEST_CHARS });
+        else large.set(leaf, entries);
+      });
+      return this.compareBuckets([...large.keys()], large, work, (u) => {
+        const cursors = [...work.values()].sort((x, y) => x.leaf - y.leaf).map((w): LeafCursor => [w.leaf, w.mask, null, w.digits]);
+        return this.fetchEntries(cursors, work, (v) => this.compareLeaves(rest, v), u);
+      }, t);
+    });
+  }
+
+  /** Asks for the sub-bucket hashes of `pending` leaves and adds the differing sub-buckets of each to `work`. */
+  private compareBuckets(pending: readonly number[], own: Map<number, readonly LeafEntry[]>, work: Map<number, LeafWork>, then: (nowMs: number) => Directive[], nowMs: number): Directive[] {
+    if (pending.length === 0) return then(nowMs);
+    const n = bucketLeavesWithin(pending.length, this.target.epoch, this.settings.maxPayloadBytes);
+    if (n === 0) return this.fail('the payload budget holds no leaf of sub-bucket hashes', nowMs);
+    const chunk = pending.slice(0, n);
+    return this.ask<BucketsReply>(antiEntropyOperations.buckets, { ...this.header(), leaves: chunk }, bucketsReplySchema, (reply, t) => {
+      if (reply.buckets.length === 0 || reply.buckets.length > chunk.length) return this.fail(`the replica answered ${reply.buckets.length} of ${chunk.length} leaves' sub-buckets`, t);
+      reply.buckets.forEach((packed, k) => {
+        const leaf = chunk[k]!;
+        const buckets = subBucketsOf(own.get(leaf)!);
+        own.delete(leaf);
+        const theirs = unpackBuckets(packed);
+        const differing: number[] = [];
+        for (let b = 0; b < SUB_BUCKETS; b++) if (truncateBucketHash(leafHash(buckets[b]!)) !== theirs[b]) differing.push(b);
+        if (differing.length === 0) return;
+        const mask = maskOf(differing);
+        work.set(leaf, { leaf, mask, compared: true, own: differing.flatMap((b) => buckets[b]!), received: [], digits: WIRE_DIGEST_CHARS });
+      });
+      return this.compareBuckets(pending.slice(reply.buckets.length), own, work, then, t);
+    }, nowMs);
+  }
+
+  /** Pages the replica's entries of the sub-buckets `pending` names, classifying each leaf as it completes. */
+  private fetchEntries(pending: readonly LeafCursor[], work: Map<number, LeafWork>, then: (nowMs: number) => Directive[], nowMs: number): Directive[] {
+    if (pending.length === 0) return then(nowMs);
     const header = this.header();
     const n = prefixWithin(jsonBytes({ ...header, leaves: [] }), pending.length, (i) => jsonBytes(pending[i]), this.settings.maxPayloadBytes, MAX_LEAF_INDICES);
     if (n === 0) return this.fail('the payload budget holds no leaf cursor', nowMs);
     const chunk = pending.slice(0, n);
     return this.ask<LeavesReply>(antiEntropyOperations.leaves, { ...header, leaves: chunk }, leavesReplySchema, (reply, t) => {
-      const complete: number[] = [];
-      const partial: LeafCursor[] = [];
       if (reply.leaves.length === 0 || reply.leaves.length > chunk.length) return this.fail(`the replica answered ${reply.leaves.length} of ${chunk.length} leaves`, t);
+      const partial: LeafCursor[] = [];
+      const again: LeafCursor[] = [];
       for (let k = 0; k < reply.leaves.length; k++) {
         const page = reply.leaves[k]!;
-        const [leaf, after] = chunk[k]!;
-        const problem = pageProblem(page, leaf, after, k === reply.leaves.length - 1);
+        const cursor = chunk[k]!;
+        const problem = pageProblem(page, cursor, k === reply.leaves.length - 1);
         if (problem !== null) return this.fail(`malformed leaves reply: ${problem}`, t);
-        const entries = received.get(leaf) ?? [];
-        for (const entry of page.entries) entries.push(fromWireEntry(entry));
-        received.set(leaf, entries);
-        if (page.next === null) complete.push(leaf);
-        else partial.push([leaf, page.next]);
+        const w = work.get(cursor[0])!;
+        for (const [id, digest, clock] of page.entries) w.received.push({ id, digest: digestFromWire(digest), clock: decodeClock(clock, reply.nodes) });
+        if (page.next !== null) {
+          partial.push([cursor[0], cursor[1], page.next, cursor[3]]);
+          continue;
+        }
+        const unexplained = this.classify(w);
+        if (unexplained === 0) work.delete(w.leaf);
+        else again.push([w.leaf, unexplained, null, FULL_DIGEST_CHARS]);
       }
-      const rest = [...partial, ...chunk.slice(reply.leaves.length), ...pending.slice(n)];
-      if (complete.length === 0) return this.fetchLeaves(rest, received, t);
-      return this.compareLeaves(complete, received, (u) => this.fetchLeaves(rest, received, u));
+      return this.fetchEntries([...partial, ...chunk.slice(reply.leaves.length), ...pending.slice(n), ...again], work, then, t);
     }, nowMs);
   }
 
-  /** Reads the own entries of `leaves`, now complete on the replica's side, and classifies them. */
-  private compareLeaves(leaves: number[], received: Map<number, LeafEntry[]>, then: (nowMs: number) => Directive[]): Directive[] {
-    return this.io.read({ type: 'readLeaves', leaves }, (outcome, t) => {
-      if (!outcome.ok) return this.fail(`reading the own leaves failed: ${outcome.error}`, t);
-      const own = outcome.value as LeafEntry[][];
-      assert(Array.isArray(own) && own.length === leaves.length, 'a leaves read answers every leaf asked');
-      leaves.forEach((leaf, i) => {
-        this.note(classifyLeaf(own[i]!, received.get(leaf)!));
-        received.delete(leaf);
-      });
-      this.counts.leavesCompared += leaves.length;
-      return then(t);
-    });
+  /**
+   * Classifies a leaf whose wanted entries all arrived. Returns the sub-buckets to fetch
+   * again with full digests: those whose hashes differed but whose truncated entries all
+   * agreed (for a leaf fetched whole: all of it, when no entry differed). A race explains
+   * them as well as a 64-bit collision does; either way the full digests settle it.
+   */
+  private classify(w: LeafWork): number {
+    const differences = classifyLeaf(w.own, w.received);
+    this.note(differences);
+    if (w.digits === FULL_DIGEST_CHARS) return 0;
+    const ids = [...differences.merge, ...differences.replace, ...differences.unrepairable, ...differences.behind.map((s) => s.id)];
+    const explained = maskOf(ids.map(subBucketOf));
+    const unexplained = w.compared ? w.mask & ~explained : explained === 0 ? w.mask : 0;
+    if (unexplained === 0) return 0;
+    w.mask = unexplained;
+    w.own = w.own.filter((e) => inMask(unexplained, subBucketOf(e.id)));
+    w.received = [];
+    w.digits = FULL_DIGEST_CHARS;
+    return unexplained;
   }
 
   private note(differences: LeafDifferences): void {
@@ -335,13 +433,21 @@ export class ExchangeRound {
   }
 }
 
-/** What is wrong with a leaves page answering cursor (leaf, after), or null. Only the last page may be partial. */
-function pageProblem(page: LeavesReply['leaves'][number], leaf: number, after: string | null, last: boolean): string | null {
+/**
+ * What is wrong with a leaves page answering `cursor`, or null. Only the last page may be
+ * partial; every entry must belong to the cursor's leaf and sub-buckets, and carry a whole
+ * digest when whole ones were asked for.
+ */
+function pageProblem(page: LeavesReply['leaves'][number], cursor: LeafCursor, last: boolean): string | null {
+  const [leaf, mask, after, digits] = cursor;
   if (page.leaf !== leaf) return `page for leaf ${page.leaf} where ${leaf} was asked`;
   let previous = after;
-  for (const [id] of page.entries) {
+  for (const [id, digest] of page.entries) {
     if (previous !== null && !(id > previous)) return `entries of leaf ${leaf} out of order`;
     previous = id;
+    const place = placeOf(id);
+    if (place.leaf !== leaf || !inMask(mask, place.bucket)) return `${id} is not in the sub-buckets asked of leaf ${leaf}`;
+    if (digits === FULL_DIGEST_CHARS && digest.length !== FULL_DIGEST_CHARS) return `a truncated digest of ${id} where whole ones were asked`;
   }
   if (page.next !== null && (!last || page.entries.length === 0 || page.next !== previous)) return `bad continuation of leaf ${leaf}`;
   return null;

@@ -10,12 +10,21 @@ import type { Epoch } from '../replication/epoch.js';
 import type { LeafEntry, TreeRead } from './hashTree.js';
 import {
   ANTI_ENTROPY_VERSION,
+  encodeClock,
+  inMask,
   jsonBytes,
+  MAX_BUCKET_LEAVES,
   MAX_ENTRIES_PER_REPLY,
   MAX_IDS_PER_COPIES_REQUEST,
+  MAX_REPLY_CLOCK_NODES,
+  packBuckets,
+  PACKED_BUCKETS_CHARS,
   packChildren,
   PACKED_CHILDREN_CHARS,
-  toWireEntry,
+  subBucketHashes,
+  subBucketOf,
+  wireDigest,
+  type BucketsReply,
   type CopiesReply,
   type CopyItem,
   type LeafCursor,
@@ -64,51 +73,84 @@ export function packTreeReply(epoch: Epoch, read: TreeRead, unlessRoot: string |
   return reply;
 }
 
+/** Bytes one packed leaf takes in a buckets reply (its quotes included). */
+export const PACKED_LEAF_BYTES = PACKED_BUCKETS_CHARS + 2;
+
+/** Leaves a buckets request may name so that the reply fits, estimated as treeIndicesWithin does. */
+export function bucketLeavesWithin(count: number, epoch: Epoch, budget: number): number {
+  const base = jsonBytes({ v: ANTI_ENTROPY_VERSION, epoch, buckets: [] }) + 2 * 256;
+  return prefixWithin(base, count, () => PACKED_LEAF_BYTES, budget, MAX_BUCKET_LEAVES);
+}
+
+/** The buckets reply for leaves whose entries are `held`, in request order, cut to the budget; null when not one leaf fits. */
+export function packBucketsReply(epoch: Epoch, held: readonly (readonly LeafEntry[])[], budget: number): BucketsReply | null {
+  const empty: BucketsReply = { v: ANTI_ENTROPY_VERSION, epoch, buckets: [] };
+  const n = prefixWithin(jsonBytes(empty), held.length, () => PACKED_LEAF_BYTES, budget, MAX_BUCKET_LEAVES);
+  if (n === 0) return null;
+  const reply: BucketsReply = { ...empty, buckets: held.slice(0, n).map((entries) => packBuckets(subBucketHashes(entries))) };
+  assert(jsonBytes(reply) <= budget, 'a buckets reply fits its budget');
+  return reply;
+}
+
 function byId(a: LeafEntry, b: LeafEntry): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /**
- * The leaves reply for `cursors`, with `held[i]` the entries of cursor i's leaf: whole
- * leaves while they fit, then as many entries of the next one as fit with a `next` cursor.
- * Null when not even one page fits.
+ * The leaves reply for `cursors`, with `held[i]` the full entries of cursor i's leaf: of
+ * each leaf the entries of the sub-buckets its mask names, after its cursor, ascending by
+ * id, digests as its cursor asks (wireDigest) and clocks indexed into the reply's node
+ * table. Whole leaves while they fit, then as many entries of the next one as fit with a
+ * `next` cursor. The bytes are counted exactly as the body grows: a page, an entry, a comma,
+ * a node name the entry's clock adds to the table, and a page's `next` turning from null to
+ * an id. Null when not even one page fits.
  */
 export function packLeavesReply(epoch: Epoch, cursors: readonly LeafCursor[], held: readonly (readonly LeafEntry[])[], budget: number): LeavesReply | null {
-  const reply: LeavesReply = { v: ANTI_ENTROPY_VERSION, epoch, leaves: [] };
+  const reply: LeavesReply = { v: ANTI_ENTROPY_VERSION, epoch, nodes: [], leaves: [] };
+  const table = new Map<string, number>();
   let used = jsonBytes(reply);
   let entriesLeft = MAX_ENTRIES_PER_REPLY;
   for (let c = 0; c < cursors.length; c++) {
-    const [leaf, after] = cursors[c]!;
-    const entries = held[c]!.filter((e) => after === null || e.id > after).sort(byId).map(toWireEntry);
-    const separator = reply.leaves.length > 0 ? 1 : 0;
-    const sizes = entries.map((entry) => jsonBytes(entry));
-    const whole = jsonBytes({ leaf, entries: [], next: null } satisfies LeafPage) + sizes.reduce((a, b) => a + b, 0) + Math.max(0, entries.length - 1);
-    if (entries.length <= entriesLeft && used + separator + whole <= budget) {
-      reply.leaves.push({ leaf, entries, next: null });
-      used += separator + whole;
-      entriesLeft -= entries.length;
-      continue;
+    const [leaf, mask, after, digits] = cursors[c]!;
+    const entries = held[c]!.filter((e) => (after === null || e.id > after) && inMask(mask, subBucketOf(e.id))).sort(byId);
+    const page: LeafPage = { leaf, entries: [], next: null };
+    let pageBytes = (reply.leaves.length > 0 ? 1 : 0) + jsonBytes(page);
+    if (used + pageBytes > budget) break;
+    let cut = false;
+    for (let k = 0; k < entries.length; k++) {
+      const entry = entries[k]!;
+      const { clock, added } = encodeClock(entry.clock, table);
+      const wire: WireEntry = [entry.id, wireDigest(entry.digest, digits), clock];
+      let bytes = jsonBytes(wire) + (k > 0 ? 1 : 0);
+      for (let a = 0; a < added.length; a++) bytes += jsonBytes(added[a]) + (reply.nodes.length + a > 0 ? 1 : 0);
+      // Room to end the page here, unless this entry completes the leaf.
+      const close = k < entries.length - 1 ? jsonBytes(entry.id) - jsonBytes(null) : 0;
+      const fits = used + pageBytes + bytes + close <= budget && entriesLeft > 0 && table.size + added.length <= MAX_REPLY_CLOCK_NODES;
+      if (!fits) {
+        cut = true;
+        break;
+      }
+      for (const node of added) {
+        table.set(node, table.size);
+        reply.nodes.push(node);
+      }
+      page.entries.push(wire);
+      pageBytes += bytes;
+      entriesLeft--;
     }
-    const page = partialPage(leaf, entries, sizes, budget - used - separator, entriesLeft);
-    if (page !== null) reply.leaves.push(page);
-    break;
+    if (cut) {
+      if (page.entries.length > 0) {
+        page.next = page.entries[page.entries.length - 1]![0];
+        reply.leaves.push(page);
+      }
+      break;
+    }
+    reply.leaves.push(page);
+    used += pageBytes;
   }
   if (reply.leaves.length === 0) return null;
   assert(jsonBytes(reply) <= budget, 'a leaves reply fits its budget');
   return reply;
-}
-
-/** The longest first part of a leaf that fits in `room` bytes with its `next` cursor, or null. */
-function partialPage(leaf: number, entries: readonly WireEntry[], sizes: readonly number[], room: number, maxEntries: number): LeafPage | null {
-  let best = 0;
-  let sum = 0;
-  for (let k = 1; k <= Math.min(entries.length, maxEntries); k++) {
-    sum += sizes[k - 1]!;
-    const bytes = jsonBytes({ leaf, entries: [], next: entries[k - 1]![0] } satisfies LeafPage) + sum + (k - 1);
-    if (bytes > room) break;
-    best = k;
-  }
-  return best === 0 ? null : { leaf, entries: entries.slice(0, best), next: entries[best - 1]![0] };
 }
 
 /**

@@ -3,15 +3,23 @@
 // milliseconds, until the log delivers the write; a damaged copy holds the same wrong digest
 // round after round. So a difference is restated only when the next round finds the same
 // id with the same (primary digest, replica digest) pair: a pair that changed means the
-// copies moved, and the new pair starts over as a suspicion.
+// copies moved, and the new pair starts over as a suspicion. Digests are compared as leaf
+// pages truncate them (64 bits), whole when they start with 16 'f's (CORRUPT_DIGEST).
 //
 // Bounded: beyond `max` entries the oldest is dropped and counted. A dropped suspect is not
 // lost damage, only a delay: the next round suspects it again.
 
 import type { Suspect } from './classification.js';
+import { wireDigest } from './messages.js';
 
+/**
+ * The pair compared across rounds, each digest as a leaf page truncates it: the replica's
+ * arrives truncated in one round and may arrive whole in the next (a sub-bucket fetched
+ * again with full digests), and must still confirm.
+ */
 function pairOf(suspect: Suspect): string {
-  return `${suspect.primaryDigest ?? '-'}/${suspect.replicaDigest ?? '-'}`;
+  const digest = (d: string | null) => (d === null ? '-' : wireDigest(d));
+  return `${digest(suspect.primaryDigest)}/${digest(suspect.replicaDigest)}`;
 }
 
 export class SuspectMemory {

@@ -81,7 +81,8 @@ export interface CopyState {
   space: string;
   shard: number;
   node: string;
-  records: Record<string, { value: string | null; version: VectorClock }>;
+  /** `digest`, where the producer has it: the copy's anti-entropy digest of the record (embedding and siblings included). */
+  records: Record<string, { value: string | null; version: VectorClock; digest?: string }>;
 }
 
 /** One moment at which `node` became primary of a shard under the epoch (term, node). */

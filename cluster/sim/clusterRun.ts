@@ -12,6 +12,8 @@ import type { Config } from '../../src/config.js';
 import type { Logger } from '../../src/engine/engine.js';
 import { shardOf } from '../../src/engine/memorySpace.js';
 import { decodeRecord } from '../../src/engine/recordCodec.js';
+import { decodeDigestEntry } from '../../src/engine/digestIndex.js';
+import { leafOf } from '../antientropy/hashTree.js';
 import type { MemoryRecord } from '../../src/engine/types.js';
 import { Metrics } from '../../src/server/metrics.js';
 import { keys, prefixEnd } from '../../src/storage/keys.js';
@@ -44,6 +46,9 @@ export interface RunPlan {
   /** Anti-entropy runs on every node. Default true; false shows what it repairs. */
   antiEntropy?: boolean;
 }
+
+/** The content the damage nemesis writes over a record: no client writes it. */
+export const DAMAGED_CONTENT = 'damaged behind the log';
 
 export class ClusterRun implements WorkloadTarget, FaultTarget {
   readonly network: SimNetwork;
@@ -268,9 +273,13 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
   private shardRecords(node: string, space: string, shard: number): CopyState['records'] {
     const records: CopyState['records'] = {};
     const prefix = keys.memories(space);
-    for (const { value } of this.stores.get(node)!.peekRange({ gte: prefix, lt: prefixEnd(prefix) })) {
+    const store = this.stores.get(node)!;
+    for (const { value } of store.peekRange({ gte: prefix, lt: prefixEnd(prefix) })) {
       const record = decodeRecord(value);
-      if (shardOf(record.id, this.plan.shards) === shard) records[record.id] = { value: record.content, version: record.version };
+      if (shardOf(record.id, this.plan.shards) !== shard) continue;
+      // The digest entry covers what content and clock do not: the embedding, siblings, retired ids.
+      const entry = store.peek(keys.digest(space, shard, leafOf(record.id), record.id));
+      records[record.id] = { value: record.content, version: record.version, ...(entry === null ? {} : { digest: decodeDigestEntry(record.id, entry).digest }) };
     }
     return records;
   }
@@ -294,7 +303,7 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
           ops.push({ type: 'del', key });
           this.destroyed.add(`${node}\0${space}\0${decodeRecord(value).id}`);
         }
-        else ops.push({ type: 'put', key, value: Buffer.from(JSON.stringify({ ...decodeRecord(value), content: 'damaged behind the log' })) });
+        else ops.push({ type: 'put', key, value: Buffer.from(JSON.stringify({ ...decodeRecord(value), content: DAMAGED_CONTENT })) });
       }
     }
     this.damaged += ops.length;

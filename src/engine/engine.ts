@@ -581,10 +581,14 @@ export class Engine {
         for (const link of links) putAssociation(batch, id, link.to, link.weight);
       }
     }
+    // A merge or repair ships the embedding and associations even when they did not change
+    // here: a copy that cut its log still holds its own cut-off embedding, and only a
+    // whole copy makes it the primary's.
+    const shipWhole = intent.exact !== undefined && !embeddingChanged && embedding !== null;
     batch.log(space.shardOf(id), existing === null ? 'STORE' : 'UPDATE', {
       memory: record,
-      embedding: embeddingChanged && embedding !== null ? encodeEmbedding(embedding).toString('base64') : null,
-      links,
+      embedding: (embeddingChanged || shipWhole) && embedding !== null ? encodeEmbedding(embedding).toString('base64') : null,
+      links: shipWhole ? await context.reader.associationsUncached(id, Number.MAX_SAFE_INTEGER) : links,
       removedLinks,
     });
     batch.afterCommit(() => {

@@ -40,6 +40,8 @@ async function spawn(id: string, natsUrl: string): Promise<void> {
     ENGRAM_CLUSTER: cluster,
     ENGRAM_SETTLE_MS: '1000',
     ENGRAM_WRITE_TIMEOUT_MS: '3000',
+    // Rounds every second, so the copies' anti-entropy roots are compared within the test.
+    ENGRAM_ANTI_ENTROPY_INTERVAL_MS: '2000',
   });
   urls.set(id, url);
   children.push(child);
@@ -128,6 +130,15 @@ describe('concurrent updates on both sides of a real partition', () => {
       })).value;
       expect(after.conflicts).toEqual([]);
     }
-    console.log(`partition with concurrent updates of ${IDS.length} ids: identical on 3 nodes, ${acknowledged.length} acknowledged versions all included and readable, ${tookMs} ms after the heal`);
+    // Anti-entropy agrees: every replica's root equals the primary's, and matched it lately.
+    const DIGESTS = `{ spaces { id replication { shard primary digest replicas { node digest digestMatchedAt } } } }`;
+    const { tookMs: digestsMs } = await eventually(30_000, async () => {
+      const data = await gqlData<{ spaces: { id: string; replication: { digest: string | null; replicas: { node: string; digest: string | null; digestMatchedAt: string | null }[] }[] }[] }>(majority, DIGESTS);
+      for (const shard of data.spaces.find((s) => s.id === SPACE)!.replication) {
+        if (shard.digest === null || shard.replicas.length < 2) throw new Error(`no digests yet: ${JSON.stringify(shard)}`);
+        for (const replica of shard.replicas) if (replica.digest !== shard.digest || replica.digestMatchedAt === null) throw new Error(`not matched yet: ${JSON.stringify(shard)}`);
+      }
+    });
+    console.log(`partition with concurrent updates of ${IDS.length} ids: identical on 3 nodes, ${acknowledged.length} acknowledged versions all included and readable, ${tookMs} ms after the heal; anti-entropy roots matched ${digestsMs} ms later`);
   });
 });

@@ -134,4 +134,16 @@ describe('shard repair', () => {
     expect(await scrubAll(primary)).toEqual({ damaged: 0, added: 1 });
     expect(await root(primary)).toBe(before);
   });
+
+  // Found by npm run chaos: a restate shipped no embedding when the primary's had not changed,
+  // so a replica holding another embedding (its own cut-off write's) never matched.
+  it('restates the embedding too, so a replica with another embedding for the record matches afterwards', async () => {
+    const { primary, replica } = await pair();
+    await replica.store.write([{ type: 'put', key: keys.embedding(SPACE, 'm12'), value: Buffer.from(new Float32Array([0, 0, 0, 1]).buffer) }]);
+    expect((await scrubAll(replica)).damaged).toBe(1);
+    await primary.repair.restate(SPACE, 'm12');
+    await ship(primary, replica);
+    expect(Array.from((await replica.engine.reader(replica.engine.space(SPACE)).embedding('m12'))!)).toEqual(axis(12).map((v) => Math.fround(v)));
+    expect(await root(replica)).toBe(await root(primary));
+  });
 });
