@@ -19,9 +19,9 @@ export const operations = {
 } as const;
 
 /**
- * Anti-entropy operations (cluster/antientropy/messages.ts, message version 1): a primary
- * reads a replica's hash-tree nodes (`ae.tree`), digest-index leaves (`ae.leaves`) and record
- * copies (`ae.copies`).
+ * Anti-entropy operations (cluster/antientropy/messages.ts, message version 2): a primary
+ * reads a replica's hash-tree nodes (`ae.tree`), the sub-bucket hashes of differing leaves
+ * (`ae.buckets`), digest-index entries (`ae.leaves`) and record copies (`ae.copies`).
  */
 export { antiEntropyOperations } from '../antientropy/messages.js';
 

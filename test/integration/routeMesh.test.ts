@@ -77,6 +77,8 @@ describe('the route mesh of a chaos run', () => {
       if (observed.throughProxies) throw new Error('the direct route is not up yet');
       return observed;
     });
-    expect(report.value.routes.some((route) => route.node === 'n1' && route.remote === null && route.via === null)).toBe(true);
+    // The outsider's route shows on whichever server it reached first (gossip spreads it), never as proxied.
+    expect(report.value.throughProxies).toBe(false);
+    expect(report.value.routes.some((route) => route.remote === null && route.via === null)).toBe(true);
   });
 });
