@@ -6,7 +6,7 @@
 // the winner or as a sibling in `conflicts` (docs/conflicts.md).
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gqlData, Harness } from '../support/node.js';
+import { allAlive, eventually, gqlData, Harness, memberStates } from '../support/node.js';
 import { FaultProxy } from '../support/faultProxy.js';
 import { startNatsServer, type NatsServer } from '../support/natsServer.js';
 import { compare } from '../../src/engine/vectorClock.js';
@@ -47,11 +47,6 @@ async function spawn(id: string, natsUrl: string): Promise<void> {
   children.push(child);
 }
 
-async function states(url: string): Promise<Record<string, string>> {
-  const data = await gqlData<{ cluster: { nodes: { id: string; state: string }[] } }>(url, '{ cluster { nodes { id state } } }');
-  return Object.fromEntries(data.cluster.nodes.map((n) => [n.id, n.state]));
-}
-
 async function read(url: string, id: string): Promise<Shown | null> {
   return (await gqlData<{ memory: Shown | null }>(url, READ, { id })).memory;
 }
@@ -65,12 +60,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   proxy = await FaultProxy.start(nats.port);
   await Promise.all([spawn('c1', nats.url), spawn('c2', nats.url), spawn('c3', proxy.url)]);
-  await eventually(20_000, async () => {
-    for (const url of urls.values()) {
-      const seen = await states(url);
-      if (['c1', 'c2', 'c3'].some((id) => seen[id] !== 'ALIVE')) throw new Error(`not converged: ${JSON.stringify(seen)}`);
-    }
-  });
+  await allAlive(urls.values(), ['c1', 'c2', 'c3']);
   await gqlData(urls.get('c1')!, `mutation { createSpace(id: "${SPACE}", dimension: 4) { id } }`);
   for (const id of IDS) await eventually(20_000, () => write(urls.get('c3')!, id, `${id}-before`, 'ALL'));
 }, 90_000);
@@ -87,11 +77,11 @@ describe('concurrent updates on both sides of a real partition', () => {
     const minority = urls.get('c3')!;
     proxy.cut();
     await eventually(30_000, async () => {
-      const seen = await states(minority);
+      const seen = await memberStates(minority);
       if (seen['c1'] === 'ALIVE' || seen['c2'] === 'ALIVE') throw new Error(`still sees the others: ${JSON.stringify(seen)}`);
     });
     await eventually(30_000, async () => {
-      const seen = await states(majority);
+      const seen = await memberStates(majority);
       if (seen['c3'] === 'ALIVE') throw new Error('the majority still sees the cut-off node');
     });
     const acknowledged: { id: string; content: string; version: Clock }[] = [];

@@ -5,7 +5,7 @@
 // reads after the heal. docs/consistency.md states the promise.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gqlData, Harness, postGraphql } from '../support/node.js';
+import { allAlive, eventually, gqlData, Harness, memberStates, postGraphql } from '../support/node.js';
 import { FaultProxy } from '../support/faultProxy.js';
 import { startNatsServer, type NatsServer } from '../support/natsServer.js';
 
@@ -34,11 +34,6 @@ async function spawn(id: string, natsUrl: string): Promise<void> {
   children.push(child);
 }
 
-async function states(url: string): Promise<Record<string, string>> {
-  const data = await gqlData<{ cluster: { nodes: { id: string; state: string }[] } }>(url, '{ cluster { nodes { id state } } }');
-  return Object.fromEntries(data.cluster.nodes.map((n) => [n.id, n.state]));
-}
-
 async function readThrough(url: string, id: string): Promise<string | null> {
   const data = await gqlData<{ memory: { id: string } | null }>(url, `{ memory(space: "${SPACE}", id: "${id}") { id } }`);
   return data.memory?.id ?? null;
@@ -48,12 +43,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   proxy = await FaultProxy.start(nats.port);
   await Promise.all([spawn('q1', nats.url), spawn('q2', nats.url), spawn('q3', proxy.url)]);
-  await eventually(20_000, async () => {
-    for (const url of urls.values()) {
-      const seen = await states(url);
-      if (['q1', 'q2', 'q3'].some((id) => seen[id] !== 'ALIVE')) throw new Error(`not converged: ${JSON.stringify(seen)}`);
-    }
-  });
+  await allAlive(urls.values(), ['q1', 'q2', 'q3']);
   await gqlData(urls.get('q1')!, `mutation { createSpace(id: "${SPACE}", dimension: 4) { id } }`);
   // Every node holds the space and the shard has its primary before the cut.
   await eventually(20_000, () => gqlData(urls.get('q3')!, REMEMBER, { id: 'before-cut', content: 'before-cut', c: 'ALL' }));
@@ -70,7 +60,7 @@ describe('a node cut off from the other copies by a real partition', () => {
     const isolated = urls.get('q3')!;
     proxy.cut();
     await eventually(30_000, async () => {
-      const seen = await states(isolated);
+      const seen = await memberStates(isolated);
       if (seen['q1'] === 'ALIVE' || seen['q2'] === 'ALIVE') throw new Error(`still sees the others: ${JSON.stringify(seen)}`);
     });
     // ONE writes are acknowledged by the node alone (as the primary it was, or once it took the shard over).

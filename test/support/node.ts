@@ -148,3 +148,19 @@ export async function eventually<T>(withinMs: number, attempt: () => Promise<T>)
   }
   throw new Error(`not within ${withinMs} ms: ${String(lastError)}`);
 }
+
+/** Each member's state as the node at `url` sees it. */
+export async function memberStates(url: string): Promise<Record<string, string>> {
+  const data = await gqlData<{ cluster: { nodes: { id: string; state: string }[] } }>(url, '{ cluster { nodes { id state } } }');
+  return Object.fromEntries(data.cluster.nodes.map((n) => [n.id, n.state]));
+}
+
+/** Waits until every node in `urls` sees every one of `ids` ALIVE. */
+export async function allAlive(urls: Iterable<string>, ids: readonly string[], withinMs = 20_000): Promise<void> {
+  await eventually(withinMs, async () => {
+    for (const url of urls) {
+      const seen = await memberStates(url);
+      if (ids.some((id) => seen[id] !== 'ALIVE')) throw new Error(`not converged: ${JSON.stringify(seen)}`);
+    }
+  });
+}
