@@ -30,9 +30,8 @@ import { compare, tick } from './vectorClock.js';
 import { decodeEmbedding } from './recordCodec.js';
 import { stageDigest } from './digestIndex.js';
 import { localTombstone, localVersion, writeApplied, type RetiredDrops } from './writeVersions.js';
-import { legacyTombstone, mergeCopies } from '../../cluster/conflict/memoryState.js';
+import { legacyTombstone, mergeCopies, stateOfRecord } from '../../cluster/conflict/memoryState.js';
 import { classifyState, conflictTypes, type ConflictType } from '../../cluster/conflict/conflictTypes.js';
-import { stateOfRecord } from '../../cluster/conflict/memoryState.js';
 import { chooseLinks } from './linkChoice.js';
 import type { VectorHit } from './vectorMath.js';
 
