@@ -23,6 +23,7 @@ import { httpPoster, type HttpReply } from './httpPost.js';
 import { nodeWarnings, shardOwners, startLocalCluster, type LocalCluster, type LocalNode, type ShardOwners } from './localCluster.js';
 import { histogram, histogramCount, histogramDelta, histogramQuantile, metricValues, scrapeMetrics, type Histogram, type MetricSample } from './prometheus.js';
 import { row, target, type Row, type Section } from './report.js';
+import { scatterGather, scatterOptions } from './scatterBench.js';
 import { graphql, interleaved, log, summarize, timedLoop, waitFor, type Cleanup, type LatencySummary } from './support.js';
 
 export const CLUSTER_SPACE = 'benchspace';
@@ -200,6 +201,7 @@ export async function clusterBench(cleanup: Cleanup, options: ClusterBenchOption
   const nats = routing.nats;
   sections.push(await replicationSection(primary, nats, options));
   sections.push(await consistencySection(primary, nats, options));
+  sections.push(await scatterGather(cluster, scatterOptions(options.quick, options.dimension)));
 
   // Whether the cluster stayed as it was: a changed primary or suspicions would colour every figure.
   const primaryAfter = await agreedOwners(cluster).then(

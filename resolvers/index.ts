@@ -90,18 +90,23 @@ export const resolvers = {
       const space = spaceOf(args, context);
       const page = await context.service.memories(space, args.first ?? DEFAULT_PAGE_SIZE, args.after == null ? null : decodeCursor(args.after), context.request);
       const edges = page.records.map((record) => ({ cursor: encodeCursor(record.id), node: view(record, space) }));
-      return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+      return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, ...page.coverage };
     },
     recall: async (_: unknown, args: SpaceArgs & { cue: CueInput; options?: RecallOptionsInput | null }, context: RequestContext) => {
       const space = spaceOf(args, context);
       const outcome = await context.service.recall(space, args.cue, args.options, context.request);
       const { activatedCount, candidateCount, ...metadata } = outcome.metadata;
-      return { ...outcome, memories: recalled(outcome.memories, space), metadata: { ...metadata, activated: activatedCount, candidates: candidateCount } };
+      return {
+        ...outcome,
+        ...outcome.coverage,
+        memories: recalled(outcome.memories, space),
+        metadata: { ...metadata, ...outcome.penalty, activated: activatedCount, candidates: candidateCount },
+      };
     },
     recognize: async (_: unknown, args: SpaceArgs & { cue: CueInput; threshold?: number | null }, context: RequestContext) => {
       const space = spaceOf(args, context);
       const outcome = await context.service.recognize(space, args.cue, args.threshold, context.request);
-      return { ...outcome, similar: recalled(outcome.similar, space) };
+      return { ...outcome, ...outcome.coverage, similar: recalled(outcome.similar, space) };
     },
     spaces: (_: unknown, __: unknown, context: RequestContext) => context.service.spaces(),
     cluster: (_: unknown, __: unknown, context: RequestContext) => context.service.cluster(),
@@ -125,7 +130,7 @@ export const resolvers = {
     consolidate: async (_: unknown, args: SpaceArgs, context: RequestContext) => {
       const space = spaceOf(args, context);
       const outcome = await context.service.consolidate(space, context.request);
-      return { ...outcome, patterns: outcome.patterns.map((p) => patternView(p, space)) };
+      return { ...outcome, ...outcome.coverage, patterns: outcome.patterns.map((p) => patternView(p, space)) };
     },
   },
 

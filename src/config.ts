@@ -4,6 +4,7 @@
 
 import { defaultReplicationSettings, type ReplicationSettings } from '../cluster/replication/replicationSettings.js';
 import { defaultAntiEntropyShellSettings, type AntiEntropyShellSettings } from '../cluster/antientropy/shellSettings.js';
+import { defaultQuerySettings, validateQuerySettings, type QuerySettings } from '../cluster/query/querySettings.js';
 import { walkFlags } from './cliFlags.js';
 import { BadInputError } from './errors.js';
 import { boolean, integer, optional } from './envValues.js';
@@ -151,6 +152,8 @@ export interface Config {
   replication: ReplicationSettings;
   /** Anti-entropy between copies of a shard (docs/antientropy.md); ENGRAM_ANTI_ENTROPY_INTERVAL_MS, ENGRAM_SCRUB_INTERVAL_MS. */
   antiEntropy: AntiEntropyShellSettings;
+  /** Distributed reads: deadlines and hedging (cluster/query/querySettings.ts). */
+  query: QuerySettings;
   logLevel: string;
   /** Time allowed for in-flight requests on SIGTERM before the process exits. Default 10,000 ms. */
   shutdownGraceMs: number;
@@ -221,6 +224,7 @@ export const defaultConfig: Config = {
   replicationFactor: 3,
   replication: defaultReplicationSettings,
   antiEntropy: defaultAntiEntropyShellSettings,
+  query: defaultQuerySettings,
   logLevel: 'info',
   shutdownGraceMs: 10_000,
   engine: defaultEngineSettings,
@@ -261,6 +265,8 @@ const flagToEnv: Record<string, string> = {
   'auto-create-spaces': 'ENGRAM_AUTO_CREATE_SPACES',
   'write-timeout-ms': 'ENGRAM_WRITE_TIMEOUT_MS',
   'max-replica-lag-ms': 'ENGRAM_MAX_REPLICA_LAG_MS',
+  'partition-deadline-ms': 'ENGRAM_PARTITION_DEADLINE_MS',
+  'scatter-deadline-ms': 'ENGRAM_SCATTER_DEADLINE_MS',
   'settle-ms': 'ENGRAM_SETTLE_MS',
   'log-retention-entries': 'ENGRAM_LOG_RETENTION_ENTRIES',
   'log-level': 'ENGRAM_LOG_LEVEL',
@@ -300,6 +306,14 @@ function natsTls(env: Record<string, string | undefined>): Config['natsTls'] {
   return { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined ? {} : { certFile }), ...(keyFile === undefined ? {} : { keyFile }) };
 }
 
+/** Deadlines from the environment; hedges stay within a fifth of the one-partition deadline. */
+function querySettings(env: Record<string, string | undefined>, base: QuerySettings): QuerySettings {
+  const partitionDeadlineMs = integer(env, 'ENGRAM_PARTITION_DEADLINE_MS', base.partitionDeadlineMs, 5, 600_000);
+  const scatterDeadlineMs = integer(env, 'ENGRAM_SCATTER_DEADLINE_MS', Math.max(base.scatterDeadlineMs, partitionDeadlineMs), partitionDeadlineMs, 600_000);
+  const hedgeMaxMs = Math.min(base.hedgeMaxMs, Math.floor(partitionDeadlineMs / 5));
+  return { ...base, partitionDeadlineMs, scatterDeadlineMs, hedgeMaxMs, hedgeMinMs: Math.min(base.hedgeMinMs, hedgeMaxMs), consolidationDeadlineMs: Math.max(base.consolidationDeadlineMs, scatterDeadlineMs) };
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env, argv: readonly string[] = [], base: Config = defaultConfig): Config {
   const merged = { ...env, ...flagsToEnv(argv) };
   const config: Config = {
@@ -327,6 +341,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalMs: integer(merged, 'ENGRAM_ANTI_ENTROPY_INTERVAL_MS', base.antiEntropy.intervalMs, base.antiEntropy.confirmAfterMs, 86_400_000),
       scrubIntervalMs: integer(merged, 'ENGRAM_SCRUB_INTERVAL_MS', base.antiEntropy.scrubIntervalMs, 100, 604_800_000),
     },
+    query: querySettings(merged, base.query),
     logLevel: optional(merged, 'ENGRAM_LOG_LEVEL') ?? base.logLevel,
     engine: {
       ...base.engine,
@@ -343,6 +358,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 export function validateConfig(config: Config): void {
   const { engine } = config;
+  try {
+    validateQuerySettings(config.query);
+  } catch (error) {
+    throw new BadInputError(`ENGRAM_PARTITION_DEADLINE_MS / ENGRAM_SCATTER_DEADLINE_MS: ${(error as Error).message}`);
+  }
   if (config.nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(config.nodeId)) {
     throw new BadInputError('ENGRAM_NODE_ID must be 1-64 characters of [A-Za-z0-9_-]');
   }

@@ -4,13 +4,15 @@
 // from whoever is up, and static seeds (ENGRAM_SEEDS) are synced with directly. While the
 // node knows no other live member it repeats the announcement, so start order does not
 // matter. Partition awareness: the node reports the share of known members it can reach
-// and calls itself partitioned below the majority threshold.
+// and calls itself partitioned below the majority threshold; a PartitionDetector, checked
+// on a timer, turns that fraction into CONNECTED, PARTITIONED or HEALING.
 
 import { realClock, type NodeClock } from '../clock.js';
 import { broadcastSubject, services } from '../transport/subjects.js';
 import type { Subscription, Transport } from '../transport/transport.js';
 import { defaultMembershipConfig, type MembershipConfig } from './membershipConfig.js';
 import { partitionHealth } from './partition.js';
+import { PartitionDetector, type PartitionDetectorSettings, type PartitionSnapshot, type PartitionState } from './partitionDetector.js';
 import { parseSeeds, resolveSrvSeeds, type SeedList, type SrvResolver } from './seeds.js';
 import { Swim, type MemberState, type MemberView } from './swim.js';
 import { SwimShell, type MembershipListener } from './swimShell.js';
@@ -26,6 +28,8 @@ export interface ClusterMembershipOptions {
   listener?: MembershipListener;
   /** Share of known members that must be reachable. Default 0.6 (Engram's majority threshold). */
   majorityThreshold?: number;
+  /** Partition detector settings; its threshold defaults to `majorityThreshold`. */
+  partitionDetector?: Partial<PartitionDetectorSettings>;
   /** How often the join announcement repeats while alone. Default 1000 ms. */
   announceIntervalMs?: number;
   /** How often a node that is not alone still announces itself. Default 10,000 ms (Engram's partition detection window). */
@@ -48,6 +52,12 @@ export interface ClusterHealth {
   nodes: MemberView[];
   partitioned: boolean;
   reachableFraction: number;
+  partitionState: PartitionState;
+}
+
+/** The detector's state as of its last check, with the reachable fraction right now. */
+export interface PartitionStatus extends PartitionSnapshot {
+  reachableFraction: number;
 }
 
 const encoder = new TextEncoder();
@@ -60,6 +70,8 @@ export class ClusterMembership {
   private stopAnnouncing: (() => void) | undefined;
   private readonly threshold: number;
   private stopSrvRefresh: (() => void) | undefined;
+  private readonly partitionDetector: PartitionDetector;
+  private stopPartitionChecks: (() => void) | undefined;
   private readonly clock: MembershipClock;
   private readonly seeds: SeedList;
   private warnedAlone = false;
@@ -69,6 +81,7 @@ export class ClusterMembership {
     this.clock = options.clock ?? realClock;
     this.swim = new Swim({ self: options.nodeId, config, random: options.random ?? Math.random, nowMs: this.clock.nowMs(), meta: options.meta });
     this.threshold = options.majorityThreshold ?? 0.6;
+    this.partitionDetector = new PartitionDetector({ ...options.partitionDetector, threshold: options.partitionDetector?.threshold ?? this.threshold });
     this.seeds = parseSeeds(options.seeds);
     this.shell = new SwimShell(this.swim, options.transport, options.cluster, { nowMs: () => this.clock.nowMs(), schedule: (atMs, work) => this.clock.schedule(atMs, work) }, options.listener);
   }
@@ -107,6 +120,9 @@ export class ClusterMembership {
     };
     announce();
     this.stopAnnouncing = clock.every(this.options.announceIntervalMs ?? 1000, announce);
+    const checkPartition = () => this.partitionDetector.onCheck(clock.nowMs(), partitionHealth(this.swim.view(), this.threshold).reachableFraction);
+    checkPartition();
+    this.stopPartitionChecks = clock.every(this.partitionDetector.settings.checkIntervalMs, checkPartition);
     if (this.seeds.srvNames.length > 0) {
       void this.refreshSrvSeeds();
       this.stopSrvRefresh = clock.every(this.options.srvRefreshMs ?? 30_000, () => void this.refreshSrvSeeds());
@@ -127,7 +143,13 @@ export class ClusterMembership {
 
   health(): ClusterHealth {
     const view = this.swim.view();
-    return { self: view[0]!, nodes: view, ...partitionHealth(view, this.threshold) };
+    return { self: view[0]!, nodes: view, ...partitionHealth(view, this.threshold), partitionState: this.partitionDetector.snapshot(this.clock.nowMs()).state };
+  }
+
+  /** Counters and state from the detector's last check; the fraction is measured now, so it may lead the state by up to one check. */
+  partitionStatus(): PartitionStatus {
+    const { reachableFraction } = partitionHealth(this.swim.view(), this.threshold);
+    return { ...this.partitionDetector.snapshot(this.clock.nowMs()), reachableFraction };
   }
 
   /** Members that hold data, as placement sees them: ALIVE and SUSPECT (a suspect may still refute). */
@@ -158,6 +180,7 @@ export class ClusterMembership {
   stop(leave = true): void {
     this.stopAnnouncing?.();
     this.stopSrvRefresh?.();
+    this.stopPartitionChecks?.();
     this.announceSubscription?.unsubscribe();
     if (leave) this.shell.leave();
     else this.shell.stop();

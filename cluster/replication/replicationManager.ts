@@ -453,6 +453,24 @@ export class ReplicationManager {
     return out;
   }
 
+  /** How many of `shards` shards of `space` this node holds a copy of (primary or replica). */
+  heldCount(space: string, shards: number): number {
+    let held = 0;
+    for (let shard = 0; shard < shards; shard++) if (this.holdsCopy(space, shard)) held++;
+    return held;
+  }
+
+  /**
+   * Whether this node holds a copy of the shard's data: its primary, or a replica that
+   * placement names (a core in the replica role for a shard placed elsewhere holds nothing).
+   */
+  holdsCopy(space: string, shard: number): boolean {
+    const core = this.cores.get(unitKey(space, shard));
+    if (core === undefined) return false;
+    if (core.role === 'primary') return true;
+    return core.role === 'replica' && !core.installing && this.view.shard(space, shard).replicas.includes(this.nodeId);
+  }
+
   /** The largest lag of each replica node over the shards this node leads. */
   lagByReplica(): Map<string, { entries: number; ms: number }> {
     return lagByReplica(this.cores.values(), (core) => this.view.shard(core.space, core.shard).replicas, this.clock.nowMs());

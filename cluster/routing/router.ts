@@ -37,7 +37,7 @@ export class Router {
   private readonly breakers = new Map<string, CircuitBreaker>();
   readonly stats: RouterStats = { forwarded: 0, redirects: 0, retries: 0, unavailable: 0 };
 
-  private readonly clock: NodeClock;
+  readonly clock: NodeClock;
 
   constructor(private readonly options: RouterOptions) {
     this.clock = options.clock ?? realClock;
@@ -101,14 +101,23 @@ export class Router {
     throw new UnavailableError(`The owner of this data cannot be reached (${describe(lastError)}); try again`, retryAfterMs, { cause: lastError });
   }
 
-  private async attempt<T>(node: string, op: string, body: unknown, headers: MessageHeaders): Promise<T> {
+  /**
+   * One attempt at `op` on `node`, with no retry and no redirect: the gatherer of distributed
+   * reads (cluster/query) decides what a failure means. The circuit breaker still counts it,
+   * and an open circuit fails at once with UNAVAILABLE.
+   */
+  callOnce<T>(node: string, op: string, body: unknown, headers: MessageHeaders, timeoutMs: number): Promise<T> {
+    return this.attempt<T>(node, op, body, headers, timeoutMs);
+  }
+
+  private async attempt<T>(node: string, op: string, body: unknown, headers: MessageHeaders, timeoutMs = this.options.requestTimeoutMs ?? 2000): Promise<T> {
     if (node === this.options.nodeId) return (await this.options.local(op, body, headers)) as T;
     const breaker = this.breaker(node);
     const now = this.clock.nowMs();
     if (!breaker.allow(now)) throw new UnavailableError(`Calls to node ${node} are paused after repeated failures`, Math.max(1, breaker.retryAfterMs(now)));
     this.stats.forwarded++;
     try {
-      const result = await rpcCall<T>(this.options.transport, this.options.cluster, node, op, body, { timeoutMs: this.options.requestTimeoutMs ?? 2000, headers });
+      const result = await rpcCall<T>(this.options.transport, this.options.cluster, node, op, body, { timeoutMs, headers });
       breaker.onSuccess();
       return result;
     } catch (error) {

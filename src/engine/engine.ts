@@ -21,6 +21,7 @@ import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecor
 import { MemorySpace, MutationBatch } from './memorySpace.js';
 import { emptyMemoryError, prepareEpisode, prepareMemory, type EpisodeInput, type MemoryInput, type PreparedEpisode, type PreparedMemory } from './memoryInput.js';
 import { SerialQueue } from './serialQueue.js';
+import { LocalRecallSource, type RecallSource, type SourceHit } from './recallSource.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
 import { encodeEmbedding, encodeRecord } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
@@ -106,6 +107,8 @@ interface GroupContext {
   /** Latest record (or tombstone) and embedding per id, including stores staged earlier in the group. */
   state: Map<string, { record: MemoryRecord | null; embedding: Float32Array | null; tombstone: MemoryRecord | null }>;
   hits: Map<StoreIntent, VectorHit[]>;
+  /** Link candidates from shards held on other nodes, by id. */
+  remoteHits: Map<StoreIntent, SourceHit[]>;
   staged: { id: string; embedding: Float32Array }[];
 }
 
@@ -138,6 +141,8 @@ export class Engine {
   readonly conflictCounts = new Map<ConflictType, number>(conflictTypes.map((type) => [type, 0]));
   /** Retired write ids collected by their bounds: engram_conflict_retired_collected_total. */
   readonly retiredDrops: RetiredDrops = { collected: 0 };
+  /** Link search in shards held on other nodes; the node service sets it in cluster mode. */
+  remoteLinkCandidates: ((spaceId: string, embeddings: readonly Float32Array[], k: number) => Promise<SourceHit[][]>) | undefined;
   private readonly adjacency: AdjacencyCache;
   private readonly spaceCreation = new Map<string, Promise<MemorySpace>>();
   private cancelTimers: (() => void)[] = [];
@@ -366,8 +371,24 @@ export class Engine {
     };
   }
 
+  /** This node's view of a space for recall: its index and store. */
+  localSource(spaceId: string): LocalRecallSource {
+    const space = this.space(spaceId);
+    return new LocalRecallSource(space, this.reader(space));
+  }
+
+  /** Recall over `source` (part of a space, or a space gathered across nodes); records no access. */
+  recallFrom(source: RecallSource, cue: CueInput, options: RecallOptionsInput = {}): Promise<RecallOutcome> {
+    return runRecall({ source, settings: this.settings, limits: this.limits, nowMs: this.now(), elapsedNow: this.runtime.elapsedNow }, cue, options);
+  }
+
+  /** Records that `ids` were recalled: their access statistics are written later, by their shards' primaries. */
+  recordAccess(spaceId: string, ids: readonly string[]): void {
+    this.accesses.record(this.space(spaceId).id, ids, this.now());
+  }
+
   private recallContext(space: MemorySpace) {
-    return { space, reader: this.reader(space), settings: this.settings, limits: this.limits, nowMs: this.now(), elapsedNow: this.runtime.elapsedNow };
+    return { source: new LocalRecallSource(space, this.reader(space)), settings: this.settings, limits: this.limits, nowMs: this.now(), elapsedNow: this.runtime.elapsedNow };
   }
 
   // ---- writes -------------------------------------------------------------------------
@@ -489,6 +510,22 @@ export class Engine {
    * Each store is staged separately, so one invalid request fails alone; a failed commit
    * fails the whole group and writes nothing.
    */
+  /**
+   * Link candidates in shards of the space that this node holds no copy of, so a sharded
+   * space links as one shard would. A shard that does not answer in time gives no links;
+   * the write still commits.
+   */
+  private async remoteHits(space: MemorySpace, searched: readonly StoreIntent[]): Promise<SourceHit[][]> {
+    const search = this.remoteLinkCandidates;
+    if (search === undefined || searched.length === 0 || space.definition.shards === 1) return [];
+    try {
+      return await search(space.id, searched.map((intent) => intent.embedding!), this.settings.maxLinksPerMemory + 1);
+    } catch (error) {
+      this.options.logger.warn({ err: error, space: space.id }, 'cross-shard link search failed; these writes link within this node only');
+      return [];
+    }
+  }
+
   private async commitStores(space: MemorySpace, group: StoreIntent[]): Promise<void> {
     const reader = this.reader(space);
     const now = this.now();
@@ -503,9 +540,11 @@ export class Engine {
         searched.map((intent) => intent.embedding!),
         this.settings.maxLinksPerMemory + 1,
       );
+      const remote = await this.remoteHits(space, searched);
       const context: GroupContext = {
         now,
         reader,
+        remoteHits: new Map(searched.map((intent, i) => [intent, remote[i] ?? []])),
         state: new Map(ids.map((id) => [id, { record: stored.get(id) ?? null, embedding: storedEmbeddings.get(id) ?? null, tombstone: tombstones.get(id) ?? null }])),
         hits: new Map(searched.map((intent, i) => [intent, hits[i]!])),
         staged: [],
@@ -576,7 +615,7 @@ export class Engine {
       if (embedding === null && oldEmbedding !== null) batch.del(keys.embedding(space.id, id));
       if (embedding !== null) {
         batch.put(keys.embedding(space.id, id), encodeEmbedding(embedding));
-        links = chooseLinks(id, record.label, embedding, context.hits.get(intent) ?? [], context.staged, space.labels, this.settings);
+        links = chooseLinks(id, record.label, embedding, context.hits.get(intent) ?? [], context.staged, space.labels, this.settings, context.remoteHits.get(intent));
         for (const link of links) putAssociation(batch, id, link.to, link.weight);
       }
     }

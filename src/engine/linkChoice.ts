@@ -1,5 +1,6 @@
-// The associations a new embedding gets when it is stored: the index's hits plus the
-// memories staged earlier in the same group commit (not in the index yet), at or above the
+// The associations a new embedding gets when it is stored: the index's hits, the hits in
+// shards held on other nodes (cluster mode), plus the memories staged earlier in the same
+// group commit (not in the index yet), at or above the
 // link threshold, strongest first and at most maxLinksPerMemory. Ties are broken by id, so
 // the same inputs always give the same links on every copy.
 
@@ -16,8 +17,11 @@ export function chooseLinks(
   staged: readonly { id: string; embedding: Float32Array }[],
   labels: ReadonlyMap<number, string>,
   settings: Pick<EngineSettings, 'linkThreshold' | 'maxLinksPerMemory'>,
+  /** Hits by id from shards held on other nodes. */
+  remote: readonly { id: string; similarity: number }[] = [],
 ): Association[] {
   const best = new Map<string, number>();
+  for (const hit of remote) if (hit.id !== id && hit.similarity >= settings.linkThreshold) best.set(hit.id, hit.similarity);
   for (const hit of hits) {
     const to = labels.get(hit.label);
     if (to !== undefined && hit.label !== ownLabel && to !== id && hit.similarity >= settings.linkThreshold) best.set(to, hit.similarity);

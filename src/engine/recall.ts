@@ -7,14 +7,12 @@
 import { traced } from '../telemetry.js';
 import type { EngineSettings, LimitSettings } from '../config.js';
 import { BadInputError } from '../errors.js';
-import { cosineSimilarity } from './vectorMath.js';
 import { overallInterval, resultInterval, type ConfidenceInterval } from './confidence.js';
 import { stateOfRecord } from '../../cluster/conflict/memoryState.js';
 import { conflictPenalty, viewOf } from '../../cluster/conflict/recordView.js';
 import { scoreLexical, tokenize } from './lexical.js';
-import type { MemorySpace } from './memorySpace.js';
 import { listRanks, rankScore, retrievalStrength, type RecallMode } from './ranking.js';
-import type { SpaceReader } from './spaceReader.js';
+import type { RecallSource } from './recallSource.js';
 import { spreadActivation } from './spreading.js';
 import { eventTime, type MemoryRecord } from './types.js';
 import { MAX_TIME_MS, MIN_TIME_MS, validateContent, validateCount, validateEmbeddingInput, validateTags, validateTime, validateUnit } from './validation.js';
@@ -73,8 +71,8 @@ export interface RecognitionOutcome {
 }
 
 export interface RecallContext {
-  space: MemorySpace;
-  reader: SpaceReader;
+  /** This node's space, or the shards of a space gathered across nodes (recallSource.ts). */
+  source: RecallSource;
   settings: EngineSettings;
   limits: LimitSettings;
   nowMs: number;
@@ -149,23 +147,22 @@ async function directCandidates(ctx: RecallContext, cue: ParsedCue, maxResults: 
   const similarity = new Map<string, number>();
   if (cue.embedding !== null) {
     const k = candidatePoolSize(isFiltered(cue), maxResults, ctx.settings);
-    for (const hit of await ctx.space.index.search(cue.embedding, k)) {
-      const id = ctx.space.labels.get(hit.label);
+    for (const hit of await ctx.source.search(cue.embedding, k)) {
       // Orthogonal or opposite vectors say nothing about the cue.
-      if (id !== undefined && hit.similarity > 0 && hit.similarity >= cue.threshold) similarity.set(id, hit.similarity);
+      if (hit.similarity > 0 && hit.similarity >= cue.threshold) similarity.set(hit.id, hit.similarity);
     }
   }
   if (cue.hasText && cue.terms.length > 0) {
-    const postings = await Promise.all(cue.terms.map(async (term) => ({ term, postings: await ctx.reader.postings(term) })));
-    for (const [id, score] of scoreLexical(cue.terms, postings, ctx.space.counters.count)) {
+    const postings = await Promise.all(cue.terms.map(async (term) => ({ term, postings: await ctx.source.postings(term) })));
+    for (const [id, score] of scoreLexical(cue.terms, postings, await ctx.source.count())) {
       if (score > 0 && score >= cue.threshold) similarity.set(id, Math.max(similarity.get(id) ?? 0, score));
     }
   }
   if (isFilterOnly(cue)) {
     const ids =
       cue.tags.length > 0
-        ? await ctx.reader.tagged(cue.tags[0]!)
-        : await ctx.reader.inTimeRange(cue.from ?? MIN_TIME_MS, cue.to ?? MAX_TIME_MS);
+        ? await ctx.source.tagged(cue.tags[0]!)
+        : await ctx.source.inTimeRange(cue.from ?? MIN_TIME_MS, cue.to ?? MAX_TIME_MS);
     for (const id of ids) similarity.set(id, 1);
   }
   return similarity;
@@ -176,10 +173,10 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
   const started = elapsedNow();
   const mode: RecallMode = options.mode ?? 'HYBRID';
   const maxResults = validateCount('maxResults', options.maxResults ?? Math.min(ctx.settings.defaultMaxResults, ctx.limits.maxResults), 1, ctx.limits.maxResults);
-  const cue = parseCue(rawCue, ctx.space.definition.dimension, ctx.limits);
+  const cue = parseCue(rawCue, ctx.source.dimension, ctx.limits);
   const settings = ctx.settings;
 
-  const similarity = await traced('engine.index_search', () => directCandidates(ctx, cue, maxResults), { attributes: { 'engram.space': ctx.space.id } });
+  const similarity = await traced('engine.index_search', () => directCandidates(ctx, cue, maxResults), { attributes: { 'engram.space': ctx.source.spaceId } });
   const bySimilarity = [...similarity.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
   const records = new Map<string, MemoryRecord>();
 
@@ -191,7 +188,7 @@ export async function runRecall(ctx: RecallContext, rawCue: CueInput, options: R
     const spread = await traced('engine.spreading_activation', async (span) => {
       const seeds = await firstEligible(ctx, cue, bySimilarity, records, SPREAD_SEEDS);
       if (seeds.length === 0) return null;
-      const result = await spreadActivation(new Map(seeds.map((id) => [id, similarity.get(id)!] as const)), (ids) => ctx.reader.adjacencyOf(ids, settings.maxEdgesPerHop), settings);
+      const result = await spreadActivation(new Map(seeds.map((id) => [id, similarity.get(id)!] as const)), (ids) => ctx.source.adjacencyOf(ids, settings.maxEdgesPerHop), settings);
       span.setAttributes({ 'engram.seeds': seeds.length, 'engram.activated': result.activation.size, 'engram.depth': result.depthReached });
       return result;
     });
@@ -248,8 +245,7 @@ async function candidatesOf(
     // Every memory that passes the filters matches a filter-only cue fully; ranking checks them.
     for (const id of spreadOnly) similarity.set(id, 1);
   } else if (cue.embedding !== null) {
-    const embeddings = await ctx.reader.embeddings(spreadOnly);
-    for (const [id, embedding] of embeddings) similarity.set(id, Math.max(0, cosineSimilarity(cue.embedding, embedding)));
+    for (const [id, value] of await ctx.source.similarities(spreadOnly, cue.embedding)) similarity.set(id, value);
   }
   return [...bySimilarity, ...spreadOnly];
 }
@@ -262,7 +258,7 @@ async function firstEligible(ctx: RecallContext, cue: ParsedCue, ordered: readon
   const out: string[] = [];
   for (let i = 0; i < ordered.length && out.length < count; i += RANK_FETCH_CHUNK) {
     const chunk = ordered.slice(i, i + RANK_FETCH_CHUNK);
-    for (const [id, record] of await ctx.reader.records(chunk.filter((id) => !records.has(id)))) records.set(id, record);
+    for (const [id, record] of await ctx.source.records(chunk.filter((id) => !records.has(id)))) records.set(id, record);
     for (const id of chunk) {
       const record = records.get(id);
       if (record !== undefined && passesFilters(record, cue) && out.length < count) out.push(id);
@@ -290,12 +286,12 @@ export async function rankCandidates(
   maxResults: number,
 ): Promise<RecalledMemory[]> {
   const settings = ctx.settings;
-  const summaries = ctx.space.summaries;
+  const summaryOf = (id: string) => ctx.source.summary(id);
   // SIMILARITY reports similarity as activation, as it does not spread.
   const activationOf = (id: string) => (mode === 'SIMILARITY' ? (similarity.get(id) ?? 0) : (activation.get(id) ?? 0));
   // The largest recency factor a candidate without a summary could get.
   const bestTouchMs = settings.recencyBoost >= 1 ? ctx.nowMs : Number.NEGATIVE_INFINITY;
-  const live = candidateIds.filter((id) => summaries.get(id)?.suppressed !== true);
+  const live = candidateIds.filter((id) => summaryOf(id)?.suppressed !== true);
   const ranks = mode === 'HYBRID' ? listRanks(live, similarity, activation) : undefined;
   const inputOf = (id: string, confidence: number, lastTouchedMs: number) => ({
     similarity: similarity.get(id),
@@ -306,7 +302,7 @@ export async function rankCandidates(
   });
   const estimates = new Map<string, number>();
   for (const id of live) {
-    const summary = summaries.get(id);
+    const summary = summaryOf(id);
     estimates.set(id, rankScore(mode, inputOf(id, summary?.confidence ?? 1, summary?.lastTouchedMs ?? bestTouchMs), ctx.nowMs, settings));
   }
   const order = [...estimates.keys()].sort((a, b) => estimates.get(b)! - estimates.get(a)! || (a < b ? -1 : 1));
@@ -318,7 +314,7 @@ export async function rankCandidates(
     const chunk = order.slice(i, i + size);
     i += size;
     const missing = chunk.filter((id) => !records.has(id));
-    if (missing.length > 0) for (const [id, record] of await ctx.reader.records(missing)) records.set(id, record);
+    if (missing.length > 0) for (const [id, record] of await ctx.source.records(missing)) records.set(id, record);
     for (const id of chunk) {
       const record = records.get(id);
       if (record === undefined || !passesFilters(record, cue)) continue;
@@ -376,9 +372,9 @@ async function fillSimilarity(ctx: RecallContext, cue: ParsedCue, memories: Reca
   if (cue.embedding === null) return;
   const missing = memories.filter((m) => m.similarity === null && m.record.hasEmbedding).map((m) => m.record.id);
   if (missing.length === 0) return;
-  const embeddings = await ctx.reader.embeddings(missing);
+  const similarities = await ctx.source.similarities(missing, cue.embedding);
   for (const memory of memories) {
-    const embedding = embeddings.get(memory.record.id);
-    if (embedding !== undefined) memory.similarity = Math.max(0, cosineSimilarity(cue.embedding, embedding));
+    const value = similarities.get(memory.record.id);
+    if (value !== undefined) memory.similarity = value;
   }
 }

@@ -29,6 +29,7 @@ import { useEdgeParams } from './graphqlParams.js';
 import { HttpEdge, type EdgeServerContext } from './httpEdge.js';
 import { useLimitMetrics } from './limitMetrics.js';
 import { createLogger, type Logger } from './logger.js';
+import { queryObserver } from './queryMetrics.js';
 import { Metrics } from './metrics.js';
 import { useOperationLimits, type CostModel, type WordCost } from './operationLimits.js';
 import { useRequestMetrics } from './requestMetrics.js';
@@ -298,7 +299,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       throw error;
     }
   }
-  const service = new NodeService(engine, config, metrics, clusterNode);
+  const service = new NodeService(engine, config, metrics, clusterNode, Math.random, queryObserver(metrics));
   if (clusterNode !== undefined) await clusterNode.bind(service);
   graphql = createGraphqlHandler(config, service, metrics, logger);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');

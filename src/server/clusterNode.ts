@@ -2,6 +2,7 @@
 // replication and the router, started in that order and stopped in reverse. The node
 // service is bound last, since the router runs operations owned by this node through it.
 
+import { observePartitions } from './queryMetrics.js';
 import { ClusterMembership } from '../../cluster/membership/clusterMembership.js';
 import type { MemberState } from '../../cluster/membership/swim.js';
 import { ReplicationManager } from '../../cluster/replication/replicationManager.js';
@@ -104,6 +105,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       rpc.start();
       membership.start();
       metrics.observeMembership(membership);
+      observePartitions(metrics, membership);
       metrics.observeReplication(replication, router);
       await replication.start();
       await replication.whenSettled();

@@ -7,7 +7,38 @@ import type { ClusterMembership } from '../../cluster/membership/clusterMembersh
 import type { MemberView } from '../../cluster/membership/swim.js';
 import type { Config } from '../config.js';
 import { BadInputError } from '../errors.js';
-import type { ClusterHealthView, ClusterNodeView, WriteConsistency } from './nodeService.js';
+import type { NodeState, WriteConsistency } from './nodeService.js';
+
+export interface ClusterNodeView {
+  id: string;
+  state: NodeState;
+  incarnation: number;
+  rack: string | null;
+  zone: string | null;
+}
+
+
+export interface ClusterHealthView {
+  self: ClusterNodeView;
+  nodes: ClusterNodeView[];
+  partitioned: boolean;
+  reachableFraction: number;
+  /** CONNECTED, PARTITIONED or HEALING (cluster/membership/partitionDetector.ts). */
+  partitionState: string;
+  partitionsDetected: number;
+  partitionsHealed: number;
+  /** Time since the current partition began (through HEALING); 0 when CONNECTED. */
+  partitionDurationMs: number;
+  mode: 'EMBEDDED' | 'CLUSTER';
+  placementVersion: string | null;
+}
+
+
+export interface ShardPlacementView {
+  shard: number;
+  primary: string;
+  replicas: string[];
+}
 
 const CONSISTENCY_LEVELS: readonly WriteConsistency[] = ['ONE', 'QUORUM', 'ALL'];
 
@@ -21,15 +52,20 @@ export function consistencyOf(value: unknown): WriteConsistency {
 export function clusterHealthView(nodeId: string, config: Pick<Config, 'rack' | 'zone'>, membership: ClusterMembership | undefined, placementVersion: string | null): ClusterHealthView {
   if (membership === undefined) {
     const self: ClusterNodeView = { id: nodeId, state: 'ALIVE', incarnation: 0, rack: config.rack ?? null, zone: config.zone ?? null };
-    return { self, nodes: [self], partitioned: false, reachableFraction: 1, mode: 'EMBEDDED', placementVersion: null };
+    return { self, nodes: [self], partitioned: false, reachableFraction: 1, partitionState: 'CONNECTED', partitionsDetected: 0, partitionsHealed: 0, partitionDurationMs: 0, mode: 'EMBEDDED', placementVersion: null };
   }
   const health = membership.health();
+  const partition = membership.partitionStatus();
   const node = (m: MemberView): ClusterNodeView => ({ id: m.node, state: m.state, incarnation: m.incarnation, rack: m.meta['rack'] ?? null, zone: m.meta['zone'] ?? null });
   return {
     self: node(health.self),
     nodes: health.nodes.map(node),
     partitioned: health.partitioned,
     reachableFraction: health.reachableFraction,
+    partitionState: partition.state,
+    partitionsDetected: partition.partitionsDetected,
+    partitionsHealed: partition.partitionsHealed,
+    partitionDurationMs: partition.durationMs,
     mode: 'CLUSTER',
     placementVersion,
   };

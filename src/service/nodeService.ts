@@ -25,10 +25,16 @@ import {
 } from '../engine/engine.js';
 import { emptyMemoryError } from '../engine/memoryInput.js';
 import { shardOf, type MemorySpace } from '../engine/memorySpace.js';
-import type { CueInput, RecalledMemory, RecallOptionsInput, RecallOutcome, RecognitionOutcome } from '../engine/recall.js';
+import type { CueInput, RecallOptionsInput, RecognitionOutcome } from '../engine/recall.js';
 import { clusterHealthView, consistencyOf, shuffled } from './clusterHealth.js';
-import { mergeRecalls } from './recallGather.js';
-import { decodeEmbedding, encodeEmbedding } from '../engine/recordCodec.js';
+import { DistributedQuery, type QueryObserver } from '../../cluster/query/distributedQuery.js';
+import { allShards } from '../../cluster/query/queryPlanner.js';
+import { scaleInterval, type PartitionReading } from '../../cluster/query/readPenalty.js';
+import { CONNECTED, coverageOf, gatherRecall, penalised, requireAnswers, scatterOptions, type Coverage, type GatherContext, type GatheredRecall } from './recallGather.js';
+import { ShardServer } from './shardServer.js';
+import { remoteLinkCandidates } from './linkCandidates.js';
+import { validateUnit } from '../engine/validation.js';
+import { decodeEmbedding } from '../engine/recordCodec.js';
 import type { Orphan } from '../engine/shardSync.js';
 import type { MemoryRecord, SpaceDefinition } from '../engine/types.js';
 import { validateMemoryId, validateSpaceId, validateWriteId } from '../engine/validation.js';
@@ -39,28 +45,8 @@ export type WriteConsistency = 'ONE' | 'QUORUM' | 'ALL';
 export type NodeState = 'ALIVE' | 'SUSPECT' | 'DEAD' | 'LEFT';
 
 
-export interface ClusterNodeView {
-  id: string;
-  state: NodeState;
-  incarnation: number;
-  rack: string | null;
-  zone: string | null;
-}
-
-export interface ClusterHealthView {
-  self: ClusterNodeView;
-  nodes: ClusterNodeView[];
-  partitioned: boolean;
-  reachableFraction: number;
-  mode: 'EMBEDDED' | 'CLUSTER';
-  placementVersion: string | null;
-}
-
-export interface ShardPlacementView {
-  shard: number;
-  primary: string;
-  replicas: string[];
-}
+export type { ClusterHealthView, ClusterNodeView, ShardPlacementView } from './clusterHealth.js';
+import type { ClusterHealthView, ShardPlacementView } from './clusterHealth.js';
 
 /** Per-request routing preferences. */
 export interface RequestOptions {
@@ -80,9 +66,16 @@ export interface ClusterServices {
 
 type Body = Record<string, unknown>;
 
+/** A page of memories with the shards it covers. */
+export type GatheredPage = MemoryPage & { coverage: Coverage };
+export type GatheredRecognition = RecognitionOutcome & { coverage: Coverage };
+export type GatheredConsolidation = ConsolidationOutcome & { coverage: Coverage };
+
 
 export class NodeService {
   private readonly handlers: Record<string, (body: Body) => Promise<unknown>>;
+  /** Distributed reads (cluster/query); present in cluster mode. */
+  readonly query: DistributedQuery | undefined;
 
   constructor(
     readonly engine: Engine,
@@ -92,13 +85,18 @@ export class NodeService {
     private readonly clusterServices?: ClusterServices,
     /** Chooses catalog peers; the simulator passes a seeded one. */
     private readonly random: () => number = Math.random,
+    /** Spans and metrics of distributed reads. */
+    queryObserver?: QueryObserver,
   ) {
+    this.query = clusterServices === undefined ? undefined : new DistributedQuery(clusterServices.router, engine.nodeId, clusterServices.replication, config.query, queryObserver ?? silentObserver);
+    const shardServer = new ShardServer(engine, clusterServices?.replication);
     this.handlers = {
-      memory: (b) => this.localMemory(b),
-      embedding: (b) => this.localEmbedding(b),
-      memories: (b) => this.localMemories(b),
-      recall: (b) => this.localRecall(b),
-      recognize: (b) => this.localRecognize(b),
+      memory: (b) => shardServer.memory(b),
+      embedding: (b) => shardServer.embedding(b),
+      memories: (b) => shardServer.memories(b),
+      recall: (b) => shardServer.recall(b),
+      read: (b) => shardServer.read(b),
+      touch: (b) => Promise.resolve(this.engine.recordAccess(String(b['space']), stringIds(b['ids']))),
       remember: (b) => this.localStore(b, 'memory'),
       rememberEpisode: (b) => this.localStore(b, 'episode'),
       forget: (b) => this.localForget(b),
@@ -107,9 +105,10 @@ export class NodeService {
       // A peer already created this space for a client, so the space limit was applied there.
       createSpace: async (b) => (await this.engine.createSpace(String(b['id']), b['dimension'] as number, b['shards'] as number, true)).definition,
       catalog: () => Promise.resolve(this.engine.listSpaces().map((s) => s.definition)),
-      counts: (b) => Promise.resolve(this.localCounts(b)),
+      counts: (b) => Promise.resolve(shardServer.counts(b)),
     };
     if (clusterServices !== undefined) {
+      engine.remoteLinkCandidates = (space, embeddings, k) => remoteLinkCandidates(engine, this.query!, clusterServices.replication, space, embeddings, k);
       for (const [op, handler] of Object.entries(this.handlers)) clusterServices.rpc.handle(`op.${op}`, (body) => handler(body as Body));
     }
   }
@@ -148,38 +147,22 @@ export class NodeService {
     return cluster.router.call<T>(owner, `op.${op}`, body, request?.headers ?? {});
   }
 
-  /** Groups the shards of a space by the node that serves them. */
-  private shardGroups(definition: SpaceDefinition, request: RequestOptions | undefined): Map<number[], number> {
-    const byNode = new Map<string, number[]>();
-    for (let shard = 0; shard < definition.shards; shard++) {
-      const replication = this.replication;
-      const node =
-        replication === undefined
-          ? this.nodeId
-          : request?.allowReplica === true && replication.canRead(definition.id, shard, true)
-            ? this.nodeId
-            : replication.assignment(definition.id, shard).primary;
-      byNode.set(node, [...(byNode.get(node) ?? []), shard]);
-    }
-    return new Map([...byNode.values()].map((shards) => [shards, shards[0]!]));
+  /** What distributed reads need of this request: replica preference, trace headers, the partition state. */
+  private gatherContext(request: RequestOptions | undefined): GatherContext {
+    return {
+      engine: this.engine,
+      query: this.query!,
+      partition: () => this.partitionReading(),
+      allowReplica: request?.allowReplica === true,
+      ...(request?.headers === undefined ? {} : { headers: request.headers }),
+    };
   }
 
-  /** Runs `op` once per group of shards (each on its server) and returns what each group answered. */
-  private async scatter<T>(definition: SpaceDefinition, op: string, body: Body, request: RequestOptions | undefined): Promise<{ results: T[]; failed: number; firstError: unknown }> {
-    const groups = [...this.shardGroups(definition, request).entries()];
-    const settled = await Promise.allSettled(groups.map(([shards, first]) => this.route<T>(definition.id, first, op, { ...body, shards }, request, false)));
-    const results: T[] = [];
-    let failed = 0;
-    let firstError: unknown;
-    for (const outcome of settled) {
-      if (outcome.status === 'fulfilled') results.push(outcome.value);
-      else {
-        failed++;
-        firstError ??= outcome.reason;
-      }
-    }
-    if (results.length === 0 && firstError !== undefined) throw firstError;
-    return { results, failed, firstError };
+  private partitionReading(): PartitionReading {
+    const membership = this.clusterServices?.membership;
+    if (membership === undefined) return CONNECTED;
+    const status = membership.partitionStatus();
+    return { state: status.state, reachableFraction: status.reachableFraction, partitioned: membership.health().partitioned };
   }
 
   /** The space's definition; in cluster mode a space another node created is fetched first. */
@@ -250,17 +233,6 @@ export class NodeService {
     this.replication?.assertPrimary(space, shard, consistency);
   }
 
-  private assertReadable(space: string, shard: number, allowReplica: boolean): void {
-    const replication = this.replication;
-    if (replication === undefined || replication.canRead(space, shard, allowReplica)) return;
-    replication.assertPrimary(space, shard);
-  }
-
-  private assertReadableAll(space: string, shards: readonly number[] | undefined, allowReplica: boolean): void {
-    const definition = this.engine.space(space).definition;
-    for (const shard of shards ?? Array.from({ length: definition.shards }, (_, i) => i)) this.assertReadable(space, shard, allowReplica);
-  }
-
   // ---- spaces -----------------------------------------------------------------------------
 
   async createSpace(id: string, dimension?: number | null, shards?: number | null): Promise<MemorySpace> {
@@ -287,9 +259,10 @@ export class NodeService {
 
   /** Memories in the space, counted by each shard's primary. */
   async memoryCount(space: MemorySpace): Promise<number> {
-    if (this.clusterServices === undefined) return space.counters.count;
-    const { results } = await this.scatter<number>(space.definition, 'counts', { space: space.id }, undefined);
-    return results.reduce((sum, n) => sum + n, 0);
+    if (this.query === undefined) return space.counters.count;
+    const shards = allShards(space.definition.shards);
+    const { answers } = await this.query.scatter<number>(space.id, 'counts', (group) => ({ space: space.id, shards: group }), scatterOptions({ allowReplica: false }, shards, this.query.settings.scatterDeadlineMs, true));
+    return answers.reduce((sum, answer) => sum + answer.value, 0);
   }
 
   /** Role, epoch and replica lag of each shard, as its primary reports them. */
@@ -299,8 +272,12 @@ export class NodeService {
       return Array.from({ length: space.definition.shards }, (_, shard) => ({ space: space.id, shard, role: 'primary', epoch: 0, epochNode: null, lastSeq: space.shardSeqs[shard]!, primary: this.nodeId, degraded: false, digest: null, replicas: [] }));
     }
     const out: UnitStatus[] = [];
-    for (const [shards, first] of this.shardGroups(space.definition, undefined)) {
-      const primary = cluster.replication.assignment(space.id, first).primary;
+    const byPrimary = new Map<string, number[]>();
+    for (const shard of allShards(space.definition.shards)) {
+      const primary = cluster.replication.assignment(space.id, shard).primary;
+      byPrimary.set(primary, [...(byPrimary.get(primary) ?? []), shard]);
+    }
+    for (const [primary, shards] of byPrimary) {
       try {
         const statuses = await cluster.router.call<UnitStatus[]>(() => primary, 'repl.status', { space: space.id });
         out.push(...statuses.filter((s) => shards.includes(s.shard)));
@@ -325,36 +302,49 @@ export class NodeService {
     return encoded === null ? null : decodeEmbedding(Buffer.from(encoded, 'base64'));
   }
 
-  async memories(space: string, first: number, afterId: string | null, request?: RequestOptions): Promise<MemoryPage> {
+  async memories(space: string, first: number, afterId: string | null, request?: RequestOptions): Promise<GatheredPage> {
     const definition = await this.definition(space);
-    if (this.clusterServices === undefined) return this.engine.listMemories(space, first, afterId);
-    const { results, failed, firstError } = await this.scatter<MemoryPage>(definition, 'memories', { space, first, after: afterId, allowReplica: request?.allowReplica === true }, request);
-    // A page must not silently skip shards: without every shard the order would be wrong.
-    if (failed > 0) throw firstError;
-    const records = results.flatMap((page) => page.records).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const shards = allShards(definition.shards);
+    if (this.query === undefined) return { ...(await this.engine.listMemories(space, first, afterId)), coverage: coverageOf(shards.length, [], false) };
+    const ctx = this.gatherContext(request);
+    const deadline = definition.shards === 1 ? this.query.settings.partitionDeadlineMs : this.query.settings.scatterDeadlineMs;
+    const gathered = await this.query.scatter<MemoryPage>(space, 'memories', (group, replica) => ({ space, first, after: afterId, shards: group, allowReplica: replica }), scatterOptions(ctx, shards, deadline));
+    const coverage = coverageOf(shards.length, gathered.missing, false);
+    requireAnswers(coverage, gathered.firstError);
+    // The pages of the shards that answered: a missing shard's memories are absent, and the page says so.
+    const pages = gathered.answers.map((answer) => answer.value);
+    const records = pages.flatMap((page) => page.records).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return {
       records: records.slice(0, first),
-      hasNextPage: records.length > first || results.some((page) => page.hasNextPage),
-      totalCount: results.reduce((sum, page) => sum + page.totalCount, 0),
+      hasNextPage: records.length > first || pages.some((page) => page.hasNextPage),
+      totalCount: pages.reduce((sum, page) => sum + page.totalCount, 0),
+      coverage,
     };
   }
 
-  async recall(space: string, cue: CueInput, options: RecallOptionsInput | null | undefined, request?: RequestOptions): Promise<RecallOutcome> {
+  async recall(space: string, cue: CueInput, options: RecallOptionsInput | null | undefined, request?: RequestOptions): Promise<GatheredRecall> {
     const definition = await this.definition(space);
-    const started = performance.now();
-    const body = { space, cue, options: options ?? {}, allowReplica: request?.allowReplica === true };
-    const outcome = this.clusterServices === undefined ? await this.engine.recall(space, cue, options ?? {}) : mergeRecalls(await this.scatter<RecallOutcome>(definition, 'recall', body, request), options?.maxResults ?? this.engine.settings.defaultMaxResults, started, this.engine);
+    const outcome =
+      this.query === undefined
+        ? penalised(await this.engine.recall(space, cue, options ?? {}), coverageOf(definition.shards, [], false), CONNECTED)
+        : await gatherRecall(this.gatherContext(request), definition, cue, options ?? {});
     this.metrics.recallDuration.observe({ mode: outcome.metadata.mode }, outcome.metadata.elapsedMs / 1000);
     return outcome;
   }
 
-  async recognize(space: string, cue: CueInput, threshold: number | null | undefined, request?: RequestOptions): Promise<RecognitionOutcome> {
+  async recognize(space: string, cue: CueInput, threshold: number | null | undefined, request?: RequestOptions): Promise<GatheredRecognition> {
     const definition = await this.definition(space);
-    if (this.clusterServices === undefined) return this.engine.recognize(space, cue, threshold);
-    const { results } = await this.scatter<RecognitionOutcome>(definition, 'recognize', { space, cue, threshold: threshold ?? null, allowReplica: request?.allowReplica === true }, request);
-    const similar = results.flatMap((r) => r.similar).sort((a, b) => b.score - a.score).slice(0, 5);
-    const best = results.filter((r) => r.similar.length > 0).sort((a, b) => b.similar[0]!.score - a.similar[0]!.score)[0];
-    return best === undefined ? { recognized: false, confidence: { point: 0, lower: 0, upper: 0 }, similar: [] } : { ...best, recognized: results.some((r) => r.recognized), similar };
+    const minimum = validateUnit('threshold', threshold ?? 0.8);
+    if (this.query === undefined) return { ...(await this.engine.recognize(space, cue, minimum)), coverage: coverageOf(definition.shards, [], false) };
+    const recalled = await gatherRecall({ ...this.gatherContext(request), touch: false }, definition, cue, { mode: 'SIMILARITY', maxResults: 5 });
+    const best = recalled.memories[0];
+    return {
+      recognized: best !== undefined && (best.similarity ?? 0) >= minimum,
+      // The best match's interval (partition rule applied), lowered by the partial-answer penalty too.
+      confidence: best === undefined ? { point: 0, lower: 0, upper: 0 } : scaleInterval(best.confidence, 1 - recalled.penalty.missingPenalty),
+      similar: recalled.memories,
+      coverage: recalled.coverage,
+    };
   }
 
   // ---- writes -----------------------------------------------------------------------------
@@ -386,18 +376,24 @@ export class NodeService {
     return this.route(space, shardOf(id, definition.shards), 'forget', { space, id, mode, writeId: randomUUID() }, request, true);
   }
 
-  async consolidate(space: string, request?: RequestOptions): Promise<ConsolidationOutcome> {
+  async consolidate(space: string, request?: RequestOptions): Promise<GatheredConsolidation> {
     const definition = await this.definition(space);
-    if (this.clusterServices === undefined) return this.engine.consolidate(space);
+    const shards = allShards(definition.shards);
+    if (this.query === undefined) return { ...(await this.engine.consolidate(space)), coverage: coverageOf(shards.length, [], false) };
     const started = performance.now();
-    const groups = [...this.shardGroups(definition, undefined).entries()];
-    const outcomes = await Promise.all(groups.map(([shards, first]) => this.route<ConsolidationOutcome>(space, first, 'consolidate', { space, shards }, request, true)));
+    // A write on each shard's primary: no hedge, no replica.
+    const options = { ...scatterOptions({ allowReplica: false, ...(request?.headers === undefined ? {} : { headers: request.headers }) }, shards, this.query.settings.consolidationDeadlineMs, true), primariesOnly: true };
+    const gathered = await this.query.scatter<ConsolidationOutcome>(space, 'consolidate', (group) => ({ space, shards: group }), options);
+    const coverage = coverageOf(shards.length, gathered.missing, false);
+    requireAnswers(coverage, gathered.firstError);
+    const outcomes = gathered.answers.map((answer) => answer.value);
     return {
       patterns: outcomes.flatMap((o) => o.patterns),
       episodesConsidered: outcomes.reduce((sum, o) => sum + o.episodesConsidered, 0),
       patternsCreated: outcomes.reduce((sum, o) => sum + o.patternsCreated, 0),
       patternsUpdated: outcomes.reduce((sum, o) => sum + o.patternsUpdated, 0),
       elapsedMs: performance.now() - started,
+      coverage,
     };
   }
 
@@ -416,54 +412,6 @@ export class NodeService {
   }
 
   // ---- local handlers (this node as owner) --------------------------------------------------
-
-  private async localMemory(b: Body): Promise<MemoryRecord | null> {
-    const space = String(b['space']);
-    const id = String(b['id']);
-    this.assertReadable(space, this.engine.space(space).shardOf(id), b['allowReplica'] === true);
-    return this.engine.getMemory(space, id);
-  }
-
-  private async localEmbedding(b: Body): Promise<string | null> {
-    const space = String(b['space']);
-    const id = String(b['id']);
-    this.assertReadable(space, this.engine.space(space).shardOf(id), b['allowReplica'] === true);
-    const embedding = await this.engine.getEmbedding(space, id);
-    return embedding === null ? null : encodeEmbedding(embedding).toString('base64');
-  }
-
-  private localMemories(b: Body): Promise<MemoryPage> {
-    const space = String(b['space']);
-    const shards = b['shards'] as number[] | undefined;
-    this.assertReadableAll(space, shards, b['allowReplica'] === true);
-    return this.engine.listMemories(space, b['first'] as number, (b['after'] as string | null) ?? null, shards);
-  }
-
-  private async localRecall(b: Body): Promise<RecallOutcome> {
-    const space = String(b['space']);
-    const shards = b['shards'] as number[] | undefined;
-    this.assertReadableAll(space, shards, b['allowReplica'] === true);
-    const outcome = await this.engine.recall(space, b['cue'] as CueInput, (b['options'] as RecallOptionsInput) ?? {});
-    // An answer from a primary without its lease may miss writes acknowledged elsewhere: it is not presented as whole.
-    const served = shards ?? Array.from({ length: this.engine.space(space).definition.shards }, (_, i) => i);
-    const partial = outcome.partial || (this.replication !== undefined && served.some((shard) => !this.replication!.answersAsCurrent(space, shard)));
-    const memories = shards === undefined ? outcome.memories : this.inShards(space, shards, outcome.memories);
-    return { ...outcome, memories, partial };
-  }
-
-  private async localRecognize(b: Body): Promise<RecognitionOutcome> {
-    const space = String(b['space']);
-    const shards = b['shards'] as number[] | undefined;
-    this.assertReadableAll(space, shards, b['allowReplica'] === true);
-    const outcome = await this.engine.recognize(space, b['cue'] as CueInput, b['threshold'] as number | null);
-    return shards === undefined ? outcome : { ...outcome, similar: this.inShards(space, shards, outcome.similar) };
-  }
-
-  private inShards(space: string, shards: readonly number[], memories: RecalledMemory[]): RecalledMemory[] {
-    const definition = this.engine.space(space);
-    if (shards.length === definition.definition.shards) return memories;
-    return memories.filter((m) => shards.includes(definition.shardOf(m.record.id)));
-  }
 
   private async localStore(b: Body, field: 'memory' | 'episode'): Promise<StoreOutcome> {
     const space = String(b['space']);
@@ -522,21 +470,30 @@ export class NodeService {
     return merged;
   }
 
-  private localCounts(b: Body): number {
-    const space = this.engine.space(String(b['space']));
-    const shards = (b['shards'] as number[] | undefined) ?? [0];
-    for (const shard of shards) this.assertReadable(space.id, shard, false);
-    return shards.reduce((sum, shard) => sum + (space.shardCounts[shard] ?? 0), 0);
-  }
-
   // ---- cluster ----------------------------------------------------------------------------
 
   cluster(): ClusterHealthView {
     return clusterHealthView(this.nodeId, this.config, this.clusterServices?.membership, this.replication?.placement.version ?? null);
   }
 
+  /** The partition state the node's reads are penalised by. */
+  partition(): PartitionReading {
+    return this.partitionReading();
+  }
+
   /** Fails fast while a cluster node has not settled into its roles. */
   assertServing(): void {
     if (this.replication !== undefined && !this.replication.ready()) throw new UnavailableError('The node is joining the cluster', 500);
   }
+}
+
+const silentObserver: QueryObserver = {
+  onGathered: () => undefined,
+  onSubRequest: () => undefined,
+  span: (_name, _attributes, work) => work(),
+};
+
+function stringIds(value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new BadInputError('ids must be a list of strings');
+  return value;
 }

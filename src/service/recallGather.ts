@@ -1,8 +1,74 @@
-// Gathering the recalls of a space's shards, each answered by the node that serves them,
-// into one answer: the best `maxResults` of the union, with the metadata summed.
+// Gathering reads of a space whose shards several nodes serve, into one answer with its
+// coverage: the shards asked, those that answered, and the confidence rules for what was
+// missed (cluster/query/readPenalty.ts). A recall that only needs each shard's own best
+// (SIMILARITY without text, or a single-shard space) is one round: every shard server
+// recalls over its shards and the best `maxResults` of the union are kept. Every other
+// recall runs here over the gathered source (cluster/query/remoteRecallSource.ts), so
+// seeds, spreading and ranking see the whole space as one shard would.
 
+import type { DistributedQuery } from '../../cluster/query/distributedQuery.js';
+import type { GatherOutcome } from '../../cluster/query/gatherer.js';
+import { allShards } from '../../cluster/query/queryPlanner.js';
+import { overallFactor, readPenalty, scaleInterval, type PartitionReading, type ReadPenalty } from '../../cluster/query/readPenalty.js';
+import { RemoteRecallSource } from '../../cluster/query/remoteRecallSource.js';
+import type { MessageHeaders } from '../../cluster/transport/transport.js';
+import { overallInterval } from '../engine/confidence.js';
 import type { Engine } from '../engine/engine.js';
-import { rescoreGathered, type RecalledMemory, type RecallOutcome } from '../engine/recall.js';
+import { shardOf } from '../engine/memorySpace.js';
+import { rescoreGathered, type CueInput, type RecalledMemory, type RecallOptionsInput, type RecallOutcome } from '../engine/recall.js';
+import type { SpaceDefinition } from '../engine/types.js';
+import { UnavailableError } from '../errors.js';
+import { embeddingToWire } from './shardReads.js';
+
+/** Which shards a read covered. */
+export interface Coverage {
+  /** True when a shard is missing, or a shard was answered by a copy that may miss acknowledged writes. */
+  partial: boolean;
+  missingShards: number[];
+  shardsAsked: number;
+  shardsAnswered: number;
+}
+
+export interface GatheredRecall extends RecallOutcome {
+  coverage: Coverage;
+  penalty: ReadPenalty;
+}
+
+export interface GatherContext {
+  engine: Engine;
+  query: DistributedQuery;
+  partition: () => PartitionReading;
+  allowReplica: boolean;
+  headers?: MessageHeaders;
+  /** Record the recalled memories as accessed (default true; recognition does not). */
+  touch?: boolean;
+}
+
+export function coverageOf(asked: number, missing: readonly number[], stale: boolean): Coverage {
+  return { partial: missing.length > 0 || stale, missingShards: [...missing].sort((a, b) => a - b), shardsAsked: asked, shardsAnswered: asked - missing.length };
+}
+
+export const CONNECTED: PartitionReading = { state: 'CONNECTED', reachableFraction: 1, partitioned: false };
+
+/** Fails when no shard answered: an empty answer would read as "nothing matches". */
+export function requireAnswers(coverage: Coverage, firstError: unknown): void {
+  if (coverage.shardsAnswered > 0 || coverage.shardsAsked === 0) return;
+  if (firstError instanceof UnavailableError) throw firstError;
+  throw new UnavailableError('No copy of any shard of this memory space answered in time; try again', 1000, { cause: firstError, details: { missingShards: coverage.missingShards } });
+}
+
+/** The two confidence rules, on the answer's interval and (partition rule only) each memory's. */
+export function penalised(outcome: RecallOutcome, coverage: Coverage, partition: PartitionReading): GatheredRecall {
+  const penalty = readPenalty(coverage.missingShards.length, coverage.shardsAsked, partition);
+  return {
+    ...outcome,
+    partial: coverage.partial,
+    memories: outcome.memories.map((m) => ({ ...m, confidence: scaleInterval(m.confidence, penalty.partitionFactor) })),
+    confidence: scaleInterval(outcome.confidence, overallFactor(penalty)),
+    coverage,
+    penalty,
+  };
+}
 
 /** One copy per memory: shard groups do not overlap, so a repeat is the same record. */
 function distinct(memories: readonly RecalledMemory[]): RecalledMemory[] {
@@ -10,26 +76,84 @@ function distinct(memories: readonly RecalledMemory[]): RecalledMemory[] {
   return memories.filter((m) => !seen.has(m.record.id) && seen.add(m.record.id));
 }
 
-/** Gathers per-shard recalls: the best `maxResults` by score, scored again over their union, metadata summed. */
-export function mergeRecalls(gathered: { results: RecallOutcome[]; failed: number }, maxResults: number, startedMs: number, engine: Engine): RecallOutcome {
-  const { results, failed } = gathered;
-  if (results.length === 1 && failed === 0) return results[0]!;
-  const mode = results[0]!.metadata.mode;
+/** Joins one-round recalls: the best `maxResults` of the union, scored again over it. */
+export function mergeRecalls(results: readonly RecallOutcome[], maxResults: number, startedMs: number, engine: Engine): RecallOutcome {
+  const mode = results[0]?.metadata.mode ?? 'SIMILARITY';
   const memories = rescoreGathered(mode, distinct(results.flatMap((r) => r.memories)), engine.now(), engine.settings)
     .sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1))
     .slice(0, maxResults);
-  const best = results.reduce((a, b) => (b.confidence.point > a.confidence.point ? b : a));
   return {
     memories,
-    confidence: best.confidence,
-    partial: failed > 0 || results.some((r) => r.partial),
+    confidence: overallInterval(memories.map((m) => m.confidence)),
+    partial: results.some((r) => r.partial),
     metadata: {
-      ...best.metadata,
+      mode,
       activatedCount: results.reduce((sum, r) => sum + r.metadata.activatedCount, 0),
       candidateCount: results.reduce((sum, r) => sum + r.metadata.candidateCount, 0),
-      depthReached: Math.max(...results.map((r) => r.metadata.depthReached)),
+      depthReached: Math.max(0, ...results.map((r) => r.metadata.depthReached)),
       truncated: results.some((r) => r.metadata.truncated),
       elapsedMs: performance.now() - startedMs,
     },
   };
 }
+
+/** Whether each shard's own best suffices: no spreading, and no lexical score (its document frequency is the whole space's). */
+export function oneRound(definition: SpaceDefinition, cue: CueInput, options: RecallOptionsInput): boolean {
+  if (definition.shards === 1) return true;
+  return (options.mode ?? 'HYBRID') === 'SIMILARITY' && (cue.text == null || cue.text.trim() === '');
+}
+
+export function deadlineFor(definition: SpaceDefinition, query: DistributedQuery): number {
+  return definition.shards === 1 ? query.settings.partitionDeadlineMs : query.settings.scatterDeadlineMs;
+}
+
+/** A recall of the whole space, gathered from its shards' servers; accesses are recorded on the owners. */
+export async function gatherRecall(ctx: GatherContext, definition: SpaceDefinition, cue: CueInput, options: RecallOptionsInput): Promise<GatheredRecall> {
+  const started = performance.now();
+  const { engine, query } = ctx;
+  const shards = allShards(definition.shards);
+  let outcome: RecallOutcome;
+  let coverage: Coverage;
+  if (oneRound(definition, cue, options)) {
+    const gathered = await query.scatter<RecallOutcome>(definition.id, 'recall', (group, replica) => ({ space: definition.id, cue, options, shards: group, allowReplica: replica }), scatterOptions(ctx, shards, deadlineFor(definition, query)));
+    outcome = mergeRecalls(gathered.answers.map((a) => a.value), options.maxResults ?? engine.settings.defaultMaxResults, started, engine);
+    coverage = coverageOf(shards.length, gathered.missing, outcome.partial);
+    requireAnswers(coverage, gathered.firstError);
+  } else {
+    const clock = query.clock;
+    const source = new RemoteRecallSource(query, {
+      definition,
+      shardOf: (id) => shardOf(id, definition.shards),
+      allowReplica: ctx.allowReplica,
+      ...(ctx.headers === undefined ? {} : { headers: ctx.headers }),
+      deadlineAtMs: clock.nowMs() + query.settings.scatterDeadlineMs,
+      clock,
+      encode: embeddingToWire,
+    });
+    outcome = await engine.recallFrom(source, cue, options);
+    coverage = coverageOf(shards.length, [...source.missing], source.stale);
+    requireAnswers(coverage, source.firstError);
+  }
+  if (ctx.touch !== false) touchOwners(ctx, definition, outcome.memories.map((m) => m.record.id));
+  return penalised(outcome, coverage, ctx.partition());
+}
+
+export function scatterOptions(ctx: Pick<GatherContext, 'allowReplica' | 'headers'>, shards: readonly number[], deadlineMs: number, noHedge = false) {
+  return { shards, allowReplica: ctx.allowReplica, ...(ctx.headers === undefined ? {} : { headers: ctx.headers }), deadlineMs, ...(noHedge ? { noHedge } : {}) };
+}
+
+/** Recalled memories count as accessed; each shard's primary writes its own (best effort). */
+function touchOwners(ctx: GatherContext, definition: SpaceDefinition, ids: readonly string[]): void {
+  if (ids.length === 0) return;
+  const byShard = new Map<number, string[]>();
+  for (const id of ids) {
+    const shard = shardOf(id, definition.shards);
+    byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
+  }
+  // Primaries only: a replica's access statistics would be dropped.
+  void ctx.query
+    .scatter(definition.id, 'touch', (group) => ({ space: definition.id, ids: group.flatMap((shard) => byShard.get(shard) ?? []) }), { shards: [...byShard.keys()], allowReplica: false, deadlineMs: ctx.query.settings.partitionDeadlineMs, noHedge: true, primariesOnly: true })
+    .catch(() => undefined);
+}
+
+export type { GatherOutcome };

@@ -134,10 +134,12 @@ describe('ranking properties', () => {
 
 /** A recall context over in-memory records: summaries may be missing or stale, as in a live space. */
 function stubContext(records: Map<string, MemoryRecord>, summaries: Map<string, RankSummary>): RecallContext {
-  const reader = { records: async (ids: readonly string[]) => new Map(ids.filter((id) => records.has(id)).map((id) => [id, records.get(id)!] as const)) };
+  const source = {
+    records: async (ids: readonly string[]) => new Map(ids.filter((id) => records.has(id)).map((id) => [id, records.get(id)!] as const)),
+    summary: (id: string) => summaries.get(id),
+  };
   return {
-    space: { summaries } as never,
-    reader: reader as never,
+    source: source as never,
     settings: { ...defaultEngineSettings, hybridRankConstant: 2 },
     limits: defaultLimitSettings,
     nowMs: NOW,

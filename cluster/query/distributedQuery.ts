@@ -1,0 +1,90 @@
+// The shell of distributed reads: plans the copies of each shard (queryPlanner.ts), runs
+// the gatherer over the router's single attempts, tells a refusal that every copy would
+// repeat (bad input) from one that another copy may not (no responders, not the primary,
+// unavailable), and reports every sub-request to the observer (spans, metrics).
+
+import type { NodeClock } from '../clock.js';
+import type { Router } from '../routing/router.js';
+import { NotPrimaryError, RemoteError } from '../routing/rpc.js';
+import type { MessageHeaders } from '../transport/transport.js';
+import { Gatherer, type FailureKind, type GatherOutcome, type SubOutcome } from './gatherer.js';
+import { LatencyTracker } from './latencyTracker.js';
+import { planRoutes, type PlacementView } from './queryPlanner.js';
+import type { QuerySettings } from './querySettings.js';
+
+export interface QueryObserver {
+  /** A scatter of `op` over `shards` shards finished. */
+  onGathered(op: string, outcome: GatherOutcome<unknown>): void;
+  /** One sub-request settled. */
+  onSubRequest(op: string, outcome: SubOutcome): void;
+  /** Runs `work` as a child span of the current trace; a rejection marks it an error. */
+  span<T>(name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T>;
+}
+
+export interface ScatterOptions {
+  /** The shards asked; every shard of the space when omitted. */
+  shards: readonly number[];
+  /** The client allows replica reads: this node's current copy is asked first. */
+  allowReplica: boolean;
+  headers?: MessageHeaders;
+  deadlineMs: number;
+  noHedge?: boolean;
+  /** Only each shard's primary is asked (writes, access statistics). */
+  primariesOnly?: boolean;
+}
+
+type Body = Record<string, unknown>;
+
+export class DistributedQuery {
+  private readonly gatherer: Gatherer;
+  readonly latency: LatencyTracker;
+
+  constructor(
+    private readonly router: Router,
+    private readonly self: string,
+    private readonly placement: PlacementView | undefined,
+    readonly settings: QuerySettings,
+    private readonly observer: QueryObserver,
+    readonly clock: NodeClock = router.clock,
+  ) {
+    this.latency = new LatencyTracker(settings);
+    this.gatherer = new Gatherer(clock, this.latency);
+  }
+
+  /**
+   * Runs `op` on a copy of every shard in `options.shards`, one sub-request per node, the
+   * body built for each (its shards, and whether it goes to a replica). Resolves with the
+   * answers and the shards no copy answered; rejects only when a copy refused the request
+   * itself (bad input).
+   */
+  scatter<T>(space: string, op: string, body: (shards: readonly number[], replica: boolean) => Body, options: ScatterOptions): Promise<GatherOutcome<T>> {
+    const planned = planRoutes(space, options.shards, this.self, this.placement, options.allowReplica);
+    const routes = options.primariesOnly === true ? planned.map((route) => ({ shard: route.shard, candidates: route.candidates.slice(0, 1) })) : planned;
+    const primaries = new Map(routes.map((route) => [route.shard, this.placement?.assignment(space, route.shard).primary ?? this.self]));
+    return this.observer.span(`query.scatter ${op}`, { 'engram.space': space, 'engram.shards': options.shards.length }, async () => {
+      const outcome = await this.gatherer.gather<T>(routes, {
+        op,
+        deadlineMs: options.deadlineMs,
+        ...(options.noHedge === true ? { noHedge: true } : {}),
+        classify,
+        call: (request) => {
+          // A copy other than the primary is asked as a replica, so it answers while current.
+          const replica = options.allowReplica || request.shards.some((shard) => primaries.get(shard) !== request.node);
+          const attributes = { 'engram.node': request.node, 'engram.shard': request.shards.join(','), 'engram.hedge': request.hedge, 'engram.replica': replica };
+          return this.observer.span(`query.sub ${op}`, attributes, () => this.router.callOnce<T>(request.node, `op.${op}`, body(request.shards, replica), options.headers ?? {}, request.timeoutMs));
+        },
+        onSettled: (settled) => this.observer.onSubRequest(op, settled),
+      });
+      this.observer.onGathered(op, outcome as GatherOutcome<unknown>);
+      return outcome;
+    });
+  }
+}
+
+/** What a failed sub-request means: only bad input is every copy's answer. */
+export function classify(error: unknown): FailureKind {
+  if (error instanceof NotPrimaryError) return error.primary === null ? { kind: 'next' } : { kind: 'redirect', node: error.primary };
+  const code = error instanceof RemoteError ? error.code : (error as { code?: unknown } | null)?.code;
+  if (code === 'BAD_USER_INPUT') return { kind: 'fatal' };
+  return { kind: 'next' };
+}

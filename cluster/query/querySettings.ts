@@ -1,0 +1,66 @@
+// Settings of distributed reads (cluster/query): the deadlines of one-partition and
+// many-partition requests, hedging, and the bounds of the latency samples hedging learns
+// from. Kept apart from the gatherer so the config module can name them without loading it.
+
+export interface QuerySettings {
+  /**
+   * Deadline of a request that one partition answers: a read of a single-shard space.
+   * Default 500 ms (Engram 009: 500 ms for one partition). Past it, shards that have not
+   * answered are missing; a recall that nothing answered fails UNAVAILABLE.
+   */
+  partitionDeadlineMs: number;
+  /**
+   * Deadline of a request scattered over several partitions, from the first sub-request
+   * to the last answer taken. Default 5000 ms (Engram 009: 5 s for many partitions).
+   */
+  scatterDeadlineMs: number;
+  /**
+   * Deadline of a consolidation, which clusters every episode of a space and writes
+   * patterns. Default 60,000 ms: 50,000 episodes (the run's bound) take seconds to gather
+   * and cluster, and a consolidation is a background job, not an interactive read.
+   */
+  consolidationDeadlineMs: number;
+  /**
+   * Latency quantile of recent sub-requests after which a second copy is asked (a hedge).
+   * Default 0.95: at most about one request in twenty is hedged, so hedging adds about 5%
+   * load while one slow node no longer sets the tail (Dean and Barroso, The Tail at Scale).
+   */
+  hedgeQuantile: number;
+  /** Shortest hedge delay. Default 2 ms: below a NATS round trip on one machine, a hedge would only double the load. */
+  hedgeMinMs: number;
+  /** Longest hedge delay. Default 100 ms: a fifth of the one-partition deadline, so a hedge still has time to answer. */
+  hedgeMaxMs: number;
+  /** Hedge delay before enough latencies are known. Default 50 ms: well above a healthy sub-request (1-10 ms here). */
+  hedgeInitialMs: number;
+  /** Latencies kept per operation for the quantile. Default 512: a few seconds of traffic, 4 KiB each. */
+  latencySamples: number;
+  /** Samples needed before the quantile is trusted. Default 32. */
+  latencySamplesMin: number;
+  /** Most ids in one read sent to one node. Default 512: a reply of records stays well under NATS's 1 MiB payload. */
+  readBatchIds: number;
+}
+
+export const defaultQuerySettings: QuerySettings = {
+  partitionDeadlineMs: 500,
+  scatterDeadlineMs: 5000,
+  consolidationDeadlineMs: 60_000,
+  hedgeQuantile: 0.95,
+  hedgeMinMs: 2,
+  hedgeMaxMs: 100,
+  hedgeInitialMs: 50,
+  latencySamples: 512,
+  latencySamplesMin: 32,
+  readBatchIds: 512,
+};
+
+/** Checks relations between the fields; throws with the rule that is broken. */
+export function validateQuerySettings(settings: QuerySettings): void {
+  if (settings.partitionDeadlineMs < 1 || settings.scatterDeadlineMs < settings.partitionDeadlineMs) throw new Error('query deadlines must satisfy 1 <= partitionDeadlineMs <= scatterDeadlineMs');
+  if (settings.consolidationDeadlineMs < settings.scatterDeadlineMs) throw new Error('consolidationDeadlineMs must be at least scatterDeadlineMs');
+  if (!(settings.hedgeQuantile > 0 && settings.hedgeQuantile < 1)) throw new Error('hedgeQuantile must be in (0, 1)');
+  if (settings.hedgeMinMs < 0 || settings.hedgeMaxMs < settings.hedgeMinMs || settings.hedgeMaxMs >= settings.partitionDeadlineMs) {
+    throw new Error('hedge delays must satisfy 0 <= hedgeMinMs <= hedgeMaxMs < partitionDeadlineMs');
+  }
+  if (settings.latencySamplesMin < 1 || settings.latencySamples < settings.latencySamplesMin) throw new Error('latency samples must satisfy 1 <= latencySamplesMin <= latencySamples');
+  if (settings.readBatchIds < 1) throw new Error('readBatchIds must be at least 1');
+}

@@ -1,0 +1,152 @@
+// What recall reads, as one interface: the ANN search by id, the lexical, tag and time
+// indexes, records, adjacency, similarities to the cue and rank summaries. A single space
+// on this node answers from its index and store (LocalRecallSource); a space whose shards
+// live on several nodes answers through cluster/query, which scatters each read to the
+// shards' servers and gathers the union. Recall runs the same code over either, so a
+// sharded space ranks, seeds and spreads exactly as one shard holding the same memories.
+
+import type { MemorySpace } from './memorySpace.js';
+import type { SpaceReader } from './spaceReader.js';
+import type { Association, MemoryRecord, RankSummary } from './types.js';
+import { cosineSimilarity } from './vectorMath.js';
+
+export interface SourceHit {
+  id: string;
+  similarity: number;
+}
+
+export interface RecallSource {
+  readonly spaceId: string;
+  readonly dimension: number;
+  /** Memories in the space, for the lexical score's document frequency. */
+  count(): Promise<number>;
+  /** The `k` nearest memories to `embedding`, best first. */
+  search(embedding: Float32Array, k: number): Promise<SourceHit[]>;
+  postings(term: string): Promise<Map<string, number>>;
+  tagged(tag: string): Promise<string[]>;
+  inTimeRange(fromMs: number, toMs: number): Promise<string[]>;
+  records(ids: readonly string[]): Promise<Map<string, MemoryRecord>>;
+  /** The strongest `limit` associations of each id, strongest first. */
+  adjacencyOf(ids: readonly string[], limit: number): Promise<Map<string, readonly Association[]>>;
+  /** Cosine similarity (at least 0) of each id's embedding to `embedding`; ids without one are absent. */
+  similarities(ids: readonly string[], embedding: Float32Array): Promise<Map<string, number>>;
+  /** In-memory rank summary, when one is known; ranking reads the record otherwise. */
+  summary(id: string): RankSummary | undefined;
+}
+
+export class LocalRecallSource implements RecallSource {
+  constructor(
+    private readonly space: MemorySpace,
+    private readonly reader: SpaceReader,
+  ) {}
+
+  get spaceId(): string {
+    return this.space.id;
+  }
+
+  get dimension(): number {
+    return this.space.definition.dimension;
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(this.space.counters.count);
+  }
+
+  async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
+    const out: SourceHit[] = [];
+    for (const hit of await this.space.index.search(embedding, k)) {
+      const id = this.space.labels.get(hit.label);
+      if (id !== undefined) out.push({ id, similarity: hit.similarity });
+    }
+    return out;
+  }
+
+  postings(term: string): Promise<Map<string, number>> {
+    return this.reader.postings(term);
+  }
+
+  tagged(tag: string): Promise<string[]> {
+    return this.reader.tagged(tag);
+  }
+
+  inTimeRange(fromMs: number, toMs: number): Promise<string[]> {
+    return this.reader.inTimeRange(fromMs, toMs);
+  }
+
+  records(ids: readonly string[]): Promise<Map<string, MemoryRecord>> {
+    return this.reader.records(ids);
+  }
+
+  adjacencyOf(ids: readonly string[], limit: number): Promise<Map<string, readonly Association[]>> {
+    return this.reader.adjacencyOf(ids, limit);
+  }
+
+  async similarities(ids: readonly string[], embedding: Float32Array): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const [id, stored] of await this.reader.embeddings(ids)) out.set(id, Math.max(0, cosineSimilarity(embedding, stored)));
+    return out;
+  }
+
+  summary(id: string): RankSummary | undefined {
+    return this.space.summaries.get(id);
+  }
+}
+
+/**
+ * A source limited to some shards of a space: what a shard's server answers for them in a
+ * scatter. Its copy may hold other shards too (replicas), so searches ask for `oversample`
+ * times as many neighbours and keep those in scope; id reads pass through, since the
+ * gatherer only sends ids of the shards asked.
+ */
+export class ScopedRecallSource implements RecallSource {
+  constructor(
+    private readonly inner: RecallSource,
+    private readonly inScope: (id: string) => boolean,
+    private readonly oversample: number,
+  ) {}
+
+  get spaceId(): string {
+    return this.inner.spaceId;
+  }
+
+  get dimension(): number {
+    return this.inner.dimension;
+  }
+
+  count(): Promise<number> {
+    return this.inner.count();
+  }
+
+  async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
+    const hits = await this.inner.search(embedding, this.oversample === 1 ? k : Math.ceil(k * this.oversample));
+    return this.oversample === 1 ? hits.filter((hit) => this.inScope(hit.id)) : hits.filter((hit) => this.inScope(hit.id)).slice(0, k);
+  }
+
+  async postings(term: string): Promise<Map<string, number>> {
+    return new Map([...(await this.inner.postings(term))].filter(([id]) => this.inScope(id)));
+  }
+
+  async tagged(tag: string): Promise<string[]> {
+    return (await this.inner.tagged(tag)).filter(this.inScope);
+  }
+
+  async inTimeRange(fromMs: number, toMs: number): Promise<string[]> {
+    return (await this.inner.inTimeRange(fromMs, toMs)).filter(this.inScope);
+  }
+
+  records(ids: readonly string[]): Promise<Map<string, MemoryRecord>> {
+    return this.inner.records(ids);
+  }
+
+  adjacencyOf(ids: readonly string[], limit: number): Promise<Map<string, readonly Association[]>> {
+    return this.inner.adjacencyOf(ids, limit);
+  }
+
+  similarities(ids: readonly string[], embedding: Float32Array): Promise<Map<string, number>> {
+    return this.inner.similarities(ids, embedding);
+  }
+
+  summary(id: string): RankSummary | undefined {
+    return this.inner.summary(id);
+  }
+}

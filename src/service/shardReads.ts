@@ -1,0 +1,116 @@
+// The owner's side of a recall gathered across nodes (cluster/query/remoteRecallSource.ts):
+// each `op.read` asks this node, as the server of some shards of a space, for one kind of
+// read over those shards only: neighbours of an embedding, postings, tag or time index
+// entries, records, adjacency, similarities to the cue, or counts. Answers keep to the
+// shards asked, so a union over the shards' servers holds each memory once.
+
+import { ScopedRecallSource, type RecallSource } from '../engine/recallSource.js';
+import type { Engine } from '../engine/engine.js';
+import { decodeEmbedding, encodeEmbedding } from '../engine/recordCodec.js';
+import type { Association, MemoryRecord, RankSummary } from '../engine/types.js';
+import { BadInputError } from '../errors.js';
+
+export type ReadKind = 'count' | 'search' | 'searchMany' | 'postings' | 'tagged' | 'timeRange' | 'records' | 'adjacency' | 'similarities';
+
+export interface ReadBody {
+  space: string;
+  kind: ReadKind;
+  shards: number[];
+  allowReplica?: boolean;
+  embedding?: string;
+  embeddings?: string[];
+  k?: number;
+  term?: string;
+  tag?: string;
+  fromMs?: number;
+  toMs?: number;
+  ids?: string[];
+  limit?: number;
+}
+
+/** One neighbour: id, similarity, and its rank summary when the server has one. */
+export type WireHit = [string, number, RankSummary | null];
+
+export type ReadReply =
+  | { counts: Record<string, number> }
+  | { hits: WireHit[] }
+  | { hitLists: [string, number][][] }
+  | { postings: [string, number][] }
+  | { ids: string[] }
+  | { records: MemoryRecord[] }
+  | { adjacency: Record<string, Association[]> }
+  | { similarities: [string, number][] };
+
+/** Shards of `space` this node holds a copy of (every shard when it runs alone). */
+export type HeldShards = (space: string) => number;
+
+export function embeddingToWire(vector: Float32Array): string {
+  return encodeEmbedding(vector).toString('base64');
+}
+
+function stringList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new BadInputError(`read.${field} must be a list of strings`);
+  return value;
+}
+
+function numberField(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new BadInputError(`read.${field} must be a number`);
+  return value;
+}
+
+function vectorField(value: unknown, dimension: number): Float32Array {
+  if (typeof value !== 'string') throw new BadInputError('read.embedding must be base64');
+  const vector = decodeEmbedding(Buffer.from(value, 'base64'));
+  if (vector.length !== dimension) throw new BadInputError(`read.embedding has ${vector.length} dimensions; the space has ${dimension}`);
+  return vector;
+}
+
+/** Answers one read over `body.shards`; the caller has checked that this node may serve them. */
+export async function answerRead(engine: Engine, held: HeldShards, body: ReadBody): Promise<ReadReply> {
+  const space = engine.space(body.space);
+  const shards = new Set(body.shards);
+  const inScope = (id: string) => shards.has(space.shardOf(id));
+  // Searches over a copy holding more shards than asked keep fewer hits in scope: ask for more.
+  const oversample = Math.max(1, held(space.id) / Math.max(1, shards.size));
+  const source: RecallSource = new ScopedRecallSource(engine.localSource(space.id), inScope, oversample);
+  switch (body.kind) {
+    case 'count':
+      return { counts: Object.fromEntries([...shards].map((shard) => [String(shard), space.shardCounts[shard] ?? 0])) };
+    case 'search': {
+      const k = Math.min(numberField(body.k, 'k'), engine.settings.maxRecallCandidates);
+      const hits = await source.search(vectorField(body.embedding, space.definition.dimension), k);
+      return { hits: hits.map((hit) => [hit.id, hit.similarity, source.summary(hit.id) ?? null]) };
+    }
+    case 'searchMany': {
+      // Link candidates for a group of writes on another node: ids and similarities only.
+      const k = Math.min(numberField(body.k, 'k'), engine.settings.maxLinksPerMemory + 1);
+      const vectors = stringList(body.embeddings, 'embeddings').map((encoded) => vectorField(encoded, space.definition.dimension));
+      const lists = await Promise.all(vectors.map((vector) => source.search(vector, k)));
+      return { hitLists: lists.map((hits) => hits.map((hit): [string, number] => [hit.id, hit.similarity])) };
+    }
+    case 'postings':
+      if (typeof body.term !== 'string') throw new BadInputError('read.term must be a string');
+      return { postings: [...(await source.postings(body.term))] };
+    case 'tagged':
+      if (typeof body.tag !== 'string') throw new BadInputError('read.tag must be a string');
+      return { ids: await source.tagged(body.tag) };
+    case 'timeRange':
+      return { ids: await source.inTimeRange(numberField(body.fromMs, 'fromMs'), numberField(body.toMs, 'toMs')) };
+    case 'records': {
+      const ids = stringList(body.ids, 'ids').filter(inScope);
+      return { records: [...(await source.records(ids)).values()] };
+    }
+    case 'adjacency': {
+      const ids = stringList(body.ids, 'ids');
+      const limit = Math.min(numberField(body.limit, 'limit'), engine.settings.maxEdgesPerHop);
+      const adjacency = await source.adjacencyOf(ids, limit);
+      return { adjacency: Object.fromEntries([...adjacency].filter(([, edges]) => edges.length > 0).map(([id, edges]) => [id, [...edges]])) };
+    }
+    case 'similarities': {
+      const ids = stringList(body.ids, 'ids').filter(inScope);
+      return { similarities: [...(await source.similarities(ids, vectorField(body.embedding, space.definition.dimension)))] };
+    }
+    default:
+      throw new BadInputError(`Unknown read ${String(body.kind)}`);
+  }
+}

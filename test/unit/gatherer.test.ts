@@ -1,0 +1,150 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Gatherer, type FailureKind, type GatherOutcome, type ShardRoute, type SubRequest } from '../../cluster/query/gatherer.js';
+import { LatencyTracker } from '../../cluster/query/latencyTracker.js';
+import { defaultQuerySettings } from '../../cluster/query/querySettings.js';
+import { nodeClock } from '../../cluster/sim/simNode.js';
+import { SimNetwork } from '../../cluster/sim/simNetwork.js';
+
+/** How a node behaves in a test: answers after `ms`, fails after `ms`, or never answers. */
+type Behaviour = { answerMs: number } | { failMs: number; error?: unknown } | 'silent';
+
+class Redirect extends Error {
+  constructor(readonly node: string) {
+    super(`try ${node}`);
+  }
+}
+
+class BadInput extends Error {}
+
+function classify(error: unknown): FailureKind {
+  if (error instanceof Redirect) return { kind: 'redirect', node: error.node };
+  if (error instanceof BadInput) return { kind: 'fatal' };
+  return { kind: 'next' };
+}
+
+interface Run {
+  outcome: GatherOutcome<string> | undefined;
+  error: unknown;
+  finishedAtMs: number | undefined;
+  calls: SubRequest[];
+}
+
+async function gather(routes: ShardRoute[], behaviour: Record<string, Behaviour>, options: { deadlineMs?: number; noHedge?: boolean; tracker?: LatencyTracker } = {}): Promise<Run> {
+  const network = new SimNetwork({ seed: 1 });
+  const clock = nodeClock(network, 'coordinator');
+  const tracker = options.tracker ?? new LatencyTracker(defaultQuerySettings);
+  const gatherer = new Gatherer(clock, tracker);
+  const run: Run = { outcome: undefined, error: undefined, finishedAtMs: undefined, calls: [] };
+  const call = (request: SubRequest) => {
+    run.calls.push(request);
+    const how = behaviour[request.node] ?? 'silent';
+    return new Promise<string>((resolve, reject) => {
+      if (how === 'silent') return;
+      if ('answerMs' in how) network.at(network.nowMs + how.answerMs, () => resolve(`${request.node}:${request.shards.join(',')}`));
+      else network.at(network.nowMs + how.failMs, () => reject(how.error ?? new Error('no responders')));
+    });
+  };
+  gatherer
+    .gather<string>(routes, { op: 'recall', deadlineMs: options.deadlineMs ?? 5000, call, classify, ...(options.noHedge === true ? { noHedge: true } : {}) })
+    .then(
+      (outcome) => {
+        run.outcome = outcome;
+        run.finishedAtMs = network.nowMs;
+      },
+      (error: unknown) => {
+        run.error = error;
+        run.finishedAtMs = network.nowMs;
+      },
+    );
+  await network.runFor((options.deadlineMs ?? 5000) + 1000);
+  return run;
+}
+
+const sixShardsOnThreeNodes: ShardRoute[] = [0, 1, 2, 3, 4, 5].map((shard) => ({ shard, candidates: [`n${shard % 3}`, `n${(shard + 1) % 3}`] }));
+
+describe('Gatherer', () => {
+  it('gather_whenEveryPrimaryAnswers_sendsOneSubRequestPerNodeAndMissesNothing', async () => {
+    const run = await gather(sixShardsOnThreeNodes, { n0: { answerMs: 2 }, n1: { answerMs: 3 }, n2: { answerMs: 4 } });
+    expect(run.calls).toHaveLength(3);
+    expect(run.outcome!.missing).toEqual([]);
+    expect(run.outcome!.answers.flatMap((a) => a.shards).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(run.finishedAtMs).toBe(4);
+  });
+
+  it('gather_whenAPrimaryHasNoResponders_asksTheReplicaAtOnce', async () => {
+    const run = await gather(sixShardsOnThreeNodes, { n0: { failMs: 1 }, n1: { answerMs: 3 }, n2: { answerMs: 3 } });
+    expect(run.outcome!.missing).toEqual([]);
+    expect(run.outcome!.fallbacks).toBe(1);
+    // Shards 0 and 3 fell from n0 to n1 at 1 ms, answered 3 ms later: no call timeout waited for.
+    expect(run.finishedAtMs).toBe(4);
+    expect(run.outcome!.answers.find((a) => a.shards.includes(0))!.node).toBe('n1');
+  });
+
+  it('gather_whenEveryCopyOfAShardFails_reportsItMissingWithoutWaitingForTheDeadline', async () => {
+    const routes: ShardRoute[] = [0, 1, 2].map((shard) => ({ shard, candidates: [`n${shard}`] }));
+    const run = await gather(routes, { n0: { answerMs: 2 }, n1: { failMs: 1 }, n2: { answerMs: 2 } });
+    expect(run.outcome!.missing).toEqual([1]);
+    expect(run.finishedAtMs).toBe(2);
+  });
+
+  it('gather_whenACopyIsSilent_reportsItMissingAtTheDeadline', async () => {
+    const routes: ShardRoute[] = [0, 1].map((shard) => ({ shard, candidates: [`n${shard}`] }));
+    const run = await gather(routes, { n0: { answerMs: 2 }, n1: 'silent' }, { deadlineMs: 5000 });
+    expect(run.outcome!.missing).toEqual([1]);
+    expect(run.finishedAtMs).toBe(5000);
+  });
+
+  it('gather_whenAPrimaryIsSlow_hedgesToTheReplicaAfterTheHedgeDelay', async () => {
+    const run = await gather(sixShardsOnThreeNodes, { n0: { answerMs: 3000 }, n1: { answerMs: 5 }, n2: { answerMs: 5 } });
+    expect(run.outcome!.missing).toEqual([]);
+    expect(run.outcome!.hedges).toBe(1);
+    // The initial hedge delay (50 ms), then the replica's 5 ms.
+    expect(run.finishedAtMs).toBe(defaultQuerySettings.hedgeInitialMs + 5);
+  });
+
+  it('gather_withHedgingOff_waitsForTheSlowPrimary', async () => {
+    const run = await gather(sixShardsOnThreeNodes, { n0: { answerMs: 300 }, n1: { answerMs: 5 }, n2: { answerMs: 5 } }, { noHedge: true });
+    expect(run.outcome!.hedges).toBe(0);
+    expect(run.finishedAtMs).toBe(300);
+  });
+
+  it('gather_hedgeDelay_followsTheObservedLatencyQuantile', async () => {
+    const tracker = new LatencyTracker(defaultQuerySettings);
+    for (let i = 0; i < 100; i++) tracker.record('recall', i < 95 ? 10 : 40);
+    const run = await gather(sixShardsOnThreeNodes, { n0: { answerMs: 3000 }, n1: { answerMs: 5 }, n2: { answerMs: 5 } }, { tracker });
+    expect(run.finishedAtMs).toBe(40 + 5);
+  });
+
+  it('gather_whenACopyRedirects_asksTheNodeItNames', async () => {
+    const routes: ShardRoute[] = [{ shard: 0, candidates: ['old'] }];
+    const run = await gather(routes, { old: { failMs: 1, error: new Redirect('new') }, new: { answerMs: 2 } });
+    expect(run.outcome!.missing).toEqual([]);
+    expect(run.outcome!.answers[0]!.node).toBe('new');
+  });
+
+  it('gather_whenACopyRefusesTheRequestItself_rejects', async () => {
+    const run = await gather(sixShardsOnThreeNodes, { n0: { failMs: 1, error: new BadInput('bad cue') }, n1: { answerMs: 5 }, n2: { answerMs: 5 } });
+    expect(run.error).toBeInstanceOf(BadInput);
+  });
+
+  it('gather_underAnyMixOfLatenciesAndFailures_answersEachShardOnceOrReportsItMissing_beforeTheDeadline', async () => {
+    const behaviourArb = fc.oneof(
+      fc.record({ answerMs: fc.integer({ min: 0, max: 8000 }) }),
+      fc.record({ failMs: fc.integer({ min: 0, max: 8000 }) }),
+      fc.constant('silent' as const),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(behaviourArb, { minLength: 4, maxLength: 4 }), fc.integer({ min: 1, max: 8 }), async (behaviours, shardCount) => {
+        const nodes = ['a', 'b', 'c', 'd'];
+        const routes = Array.from({ length: shardCount }, (_, shard) => ({ shard, candidates: [nodes[shard % 4]!, nodes[(shard + 1) % 4]!, nodes[(shard + 2) % 4]!] }));
+        const run = await gather(routes, Object.fromEntries(nodes.map((node, i) => [node, behaviours[i]!])), { deadlineMs: 5000 });
+        const won = run.outcome!.answers.flatMap((a) => a.shards);
+        expect(new Set(won).size).toBe(won.length);
+        expect([...won, ...run.outcome!.missing].sort((x, y) => x - y)).toEqual(routes.map((r) => r.shard));
+        expect(run.finishedAtMs).toBeLessThanOrEqual(5000);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
