@@ -4,8 +4,8 @@
 // takes to repair 1% of a 100k-record shard and the merge time per conflict, each figure beside
 // a baseline measured in the same run (this machine is shared and noisy).
 //
-//   npm run bench:cluster                   full run (about 1.5 minutes on 2 cores)
-//   npm run bench:cluster -- --quick        a smoke run, under a minute
+//   npm run bench:cluster                   full run (several minutes on 2 cores)
+//   npm run bench:cluster -- --quick        a smoke run, about two minutes
 //   npm run bench:cluster -- --json         one JSON object on stdout instead of the table
 //   --duration <s>                          seconds per load run (default 10, quick 3)
 //

@@ -4,6 +4,9 @@
 // from the centroid stay. A cluster of at least `minEpisodes` becomes a pattern whose
 // embedding is the confidence-weighted, L2-normalised mean of its members.
 
+import { createHash } from 'node:crypto';
+import { tokenize } from './lexical.js';
+
 export interface EpisodeSample {
   id: string;
   embedding: Float32Array;
@@ -91,3 +94,25 @@ export function jaccard(a: readonly string[], b: readonly string[]): number {
   const union = left.size + right.size - shared;
   return union === 0 ? 0 : shared / union;
 }
+
+/**
+ * A pattern's id derives from its sources, so consolidating again finds it. A suffix keeps
+ * it in the shards being consolidated (with one shard the plain hash always fits).
+ */
+export function patternId(sources: readonly string[], inScope: (id: string) => boolean): string {
+  const base = `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
+  if (inScope(base)) return base;
+  for (let n = 1; ; n++) if (inScope(`${base}-${n}`)) return `${base}-${n}`;
+}
+
+/** A readable label for a pattern: its most frequent content words and its size. */
+export function patternSummary(members: readonly EpisodeSample[]): string {
+  const counts = new Map<string, number>();
+  for (const member of members) for (const term of new Set(tokenize(member.content))) counts.set(term, (counts.get(term) ?? 0) + 1);
+  const top = [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, 5)
+    .map(([term]) => term);
+  return `Pattern of ${members.length} episodes${top.length > 0 ? `: ${top.join(', ')}` : ''}`;
+}
+

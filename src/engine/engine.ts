@@ -5,18 +5,16 @@
 // changes nothing and an acknowledged one survives a crash. Clocks, timers, ids and the
 // index are injected (engineRuntime.ts), so the simulator can run it deterministically.
 
-import { createHash } from 'node:crypto';
 import type { EngineSettings, LimitSettings } from '../config.js';
 import { BadInputError, NotFoundError, UnavailableError } from '../errors.js';
 import { keys } from '../storage/keys.js';
 import type { KeyValueStore } from '../storage/keyValueStore.js';
 import { activationAfterAccess, clamp01, currentActivation } from './confidence.js';
-import { clusterEpisodes, jaccard, type EpisodeSample } from './consolidation.js';
+import { clusterEpisodes, jaccard, patternId, patternSummary, type EpisodeSample } from './consolidation.js';
 import { AccessTracker, type Access } from './accessTracker.js';
 import type { IndexCheckpointer } from './indexCheckpointer.js';
 import { engineRuntime, type EngineOptions, type EngineRuntime } from './engineRuntime.js';
 import type { IndexKind, IndexProvider } from './spaceIndex.js';
-import { tokenize } from './lexical.js';
 import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecord } from './recordIndexes.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
 import { emptyMemoryError, prepareEpisode, prepareMemory, type EpisodeInput, type MemoryInput, type PreparedEpisode, type PreparedMemory } from './memoryInput.js';
@@ -935,25 +933,3 @@ export class Engine {
     return total;
   }
 }
-
-/**
- * A pattern's id derives from its sources, so consolidating again finds it. A suffix keeps
- * it in the shards being consolidated (with one shard the plain hash always fits).
- */
-function patternId(sources: readonly string[], inScope: (id: string) => boolean): string {
-  const base = `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
-  if (inScope(base)) return base;
-  for (let n = 1; ; n++) if (inScope(`${base}-${n}`)) return `${base}-${n}`;
-}
-
-/** A readable label for a pattern: its most frequent content words and its size. */
-function patternSummary(members: readonly EpisodeSample[]): string {
-  const counts = new Map<string, number>();
-  for (const member of members) for (const term of new Set(tokenize(member.content))) counts.set(term, (counts.get(term) ?? 0) + 1);
-  const top = [...counts.entries()]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .slice(0, 5)
-    .map(([term]) => term);
-  return `Pattern of ${members.length} episodes${top.length > 0 ? `: ${top.join(', ')}` : ''}`;
-}
-
