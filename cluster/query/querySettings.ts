@@ -38,6 +38,12 @@ export interface QuerySettings {
   latencySamplesMin: number;
   /** Most ids in one read sent to one node. Default 512: a reply of records stays well under NATS's 1 MiB payload. */
   readBatchIds: number;
+  /**
+   * Most bytes of one read's reply, or one batch of writes, between nodes. Default 1 MiB
+   * less 64 KiB: NATS's default max_payload with room for the envelope and headers. Paged
+   * reads (the episodes a consolidation clusters) stop a page here.
+   */
+  messageBytes: number;
 }
 
 export const defaultQuerySettings: QuerySettings = {
@@ -51,6 +57,7 @@ export const defaultQuerySettings: QuerySettings = {
   latencySamples: 512,
   latencySamplesMin: 32,
   readBatchIds: 512,
+  messageBytes: 1024 * 1024 - 64 * 1024,
 };
 
 /** Checks relations between the fields; throws with the rule that is broken. */
@@ -63,4 +70,6 @@ export function validateQuerySettings(settings: QuerySettings): void {
   }
   if (settings.latencySamplesMin < 1 || settings.latencySamples < settings.latencySamplesMin) throw new Error('latency samples must satisfy 1 <= latencySamplesMin <= latencySamples');
   if (settings.readBatchIds < 1) throw new Error('readBatchIds must be at least 1');
+  // One record at the limits: 64 KiB of content escaped in JSON (up to 6x), metadata, and a 4096-dimension embedding.
+  if (settings.messageBytes < 512 * 1024) throw new Error('messageBytes must be at least 512 KiB: one record with its embedding must fit');
 }

@@ -26,6 +26,6 @@ export const operations = {
 export { antiEntropyOperations } from '../antientropy/messages.js';
 
 /** Node API operations a router forwards to a shard's owner: `op.<name>`, the NodeService handlers. */
-export const nodeOperations = ['memory', 'embedding', 'memories', 'recall', 'recognize', 'remember', 'rememberEpisode', 'forget', 'consolidate', 'merge', 'createSpace', 'catalog', 'counts'] as const;
+export const nodeOperations = ['memory', 'embedding', 'memories', 'recall', 'read', 'touch', 'remember', 'rememberEpisode', 'forget', 'consolidate', 'writePatterns', 'merge', 'createSpace', 'catalog', 'counts'] as const;
 
 export type ReplicationOperation = (typeof operations)[keyof typeof operations];

@@ -6,6 +6,8 @@
 
 import { createHash } from 'node:crypto';
 import { tokenize } from './lexical.js';
+import { clamp01 } from './confidence.js';
+import type { MemoryRecord } from './types.js';
 
 export interface EpisodeSample {
   id: string;
@@ -95,14 +97,9 @@ export function jaccard(a: readonly string[], b: readonly string[]): number {
   return union === 0 ? 0 : shared / union;
 }
 
-/**
- * A pattern's id derives from its sources, so consolidating again finds it. A suffix keeps
- * it in the shards being consolidated (with one shard the plain hash always fits).
- */
-export function patternId(sources: readonly string[], inScope: (id: string) => boolean): string {
-  const base = `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
-  if (inScope(base)) return base;
-  for (let n = 1; ; n++) if (inScope(`${base}-${n}`)) return `${base}-${n}`;
+/** A pattern's id derives from its sources, so consolidating again finds it; the id's shard owns it. */
+export function patternId(sources: readonly string[]): string {
+  return `pattern-${createHash('sha256').update(sources.join('\0')).digest('hex').slice(0, 24)}`;
 }
 
 /** A readable label for a pattern: its most frequent content words and its size. */
@@ -116,3 +113,82 @@ export function patternSummary(members: readonly EpisodeSample[]): string {
   return `Pattern of ${members.length} episodes${top.length > 0 ? `: ${top.join(', ')}` : ''}`;
 }
 
+
+/**
+ * Neighbours each episode is clustered from: the nearest this many memories of any kind in
+ * the space's index, of which the episodes at least `minSimilarity` away are kept. A sharded
+ * space merges each shard's nearest this many and keeps the best this many, so it sees the
+ * neighbours one shard holding every memory would.
+ */
+export const CONSOLIDATION_NEIGHBOURS = 64;
+
+/** Existing patterns a run matches clusters against. Default 10,000: a hundred runs of the run's bound (maxPatternsPerRun). */
+export const MAX_PATTERNS_MATCHED = 10_000;
+
+/** A pattern to write: what the clustering decided, for the node that owns its id. */
+export interface PatternPlan {
+  /** The matched pattern's id, or one derived from the sources. */
+  id: string;
+  /** The cluster's episode ids, sorted. */
+  sources: string[];
+  /** Association to each member, weighted by its similarity to the centroid. */
+  links: { to: string; weight: number }[];
+  centroid: Float32Array;
+  cohesion: number;
+  content: string;
+  confidence: number;
+  tags: string[];
+}
+
+/** Whether an existing pattern with `existing` sources stands for a cluster of `sources`. */
+export function covers(existing: readonly string[], sources: readonly string[]): boolean {
+  if (jaccard(existing, sources) > 0.5) return true;
+  const held = new Set(existing);
+  return sources.length > 0 && sources.every((id) => held.has(id));
+}
+
+/** Episodes in id order, the first `limit`, as clustering samples; suppressed or unembedded ones are left out. */
+export function episodeSamples(ids: readonly string[], records: ReadonlyMap<string, MemoryRecord>, embeddings: ReadonlyMap<string, Float32Array>, whenOf: (record: MemoryRecord) => number): EpisodeSample[] {
+  const samples: EpisodeSample[] = [];
+  for (const id of ids) {
+    const record = records.get(id);
+    const embedding = embeddings.get(id);
+    if (record === undefined || embedding === undefined || record.suppressed) continue;
+    samples.push({ id, embedding, confidence: record.confidence, whenMs: whenOf(record), content: record.content ?? '', tags: record.tags });
+  }
+  return samples;
+}
+
+/** Sample indexes among the nearest `CONSOLIDATION_NEIGHBOURS` hits that are episodes at least `minSimilarity` away. */
+export function neighbourIndexes(hits: readonly { id: string; similarity: number }[], sampleIndex: ReadonlyMap<string, number>, minSimilarity: number): number[] {
+  return [...hits]
+    .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
+    .slice(0, CONSOLIDATION_NEIGHBOURS)
+    .filter((hit) => hit.similarity >= minSimilarity)
+    .map((hit) => sampleIndex.get(hit.id))
+    .filter((i): i is number => i !== undefined);
+}
+
+/**
+ * What to write for each cluster: a cluster whose members overlap an existing pattern's
+ * sources by more than half (Jaccard), or lie all among them, updates that pattern; any
+ * other becomes a new one. The second rule keeps a run that misses some episodes (a shard
+ * that did not answer) from writing a smaller copy of a pattern already stored.
+ */
+export function planPatterns(clusters: readonly EpisodeCluster[], existing: readonly MemoryRecord[], maxTags: number): PatternPlan[] {
+  return clusters.map((cluster) => {
+    const sources = cluster.members.map((m) => m.id).sort();
+    const match = existing.find((p) => covers(p.pattern?.sourceEpisodes ?? [], sources));
+    const meanConfidence = cluster.members.reduce((sum, m) => sum + m.confidence, 0) / cluster.members.length;
+    return {
+      id: match?.id ?? patternId(sources),
+      sources,
+      links: cluster.members.map((m, i) => ({ to: m.id, weight: clamp01(cluster.similarities[i]!) })),
+      centroid: cluster.centroid,
+      cohesion: cluster.cohesion,
+      content: patternSummary(cluster.members),
+      confidence: clamp01(Math.max(meanConfidence * cluster.cohesion, 0.1)),
+      tags: [...new Set(cluster.members.flatMap((m) => m.tags))].slice(0, maxTags),
+    };
+  });
+}

@@ -9,8 +9,9 @@ import type { EngineSettings, LimitSettings } from '../config.js';
 import { BadInputError, NotFoundError, UnavailableError } from '../errors.js';
 import { keys } from '../storage/keys.js';
 import type { KeyValueStore } from '../storage/keyValueStore.js';
-import { activationAfterAccess, clamp01, currentActivation } from './confidence.js';
-import { clusterEpisodes, jaccard, patternId, patternSummary, type EpisodeSample } from './consolidation.js';
+import { activationAfterAccess, currentActivation } from './confidence.js';
+import { clusterEpisodes, CONSOLIDATION_NEIGHBOURS, MAX_PATTERNS_MATCHED, episodeSamples, neighbourIndexes, planPatterns, type PatternPlan } from './consolidation.js';
+import { consolidationOutcome, stagePatterns, type ConsolidationOutcome, type PatternOutcome } from './patternWrites.js';
 import { AccessTracker, type Access } from './accessTracker.js';
 import type { IndexCheckpointer } from './indexCheckpointer.js';
 import { engineRuntime, type EngineOptions, type EngineRuntime } from './engineRuntime.js';
@@ -23,12 +24,12 @@ import { LocalRecallSource, type RecallSource, type SourceHit } from './recallSo
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
 import { encodeEmbedding, encodeRecord } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
-import { eventTime, type Association, type EpisodeFields, type MemoryKind, type MemoryRecord, type SpaceDefinition, type VectorClock } from './types.js';
+import { eventTime, type Association, type EpisodeFields, type MemoryRecord, type SpaceDefinition, type VectorClock } from './types.js';
 import { validateCount, validateMemoryId, validateSpaceId, validateUnit, validateWriteId } from './validation.js';
 import { compare, tick } from './vectorClock.js';
 import { decodeEmbedding } from './recordCodec.js';
 import { stageDigest } from './digestIndex.js';
-import { localTombstone, localVersion, writeApplied, type RetiredDrops } from './writeVersions.js';
+import { blankRecord, localTombstone, localVersion, sameJson, writeApplied, type RetiredDrops } from './writeVersions.js';
 import { legacyTombstone, mergeCopies, stateOfRecord } from '../../cluster/conflict/memoryState.js';
 import { classifyState, conflictTypes, type ConflictType } from '../../cluster/conflict/conflictTypes.js';
 import { chooseLinks } from './linkChoice.js';
@@ -37,8 +38,8 @@ import type { VectorHit } from './vectorMath.js';
 export const DEFAULT_SPACE = 'default';
 /** Confidence of a memory stored without one: Engram's MEDIUM level. */
 export const DEFAULT_CONFIDENCE = 0.5;
-/** Activation decay per hour for memories (Engram: 0.1) and episodes (Engram: 0.05). */
-export const DEFAULT_DECAY_RATE: Record<MemoryKind, number> = { MEMORY: 0.1, EPISODE: 0.05, PATTERN: 0.02 };
+export { DEFAULT_DECAY_RATE } from './writeVersions.js';
+export type { ConsolidationOutcome, PatternOutcome } from './patternWrites.js';
 
 export interface Logger {
   info(object: object, message?: string): void;
@@ -61,21 +62,6 @@ export interface MemoryPage {
   records: MemoryRecord[];
   hasNextPage: boolean;
   totalCount: number;
-}
-
-export interface PatternOutcome {
-  record: MemoryRecord;
-  created: boolean;
-  /** False when the pattern already covered exactly these episodes and nothing was written. */
-  changed: boolean;
-}
-
-export interface ConsolidationOutcome {
-  patterns: PatternOutcome[];
-  episodesConsidered: number;
-  patternsCreated: number;
-  patternsUpdated: number;
-  elapsedMs: number;
 }
 
 /** A store waiting for the space's next group commit. */
@@ -127,10 +113,6 @@ function sameEmbedding(a: Float32Array | null, b: Float32Array | null): boolean 
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export class Engine {
@@ -400,7 +382,7 @@ export class Engine {
       if (existing === null) {
         // Only an update may omit both; a new memory must have something to recall it by.
         if (empty) throw emptyMemoryError();
-        return this.newRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
+        return blankRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
       }
       return {
         ...existing,
@@ -420,7 +402,7 @@ export class Engine {
     const episode: EpisodeFields = { ...prepared.episode, when: prepared.episode.when ?? this.now() };
     const writeId = validateWriteId(input.writeId, this.limits);
     return this.store(space, id ?? this.runtime.newId(), id === null, embedding, (existing, at) => {
-      const base = existing ?? this.newRecord('EPISODE', { content: episode.what, confidence, tags, metadata }, at);
+      const base = existing ?? blankRecord('EPISODE', { content: episode.what, confidence, tags, metadata }, at);
       return { ...base, kind: 'EPISODE', content: episode.what, confidence, tags, metadata, episode, suppressed: false };
     }, false, writeId);
   }
@@ -460,24 +442,7 @@ export class Engine {
     return this.createSpace(id);
   }
 
-  private newRecord(kind: MemoryKind, fields: Pick<MemoryRecord, 'content' | 'confidence' | 'tags' | 'metadata'>, nowMs: number): MemoryRecord {
-    return {
-      id: '',
-      kind,
-      ...fields,
-      activation: 1,
-      activatedAt: nowMs,
-      decayRate: DEFAULT_DECAY_RATE[kind],
-      createdAt: nowMs,
-      updatedAt: nowMs,
-      lastAccess: null,
-      accessCount: 0,
-      suppressed: false,
-      label: -1,
-      hasEmbedding: false,
-      version: {},
-    };
-  }
+
 
   /**
    * Queues an insert or update of one record. `build` gets the stored record (or null)
@@ -744,107 +709,51 @@ export class Engine {
   // ---- consolidation ------------------------------------------------------------------
 
   /**
-   * Groups similar episodes into patterns. `shards` limits the run to the episodes of those
-   * shards and keeps the patterns in them, so in a cluster each shard's primary consolidates
-   * what it owns; omitted, the whole space is consolidated.
+   * Groups similar episodes of the whole space into patterns: a space held whole, on one
+   * node or by a single-shard space's primary. A sharded space is clustered by the node
+   * that gathers its shards (src/service/consolidationGather.ts), which writes each pattern
+   * on its owner through `writePatterns`.
    */
-  async consolidate(spaceId: string, shards?: readonly number[]): Promise<ConsolidationOutcome> {
+  async consolidate(spaceId: string): Promise<ConsolidationOutcome> {
     this.assertOpen();
     const space = this.space(spaceId);
     const started = this.runtime.elapsedNow();
-    const inScope = (id: string) => shards === undefined || shards.includes(space.shardOf(id));
     return space.queue.run(async () => {
       const settings = this.settings;
       const reader = this.reader(space);
-      const episodeIds = (await reader.ofKind('EPISODE', settings.maxConsolidationEpisodes)).filter(inScope);
+      const episodeIds = await reader.ofKind('EPISODE', settings.maxConsolidationEpisodes);
       const records = await reader.records(episodeIds);
       const embeddings = await reader.embeddings(episodeIds.filter((id) => records.get(id)?.hasEmbedding));
-      const samples: EpisodeSample[] = [];
-      for (const id of episodeIds) {
-        const record = records.get(id);
-        const embedding = embeddings.get(id);
-        if (record === undefined || embedding === undefined || record.suppressed) continue;
-        samples.push({ id, embedding, confidence: record.confidence, whenMs: eventTime(record), content: record.content ?? '', tags: record.tags });
-      }
-      const sampleByLabel = new Map<number, number>();
-      samples.forEach((sample, index) => sampleByLabel.set(records.get(sample.id)!.label, index));
-      const neighbours = async (index: number): Promise<number[]> =>
-        (await space.index.search(samples[index]!.embedding, 64))
-          .filter((hit) => hit.similarity >= settings.consolidationSimilarity)
-          .map((hit) => sampleByLabel.get(hit.label))
-          .filter((i): i is number => i !== undefined);
-      const clusters = await clusterEpisodes(samples, neighbours, {
-        minSimilarity: settings.consolidationSimilarity,
-        minEpisodes: settings.minEpisodesPerPattern,
-        maxPatterns: settings.maxPatternsPerRun,
-      });
-
-      const existingPatterns = [...(await reader.records((await reader.ofKind('PATTERN', 10_000)).filter(inScope))).values()];
-      const now = this.now();
-      const batch = new MutationBatch(space, now);
-      const outcomes: PatternOutcome[] = [];
-      const touched: string[] = [];
-      for (const cluster of clusters) {
-        const sources = cluster.members.map((m) => m.id).sort();
-        const match = existingPatterns.find((p) => jaccard(p.pattern?.sourceEpisodes ?? [], sources) > 0.5);
-        const mergedSources = match === undefined ? sources : [...new Set([...(match.pattern?.sourceEpisodes ?? []), ...sources])].sort();
-        if (match !== undefined && sameJson(match.pattern?.sourceEpisodes, mergedSources) && !match.suppressed) {
-          outcomes.push({ record: match, created: false, changed: false });
-          continue;
-        }
-        const id = match?.id ?? patternId(sources, inScope);
-        const meanConfidence = cluster.members.reduce((sum, m) => sum + m.confidence, 0) / cluster.members.length;
-        const draft: MemoryRecord = {
-          ...(match ?? this.newRecord('PATTERN', { content: null, confidence: 0, tags: [], metadata: null }, now)),
-          id,
-          kind: 'PATTERN',
-          content: patternSummary(cluster.members),
-          confidence: clamp01(Math.max(meanConfidence * cluster.cohesion, 0.1)),
-          tags: [...new Set(cluster.members.flatMap((m) => m.tags))].slice(0, this.limits.maxTags),
-          label: match?.label ?? batch.allocateLabel(),
-          hasEmbedding: true,
-          suppressed: false,
-          updatedAt: now,
-          pattern: {
-            sourceEpisodes: mergedSources,
-            strength: clamp01(1 - Math.exp(-mergedSources.length / 5)),
-            cohesion: cluster.cohesion,
-            lastConsolidated: now,
-          },
-        };
-        // A new version above the matched pattern's, resolving any siblings it had.
-        const record = localVersion(draft, match ?? null, this.runtime.newId(), this.nodeId, now, this.retiredDrops);
-        if (match !== undefined) {
-          deleteIndexEntries(batch, match);
-          touched.push(...(await deleteAssociations(batch, reader, id)));
-        } else {
-          batch.count(space.shardOf(id), 1);
-        }
-        putIndexedRecord(batch, record);
-        stageDigest(batch, record, cluster.centroid);
-        batch.put(keys.embedding(space.id, id), encodeEmbedding(cluster.centroid));
-        cluster.members.forEach((member, i) => putAssociation(batch, id, member.id, clamp01(cluster.similarities[i]!)));
-        batch.log(space.shardOf(id), 'CONSOLIDATION', {
-          memory: record,
-          embedding: encodeEmbedding(cluster.centroid).toString('base64'),
-          links: cluster.members.map((m, i) => ({ to: m.id, weight: clamp01(cluster.similarities[i]!) })),
-        });
-        batch.afterCommit(() => this.indexUpsert(space, record, cluster.centroid));
-        touched.push(id, ...sources);
-        outcomes.push({ record, created: match === undefined, changed: true });
-      }
-      batch.afterCommit(() => {
-        for (const other of touched) reader.invalidateAdjacency(other);
-      });
-      await space.commit(this.options.store, batch);
-      return {
-        patterns: outcomes,
-        episodesConsidered: samples.length,
-        patternsCreated: outcomes.filter((o) => o.created).length,
-        patternsUpdated: outcomes.filter((o) => !o.created && o.changed).length,
-        elapsedMs: this.runtime.elapsedNow() - started,
-      };
+      const samples = episodeSamples(episodeIds, records, embeddings, eventTime);
+      const sampleIndex = new Map(samples.map((sample, index) => [sample.id, index]));
+      const source = this.localSource(space.id);
+      const neighbours = async (index: number) => neighbourIndexes(await source.search(samples[index]!.embedding, CONSOLIDATION_NEIGHBOURS), sampleIndex, settings.consolidationSimilarity);
+      const clusters = await clusterEpisodes(samples, neighbours, this.clusterSettings());
+      const existing = [...(await reader.records(await reader.ofKind('PATTERN', MAX_PATTERNS_MATCHED))).values()];
+      const patterns = await this.stagePatternsAndCommit(space, reader, planPatterns(clusters, existing, this.limits.maxTags));
+      return consolidationOutcome(patterns, samples.length, this.runtime.elapsedNow() - started);
     });
+  }
+
+  /** Clustering settings of a consolidation run. */
+  clusterSettings() {
+    const settings = this.settings;
+    return { minSimilarity: settings.consolidationSimilarity, minEpisodes: settings.minEpisodesPerPattern, maxPatterns: settings.maxPatternsPerRun };
+  }
+
+  /** Writes patterns planned elsewhere whose ids this node's shards own. */
+  async writePatterns(spaceId: string, plans: readonly PatternPlan[]): Promise<PatternOutcome[]> {
+    this.assertOpen();
+    const space = this.space(spaceId);
+    return space.queue.run(() => this.stagePatternsAndCommit(space, this.reader(space), plans));
+  }
+
+  private async stagePatternsAndCommit(space: MemorySpace, reader: SpaceReader, plans: readonly PatternPlan[]): Promise<PatternOutcome[]> {
+    const batch = new MutationBatch(space, this.now());
+    const context = { space, reader, batch, nodeId: this.nodeId, newId: this.runtime.newId, retiredDrops: this.retiredDrops, indexUpsert: (record: MemoryRecord, embedding: Float32Array) => this.indexUpsert(space, record, embedding) };
+    const outcomes = await stagePatterns(context, plans);
+    await space.commit(this.options.store, batch);
+    return outcomes;
   }
 
   // ---- access statistics --------------------------------------------------------------

@@ -194,6 +194,26 @@ export class SpaceReader {
     return this.idsWithPrefix(keys.kind(this.space, kind), limit);
   }
 
+  /**
+   * Ids of `kind` after `after` in key order, only those `inScope`, at most `limit`; `scanned`
+   * bounds the entries read, so a shard with few ids among many is read in bounded steps.
+   * `next` is where the next page starts, null once the kind's entries are exhausted.
+   */
+  async ofKindPage(kind: MemoryKind, after: string | null, limit: number, scanned: number, inScope: (id: string) => boolean): Promise<{ ids: string[]; next: string | null }> {
+    const prefix = keys.kind(this.space, kind);
+    const ids: string[] = [];
+    let last: string | null = null;
+    let read = 0;
+    const range = { ...(after === null ? { gte: prefix } : { gt: keys.kindEntry(this.space, kind, after) }), lt: prefixEnd(prefix), limit: scanned };
+    for await (const { key } of this.reader.scan(range)) {
+      read++;
+      last = suffixAfter(key, prefix.length);
+      if (inScope(last)) ids.push(last);
+      if (ids.length >= limit) break;
+    }
+    return { ids, next: ids.length >= limit || read >= scanned ? last : null };
+  }
+
   /** Ids whose event time lies in [fromMs, toMs], newest first. */
   async inTimeRange(fromMs: number, toMs: number, limit = MAX_INDEX_SCAN): Promise<string[]> {
     const prefix = keys.times(this.space);

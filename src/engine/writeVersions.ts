@@ -7,7 +7,7 @@
 
 import { stateOfRecord, tombstoneRecord } from '../../cluster/conflict/memoryState.js';
 import { collectRetired, holdsWrite } from '../../cluster/conflict/versionSet.js';
-import type { MemoryRecord } from './types.js';
+import type { MemoryKind, MemoryRecord } from './types.js';
 import { merge as mergeClocks, tick } from './vectorClock.js';
 
 /**
@@ -68,4 +68,31 @@ export function localTombstone(stored: MemoryRecord, writeId: string, nodeId: st
     decayRate: stored.decayRate,
     retired: retiredAfter(stored, nowMs, drops),
   });
+}
+
+/** Activation decay per hour for memories (Engram: 0.1) and episodes (Engram: 0.05); patterns last longest. */
+export const DEFAULT_DECAY_RATE: Record<MemoryKind, number> = { MEMORY: 0.1, EPISODE: 0.05, PATTERN: 0.02 };
+
+/** A record before its first write: no id, label, embedding or version yet. */
+export function blankRecord(kind: MemoryKind, fields: Pick<MemoryRecord, 'content' | 'confidence' | 'tags' | 'metadata'>, nowMs: number): MemoryRecord {
+  return {
+    id: '',
+    kind,
+    ...fields,
+    activation: 1,
+    activatedAt: nowMs,
+    decayRate: DEFAULT_DECAY_RATE[kind],
+    createdAt: nowMs,
+    updatedAt: nowMs,
+    lastAccess: null,
+    accessCount: 0,
+    suppressed: false,
+    label: -1,
+    hasEmbedding: false,
+    version: {},
+  };
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -32,6 +32,9 @@ import { allShards } from '../../cluster/query/queryPlanner.js';
 import { scaleInterval, type PartitionReading } from '../../cluster/query/readPenalty.js';
 import { CONNECTED, coverageOf, gatherRecall, penalised, requireAnswers, scatterOptions, type Coverage, type GatherContext, type GatheredRecall } from './recallGather.js';
 import { ShardServer } from './shardServer.js';
+import { gatherConsolidation, plansFromWire, type GatheredConsolidation } from './consolidationGather.js';
+import { CONSOLIDATION_NEIGHBOURS } from '../engine/consolidation.js';
+import type { PatternOutcome } from '../engine/patternWrites.js';
 import { remoteLinkCandidates } from './linkCandidates.js';
 import { validateUnit } from '../engine/validation.js';
 import { decodeEmbedding } from '../engine/recordCodec.js';
@@ -44,8 +47,8 @@ import type { Metrics } from '../server/metrics.js';
 export type WriteConsistency = 'ONE' | 'QUORUM' | 'ALL';
 export type NodeState = 'ALIVE' | 'SUSPECT' | 'DEAD' | 'LEFT';
 
-
 export type { ClusterHealthView, ClusterNodeView, ShardPlacementView } from './clusterHealth.js';
+export type { GatheredConsolidation } from './consolidationGather.js';
 import type { ClusterHealthView, ShardPlacementView } from './clusterHealth.js';
 
 /** Per-request routing preferences. */
@@ -69,8 +72,6 @@ type Body = Record<string, unknown>;
 /** A page of memories with the shards it covers. */
 export type GatheredPage = MemoryPage & { coverage: Coverage };
 export type GatheredRecognition = RecognitionOutcome & { coverage: Coverage };
-export type GatheredConsolidation = ConsolidationOutcome & { coverage: Coverage };
-
 
 export class NodeService {
   private readonly handlers: Record<string, (body: Body) => Promise<unknown>>;
@@ -89,7 +90,7 @@ export class NodeService {
     queryObserver?: QueryObserver,
   ) {
     this.query = clusterServices === undefined ? undefined : new DistributedQuery(clusterServices.router, engine.nodeId, clusterServices.replication, config.query, queryObserver ?? silentObserver);
-    const shardServer = new ShardServer(engine, clusterServices?.replication);
+    const shardServer = new ShardServer(engine, clusterServices?.replication, config.query);
     this.handlers = {
       memory: (b) => shardServer.memory(b),
       embedding: (b) => shardServer.embedding(b),
@@ -101,6 +102,7 @@ export class NodeService {
       rememberEpisode: (b) => this.localStore(b, 'episode'),
       forget: (b) => this.localForget(b),
       consolidate: (b) => this.localConsolidate(b),
+      writePatterns: (b) => this.localWritePatterns(b),
       merge: (b) => this.localMerge(b),
       // A peer already created this space for a client, so the space limit was applied there.
       createSpace: async (b) => (await this.engine.createSpace(String(b['id']), b['dimension'] as number, b['shards'] as number, true)).definition,
@@ -378,23 +380,15 @@ export class NodeService {
 
   async consolidate(space: string, request?: RequestOptions): Promise<GatheredConsolidation> {
     const definition = await this.definition(space);
-    const shards = allShards(definition.shards);
-    if (this.query === undefined) return { ...(await this.engine.consolidate(space)), coverage: coverageOf(shards.length, [], false) };
-    const started = performance.now();
-    // A write on each shard's primary: no hedge, no replica.
-    const options = { ...scatterOptions({ allowReplica: false, ...(request?.headers === undefined ? {} : { headers: request.headers }) }, shards, this.query.settings.consolidationDeadlineMs, true), primariesOnly: true };
-    const gathered = await this.query.scatter<ConsolidationOutcome>(space, 'consolidate', (group) => ({ space, shards: group }), options);
-    const coverage = coverageOf(shards.length, gathered.missing, false);
+    if (this.query === undefined) return { ...(await this.engine.consolidate(space)), coverage: coverageOf(definition.shards, [], false) };
+    const headers = request?.headers === undefined ? {} : { headers: request.headers };
+    if (definition.shards > 1) return gatherConsolidation({ engine: this.engine, query: this.query, ...headers }, definition);
+    // A single-shard space is consolidated whole by its primary: no hedge, no replica.
+    const options = { ...scatterOptions({ allowReplica: false, ...headers }, [0], this.query.settings.consolidationDeadlineMs, true), primariesOnly: true };
+    const gathered = await this.query.scatter<ConsolidationOutcome>(space, 'consolidate', () => ({ space }), options);
+    const coverage = coverageOf(1, gathered.missing, false);
     requireAnswers(coverage, gathered.firstError);
-    const outcomes = gathered.answers.map((answer) => answer.value);
-    return {
-      patterns: outcomes.flatMap((o) => o.patterns),
-      episodesConsidered: outcomes.reduce((sum, o) => sum + o.episodesConsidered, 0),
-      patternsCreated: outcomes.reduce((sum, o) => sum + o.patternsCreated, 0),
-      patternsUpdated: outcomes.reduce((sum, o) => sum + o.patternsUpdated, 0),
-      elapsedMs: performance.now() - started,
-      coverage,
-    };
+    return { ...gathered.answers[0]!.value, coverage };
   }
 
   /**
@@ -424,17 +418,16 @@ export class NodeService {
       this.assertPrimary(space, shardOf(String(input.id), definition.shards), consistency);
     }
     const outcome = field === 'memory' ? await this.engine.remember(space, input) : await this.engine.rememberEpisode(space, input);
-    await this.awaitCopies(space, outcome.record.id, consistency, outcome.changed);
+    await this.awaitCopies(space, outcome.record.id, consistency);
     return outcome;
   }
 
-  private async awaitCopies(space: string, id: string, consistency: WriteConsistency, changed: boolean): Promise<void> {
+  private async awaitCopies(space: string, id: string, consistency: WriteConsistency): Promise<void> {
     const replication = this.replication;
     if (replication === undefined || consistency === 'ONE') return;
     const local = this.engine.space(space);
     const shard = local.shardOf(id);
     // An unchanged write still waits for the copies of what is stored, so a retry of a timed-out write confirms it.
-    void changed;
     await replication.waitFor(space, shard, local.shardSeqs[shard]!, consistency);
   }
 
@@ -447,9 +440,16 @@ export class NodeService {
 
   private async localConsolidate(b: Body): Promise<ConsolidationOutcome> {
     const space = String(b['space']);
-    const shards = b['shards'] as number[] | undefined;
-    for (const shard of shards ?? [0]) this.assertPrimary(space, shard);
-    return this.engine.consolidate(space, this.replication === undefined ? undefined : shards);
+    if (this.engine.space(space).definition.shards !== 1) throw new BadInputError('op.consolidate consolidates a single-shard space; a sharded one is gathered by the node asked');
+    this.assertPrimary(space, 0);
+    return this.engine.consolidate(space);
+  }
+
+  private async localWritePatterns(b: Body): Promise<PatternOutcome[]> {
+    const space = this.engine.space(String(b['space']));
+    const plans = plansFromWire(b['plans'], space.definition.dimension, CONSOLIDATION_NEIGHBOURS + 1);
+    for (const shard of new Set(plans.map((plan) => space.shardOf(plan.id)))) this.assertPrimary(space.id, shard);
+    return this.engine.writePatterns(space.id, plans);
   }
 
   private async localMerge(b: Body): Promise<number> {

@@ -9,8 +9,9 @@ import type { Engine } from '../engine/engine.js';
 import { decodeEmbedding, encodeEmbedding } from '../engine/recordCodec.js';
 import type { Association, MemoryRecord, RankSummary } from '../engine/types.js';
 import { BadInputError } from '../errors.js';
+import { CONSOLIDATION_NEIGHBOURS } from '../engine/consolidation.js';
 
-export type ReadKind = 'count' | 'search' | 'searchMany' | 'postings' | 'tagged' | 'timeRange' | 'records' | 'adjacency' | 'similarities';
+export type ReadKind = 'count' | 'search' | 'searchMany' | 'postings' | 'tagged' | 'timeRange' | 'records' | 'adjacency' | 'similarities' | 'scan';
 
 export interface ReadBody {
   space: string;
@@ -26,7 +27,18 @@ export interface ReadBody {
   toMs?: number;
   ids?: string[];
   limit?: number;
+  /** scan: the kind read, where to continue, whether embeddings come too, and the reply's byte bound. */
+  memoryKind?: string;
+  after?: string | null;
+  withEmbeddings?: boolean;
+  maxBytes?: number;
 }
+
+/** Index entries one scan page reads at most. Default 4096: a few milliseconds of RocksDB iteration, however few of them are in the shards asked. */
+export const SCAN_ENTRIES_PER_PAGE = 4096;
+
+/** A record and (when asked) its embedding in base64. */
+export type ScanItem = [MemoryRecord, string | null];
 
 /** One neighbour: id, similarity, and its rank summary when the server has one. */
 export type WireHit = [string, number, RankSummary | null];
@@ -39,7 +51,8 @@ export type ReadReply =
   | { ids: string[] }
   | { records: MemoryRecord[] }
   | { adjacency: Record<string, Association[]> }
-  | { similarities: [string, number][] };
+  | { similarities: [string, number][] }
+  | { items: ScanItem[]; next: string | null };
 
 /** Shards of `space` this node holds a copy of (every shard when it runs alone). */
 export type HeldShards = (space: string) => number;
@@ -65,8 +78,11 @@ function vectorField(value: unknown, dimension: number): Float32Array {
   return vector;
 }
 
-/** Answers one read over `body.shards`; the caller has checked that this node may serve them. */
-export async function answerRead(engine: Engine, held: HeldShards, body: ReadBody): Promise<ReadReply> {
+/**
+ * Answers one read over `body.shards`; the caller has checked that this node may serve them.
+ * `limits` bound what a peer may ask for: ids per page and bytes per reply.
+ */
+export async function answerRead(engine: Engine, held: HeldShards, body: ReadBody, limits: { readBatchIds: number; messageBytes: number }): Promise<ReadReply> {
   const space = engine.space(body.space);
   const shards = new Set(body.shards);
   const inScope = (id: string) => shards.has(space.shardOf(id));
@@ -83,7 +99,8 @@ export async function answerRead(engine: Engine, held: HeldShards, body: ReadBod
     }
     case 'searchMany': {
       // Link candidates for a group of writes on another node: ids and similarities only.
-      const k = Math.min(numberField(body.k, 'k'), engine.settings.maxLinksPerMemory + 1);
+      // Link candidates of a write, or the neighbours a consolidation clusters from.
+      const k = Math.min(numberField(body.k, 'k'), Math.max(engine.settings.maxLinksPerMemory + 1, CONSOLIDATION_NEIGHBOURS));
       const vectors = stringList(body.embeddings, 'embeddings').map((encoded) => vectorField(encoded, space.definition.dimension));
       const lists = await Promise.all(vectors.map((vector) => source.search(vector, k)));
       return { hitLists: lists.map((hits) => hits.map((hit): [string, number] => [hit.id, hit.similarity])) };
@@ -110,7 +127,36 @@ export async function answerRead(engine: Engine, held: HeldShards, body: ReadBod
       const ids = stringList(body.ids, 'ids').filter(inScope);
       return { similarities: [...(await source.similarities(ids, vectorField(body.embedding, space.definition.dimension)))] };
     }
+    case 'scan':
+      return scanPage(engine, body, inScope, limits);
     default:
       throw new BadInputError(`Unknown read ${String(body.kind)}`);
   }
+}
+
+/** One page of the records of a kind in the shards asked, in id order, within the reply's byte bound. */
+async function scanPage(engine: Engine, body: ReadBody, inScope: (id: string) => boolean, limits: { readBatchIds: number; messageBytes: number }): Promise<ReadReply> {
+  const kind = body.memoryKind;
+  if (kind !== 'EPISODE' && kind !== 'PATTERN' && kind !== 'MEMORY') throw new BadInputError('read.memoryKind must be MEMORY, EPISODE or PATTERN');
+  if (body.after !== undefined && body.after !== null && typeof body.after !== 'string') throw new BadInputError('read.after must be an id or null');
+  const limit = Math.max(1, Math.min(numberField(body.limit, 'limit'), limits.readBatchIds));
+  const maxBytes = Math.min(numberField(body.maxBytes, 'maxBytes'), limits.messageBytes);
+  const reader = engine.reader(engine.space(body.space));
+  const page = await reader.ofKindPage(kind, body.after ?? null, limit, SCAN_ENTRIES_PER_PAGE, inScope);
+  const records = await reader.records(page.ids);
+  const embeddings = body.withEmbeddings === true ? await reader.embeddings(page.ids.filter((id) => records.get(id)?.hasEmbedding)) : new Map<string, Float32Array>();
+  const items: ScanItem[] = [];
+  let bytes = 0;
+  for (const [i, id] of page.ids.entries()) {
+    const record = records.get(id);
+    if (record === undefined) continue;
+    const embedding = embeddings.get(id);
+    const item: ScanItem = [record, embedding === undefined ? null : embeddingToWire(embedding)];
+    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
+    // The page ends before the item that would pass the bound; the next starts at it.
+    if (items.length > 0 && bytes + size > maxBytes) return { items, next: page.ids[i - 1]! };
+    items.push(item);
+    bytes += size;
+  }
+  return { items, next: page.next };
 }

@@ -19,6 +19,8 @@ export class ShardServer {
   constructor(
     private readonly engine: Engine,
     private readonly replication: ReplicationManager | undefined,
+    /** What a peer's read may ask for at most: ids per page, bytes per reply. */
+    private readonly readLimits: { readBatchIds: number; messageBytes: number },
   ) {}
 
   private assertReadable(space: string, shard: number, allowReplica: boolean): void {
@@ -71,7 +73,7 @@ export class ShardServer {
     const body = b as unknown as ReadBody;
     if (!Array.isArray(body.shards) || !body.shards.every((shard) => Number.isInteger(shard))) throw new BadInputError('read.shards must be a list of shard numbers');
     this.assertReadableAll(String(body.space), body.shards, body.allowReplica === true);
-    const reply = await answerRead(this.engine, (space) => this.heldCount(space), body);
+    const reply = await answerRead(this.engine, (space) => this.heldCount(space), body, this.readLimits);
     return this.stale(String(body.space), body.shards) ? { ...reply, stale: true } : reply;
   }
 

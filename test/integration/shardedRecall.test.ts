@@ -110,6 +110,54 @@ describe('a space sharded over three nodes', () => {
     expect(mean(overlaps['HYBRID']!)).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('consolidatesTheSamePatterns_asOneShard_writingEachOnTheShardThatOwnsItsId', { timeout: 180_000 }, async () => {
+    await gqlData(url('q1'), `mutation { a: createSpace(id: "dreams1", dimension: ${DIMENSION}, shards: 1) { id } b: createSpace(id: "dreams6", dimension: ${DIMENSION}, shards: 6) { id } }`);
+    // 24 tight groups of 6 episodes (cosine to their centre about 0.97) and 60 scattered ones.
+    const groups = clusteredVectors({ count: 24, dimension: DIMENSION, clusters: 24, seed: 77, spread: 1 });
+    const noise = clusteredVectors({ count: 60, dimension: DIMENSION, clusters: 60, seed: 78, spread: 1 });
+    const jitter = clusteredVectors({ count: 144, dimension: DIMENSION, clusters: 144, seed: 79, spread: 1 });
+    const episodes: { id: string; when: string; embedding: number[] }[] = [];
+    for (let g = 0; g < 24; g++) {
+      for (let m = 0; m < 6; m++) {
+        const centre = row(groups, DIMENSION, g);
+        const offset = row(jitter, DIMENSION, g * 6 + m);
+        episodes.push({ id: `e${g}-${m}`, when: new Date(Date.UTC(2026, 0, 1, 0, g * 6 + m)).toISOString(), embedding: Array.from(centre, (x, i) => x + 0.12 * offset[i]!) });
+      }
+    }
+    for (let n = 0; n < 60; n++) episodes.push({ id: `noise${n}`, when: new Date(Date.UTC(2026, 1, 1, 0, n)).toISOString(), embedding: Array.from(row(noise, DIMENSION, n)) });
+    for (const space of ['dreams1', 'dreams6']) {
+      for (let start = 0; start < episodes.length; start += 25) {
+        const fields = episodes.slice(start, start + 25).map((e, i) => `e${i}: rememberEpisode(space: "${space}", episode: { id: "${e.id}", what: "episode ${e.id} at the lake", when: "${e.when}", embedding: [${e.embedding.map((x) => x.toFixed(5)).join(',')}] }) { id }`);
+        await gqlData(url('q1'), `mutation { ${fields.join('\n')} }`);
+      }
+    }
+    const CONSOLIDATE = `mutation($space: ID!) { consolidate(space: $space) { partial missingShards shardsAsked shardsAnswered episodesConsidered patternsCreated patternsUpdated patterns { id sourceEpisodes } } }`;
+    type Run = { partial: boolean; missingShards: number[]; shardsAnswered: number; episodesConsidered: number; patternsCreated: number; patternsUpdated: number; patterns: { id: string; sourceEpisodes: string[] }[] };
+    const consolidate = async (space: string, through: string) => (await gqlData<{ consolidate: Run }>(url(through), CONSOLIDATE, { space })).consolidate;
+    const single = await consolidate('dreams1', 'q1');
+    const sharded = await consolidate('dreams6', 'q2');
+    const patterns = (r: Run) => r.patterns.map((p) => `${p.id}:${[...p.sourceEpisodes].sort().join(',')}`).sort();
+    console.log(`consolidation: 1 shard ${single.patternsCreated} patterns of ${single.episodesConsidered} episodes; 6 shards ${sharded.patternsCreated} of ${sharded.episodesConsidered}`);
+    expect(sharded.partial).toBe(false);
+    expect(sharded.shardsAnswered).toBe(6);
+    expect(sharded.episodesConsidered).toBe(episodes.length);
+    expect(single.patternsCreated).toBeGreaterThanOrEqual(20);
+    // The same clusters, so the same ids (derived from the sources) and the same members.
+    expect(patterns(sharded)).toEqual(patterns(single));
+    // Each pattern is stored by the shard that owns its id, and read back through any node.
+    const owned = new Set(sharded.patterns.map((p) => shardOf(p.id, 6)));
+    expect(owned.size).toBeGreaterThan(1);
+    for (const pattern of sharded.patterns.slice(0, 8)) {
+      const data = await gqlData<{ memory: { kind: string } | null }>(url('q3'), `{ memory(space: "dreams6", id: "${pattern.id}") { kind } }`);
+      expect(data.memory?.kind).toBe('PATTERN');
+    }
+    // Consolidating again finds the patterns it wrote: nothing new, nothing changed.
+    const again = await consolidate('dreams6', 'q3');
+    expect(again.patternsCreated).toBe(0);
+    expect(again.patternsUpdated).toBe(0);
+    expect(patterns(again)).toEqual(patterns(sharded));
+  });
+
   it('answersPartial_withTheDeadNodesShardsNamedAndTheConfidenceLowered_untilTheNodeReturns', { timeout: 180_000 }, async () => {
     const placement = await gqlData<{ spaces: { id: string; placement: { shard: number; primary: string }[] }[] }>(url('q1'), '{ spaces { id placement { shard primary } } }');
     const shardsOf = (node: string) => placement.spaces.find((s) => s.id === 'sharded')!.placement.filter((p) => p.primary === node).map((p) => p.shard);
@@ -142,6 +190,13 @@ describe('a space sharded over three nodes', () => {
       expect(answer.memories.every((m) => !answer.missingShards.includes(shardOf(m.memory.id, 6)))).toBe(true);
     }
     expect(exact).toBeGreaterThanOrEqual(15);
+    // A consolidation goes on without the dead node's shards and says so; what it finds of
+    // the patterns already written is unchanged, so nothing is created from the partial view.
+    const lostDreams = placement.spaces.find((s) => s.id === 'dreams6')!.placement.filter((p) => p.primary === victim).map((p) => p.shard);
+    const partialRun = (await gqlData<{ consolidate: { partial: boolean; missingShards: number[]; patternsCreated: number } }>(url('q1'), 'mutation { consolidate(space: "dreams6") { partial missingShards patternsCreated } }')).consolidate;
+    expect(partialRun.partial).toBe(lostDreams.length > 0);
+    expect(partialRun.missingShards).toEqual(expect.arrayContaining(lostDreams));
+    expect(partialRun.patternsCreated).toBe(0);
     await startNode(victim, dataDir);
     await eventually(60_000, async () => {
       const answer = await recall('sharded', 1, 'HYBRID');
