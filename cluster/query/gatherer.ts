@@ -215,8 +215,12 @@ class GatherRun<T> {
         }
       }
     }
-    // Shards still raced by another copy wait for it; the rest move on now.
-    this.launchNext(open.filter((shard) => this.shards.get(shard)!.inFlight === 0), false);
+    // Shards with no copy left in flight move on now; a shard whose hedge failed while its
+    // first copy is still slow is hedged again to its next copy, not left to the slow one.
+    const idle = open.filter((shard) => this.shards.get(shard)!.inFlight === 0);
+    const slow = open.filter((shard) => this.shards.get(shard)!.inFlight > 0 && this.shards.get(shard)!.hedged);
+    this.launchNext(idle, false);
+    this.launchNext(slow, true);
   }
 
   private hedge(shards: readonly number[]): void {

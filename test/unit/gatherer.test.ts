@@ -103,6 +103,15 @@ describe('Gatherer', () => {
     expect(run.finishedAtMs).toBe(defaultQuerySettings.hedgeInitialMs + 5);
   });
 
+  it('gather_whenAHedgeFailsWhileThePrimaryIsStillSlow_hedgesToTheNextCopy', async () => {
+    const route: ShardRoute[] = [{ shard: 0, candidates: ['n0', 'n1', 'n2'] }];
+    const run = await gather(route, { n0: 'silent', n1: { failMs: 2 }, n2: { answerMs: 5 } });
+    expect(run.outcome!.missing).toEqual([]);
+    expect(run.calls.map((c) => c.node)).toEqual(['n0', 'n1', 'n2']);
+    expect(run.outcome!.hedges).toBe(2);
+    expect(run.finishedAtMs).toBe(defaultQuerySettings.hedgeInitialMs + 2 + 5);
+  });
+
   it('gather_withHedgingOff_waitsForTheSlowPrimary', async () => {
     const run = await gather(sixShardsOnThreeNodes, { n0: { answerMs: 300 }, n1: { answerMs: 5 }, n2: { answerMs: 5 } }, { noHedge: true });
     expect(run.outcome!.hedges).toBe(0);
