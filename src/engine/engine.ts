@@ -10,7 +10,7 @@ import { BadInputError, NotFoundError, UnavailableError } from '../errors.js';
 import { keys } from '../storage/keys.js';
 import type { KeyValueStore } from '../storage/keyValueStore.js';
 import { activationAfterAccess, currentActivation } from './confidence.js';
-import { clusterEpisodes, CONSOLIDATION_NEIGHBOURS, MAX_PATTERNS_MATCHED, episodeSamples, neighbourIndexes, planPatterns, type PatternPlan } from './consolidation.js';
+import { clusterEpisodes, CONSOLIDATION_NEIGHBOURS, MAX_PATTERNS_MATCHED, episodeSamples, neighbourIndexes, planPatterns, type ConsolidationSettings, type PatternPlan } from './consolidation.js';
 import { consolidationOutcome, stagePatterns, type ConsolidationOutcome, type PatternOutcome } from './patternWrites.js';
 import { AccessTracker, type Access } from './accessTracker.js';
 import type { IndexCheckpointer } from './indexCheckpointer.js';
@@ -442,8 +442,6 @@ export class Engine {
     return this.createSpace(id);
   }
 
-
-
   /**
    * Queues an insert or update of one record. `build` gets the stored record (or null)
    * and returns the desired record; identical requests write nothing, so retries are safe.
@@ -736,7 +734,7 @@ export class Engine {
   }
 
   /** Clustering settings of a consolidation run. */
-  clusterSettings() {
+  clusterSettings(): ConsolidationSettings {
     const settings = this.settings;
     return { minSimilarity: settings.consolidationSimilarity, minEpisodes: settings.minEpisodesPerPattern, maxPatterns: settings.maxPatternsPerRun };
   }

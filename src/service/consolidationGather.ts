@@ -147,15 +147,18 @@ async function neighboursOf(run: Run, samples: readonly EpisodeSample[]): Promis
 async function writePlans(run: Run, plans: readonly PatternPlan[]): Promise<PatternOutcome[]> {
   const { query } = run.ctx;
   const space = run.definition.id;
-  const byShard = new Map<number, WirePlan[][]>();
+  const byShard = new Map<number, { plans: WirePlan[]; bytes: number }[]>();
   for (const plan of plans) {
     const shard = shardOf(plan.id, run.definition.shards);
     const wire: WirePlan = { ...plan, centroid: embeddingToWire(plan.centroid) };
-    const size = Buffer.byteLength(JSON.stringify(wire));
-    const batches = byShard.get(shard) ?? [[]];
+    const size = Buffer.byteLength(JSON.stringify(wire)) + 1;
+    const batches = byShard.get(shard) ?? [{ plans: [], bytes: 0 }];
     const last = batches[batches.length - 1]!;
-    if (last.length > 0 && Buffer.byteLength(JSON.stringify(last)) + size > query.settings.messageBytes) batches.push([wire]);
-    else last.push(wire);
+    if (last.plans.length > 0 && last.bytes + size > query.settings.messageBytes) batches.push({ plans: [wire], bytes: size });
+    else {
+      last.plans.push(wire);
+      last.bytes += size;
+    }
     byShard.set(shard, batches);
   }
   const written = await Promise.all(
@@ -163,7 +166,7 @@ async function writePlans(run: Run, plans: readonly PatternPlan[]): Promise<Patt
       const out: PatternOutcome[] = [];
       for (const batch of batches) {
         if (run.missing.has(shard)) break;
-        const outcome = run.note(await query.scatter<PatternOutcome[]>(space, 'writePatterns', () => ({ space, plans: batch }), run.options([shard], true)));
+        const outcome = run.note(await query.scatter<PatternOutcome[]>(space, 'writePatterns', () => ({ space, plans: batch.plans }), run.options([shard], true)));
         out.push(...(outcome.answers[0]?.value ?? []));
       }
       return out;
