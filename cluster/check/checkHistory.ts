@@ -12,6 +12,7 @@ import type { FinalReadRef, FinalState, HistoryOp, HistoryView } from './history
 import type { LatencySummary } from './latencySummary.js';
 import { checkLostWrites } from './lostWrites.js';
 import { checkNeverRead } from './neverRead.js';
+import { checkPartialReads } from './partialReads.js';
 import { checkPhantoms } from './phantoms.js';
 import { checkPrimaries, type SplitEpoch } from './primaries.js';
 import { checkStaleReads, DEFAULT_STABLE_FRACTION, DEFAULT_STABLE_WITHIN_MS } from './staleReads.js';
@@ -30,6 +31,10 @@ export interface CheckOptions {
   stableWithinMs?: number;
   /** How long after the heal the copies may take to agree; default 60000 ms. */
   convergenceWithinMs?: number;
+  /** Before this instant no fault was on: recalls must be whole and CONNECTED. */
+  faultsFromMs?: number;
+  /** From this instant every fault had ended and the copies agreed: recalls must be whole and find their cue. */
+  quietFromMs?: number;
 }
 
 export interface ReportExamples {
@@ -44,6 +49,8 @@ export interface ReportExamples {
   phantomFinalReads: readonly FinalReadRef[];
   divergentShards: readonly DivergentShard[];
   splitEpochs: readonly SplitEpoch[];
+  /** "op N: reason" for recalls that break a partial-result rule. */
+  badRecalls: readonly string[];
 }
 
 export interface HistoryReport {
@@ -66,6 +73,10 @@ export interface HistoryReport {
   phantoms: number;
   divergentShards: number;
   maxPrimariesPerEpoch: number;
+  /** Successful recalls judged by the partial-result rules, those missing a shard, and those breaking a rule. */
+  recalls: number;
+  partialRecalls: number;
+  badRecalls: number;
   /** How long after the heal the copies agreed; null when they never did. */
   convergenceMs: number | null;
   violations: string[];
@@ -82,6 +93,10 @@ export function checkHistory(history: HistoryView, final: FinalState, options: C
   const phantoms = checkPhantoms(ops, final.finalReads);
   const convergence = checkConvergence(final.copies, final.convergedAtMs, final.healedAtMs, options.convergenceWithinMs);
   const primaries = checkPrimaries(final.primaryClaims);
+  const recalls = checkPartialReads(ops, {
+    ...(options.faultsFromMs === undefined ? {} : { faultsFromMs: options.faultsFromMs }),
+    ...(options.quietFromMs === undefined ? {} : { quietFromMs: options.quietFromMs }),
+  });
   const examples: ReportExamples = {
     lost: lost.lost.examples,
     underReplicated: replication.underReplicated.examples,
@@ -93,6 +108,7 @@ export function checkHistory(history: HistoryView, final: FinalState, options: C
     phantomFinalReads: phantoms.finalReads.examples,
     divergentShards: divergentSample(convergence).examples,
     splitEpochs: primaries.splitEpochs.examples,
+    badRecalls: recalls.offences.examples,
   };
   const report: HistoryReport = {
     ops: ops.length,
@@ -110,6 +126,9 @@ export function checkHistory(history: HistoryView, final: FinalState, options: C
     phantoms: phantoms.count,
     divergentShards: convergence.divergentShards.length,
     maxPrimariesPerEpoch: primaries.maxPrimariesPerEpoch,
+    recalls: recalls.recalls,
+    partialRecalls: recalls.partial,
+    badRecalls: recalls.offences.count,
     convergenceMs: convergence.convergenceMs,
     violations: [],
     examples,
@@ -134,6 +153,7 @@ export function violationsOf(report: HistoryReport, options: CheckOptions = {}):
   when(report.duplicated > 0, () => `${counted(report.duplicated, 'memory appears', 'memories appear')} more than once in one node's final reads, e.g. ${list(examples.duplicated.map(describeFinalRead))}`);
   when(report.phantoms > 0, () => `${counted(report.phantoms, 'read', 'reads')} returned a value no write attempted, e.g. ${describePhantoms(examples)}`);
   when(report.maxPrimariesPerEpoch > 1, () => `${report.maxPrimariesPerEpoch} nodes were primary in one epoch, e.g. ${list(examples.splitEpochs.map(describeEpoch))}`);
+  when(report.badRecalls > 0, () => `${counted(report.badRecalls, 'recall breaks', 'recalls break')} the partial-result rules of docs/query.md, e.g. ${list(examples.badRecalls)}`);
   when(report.divergentShards > 0, () => `${counted(report.divergentShards, 'shard has', 'shards have')} copies that differ, e.g. ${list(examples.divergentShards.map(describeShard))}`);
   when(report.convergenceMs === null, () => 'the copies never converged after the heal');
   when(report.convergenceMs !== null && report.convergenceMs > convergenceWithinMs, () => `the copies converged ${report.convergenceMs} ms after the heal, later than ${convergenceWithinMs} ms`);

@@ -23,7 +23,7 @@ export type VectorClock = Record<string, number>;
 
 export type WriteConcern = 'ONE' | 'QUORUM' | 'ALL';
 
-export type OperationKind = 'write' | 'read' | 'delete';
+export type OperationKind = 'write' | 'read' | 'delete' | 'recall';
 
 /** ok: it happened as returned; fail: it certainly did not happen; info: unknown. */
 export type Outcome = 'ok' | 'fail' | 'info';
@@ -50,13 +50,47 @@ export interface HistoryOp {
   copiesAtAck?: number;
   /** How many copies the write concern promised, e.g. 2 for QUORUM of 3. */
   promisedCopies?: number;
+  /** Recall: what the answer said of its coverage and confidence (cluster/check/partialReads.ts). */
+  recall?: RecallObservation;
+}
+
+export interface IntervalObservation {
+  point: number;
+  lower: number;
+  upper: number;
+}
+
+/**
+ * A recall's answer as the checker sees it. The recall's `memoryId` names the memory whose
+ * embedding was the cue and `value` the token of the write that gave it that embedding.
+ */
+export interface RecallObservation {
+  mode: 'SIMILARITY' | 'HYBRID' | 'SPREADING';
+  /** The shards the space has. */
+  shards: number;
+  partial: boolean;
+  missingShards: number[];
+  shardsAsked: number;
+  shardsAnswered: number;
+  missingPenalty: number;
+  partitionState: 'CONNECTED' | 'PARTITIONED' | 'HEALING';
+  partitionFactor: number;
+  partitioned: boolean;
+  reachableFraction: number;
+  confidence: IntervalObservation;
+  /** The memories returned, best first. */
+  memories: { id: string; confidence: IntervalObservation }[];
+  /** The opId of the write whose embedding was the cue, when the client had one. */
+  cueWriteOpId?: number;
+  /** Shards whose every configured copy was down from the recall's invocation to its completion (the harness knows). */
+  downShards?: number[];
 }
 
 export type Invocation = Pick<HistoryOp, 'process' | 'op' | 'space' | 'memoryId' | 'node' | 'invokeMs'> &
   Partial<Pick<HistoryOp, 'value' | 'consistency'>>;
 
 export type Completion = Pick<HistoryOp, 'completeMs'> &
-  Partial<Pick<HistoryOp, 'value' | 'version' | 'copiesAtAck' | 'promisedCopies'>>;
+  Partial<Pick<HistoryOp, 'value' | 'version' | 'copiesAtAck' | 'promisedCopies' | 'recall'>>;
 
 /** What a checker needs of a history; a History satisfies it and so does a plain object. */
 export interface HistoryView {

@@ -89,7 +89,7 @@ const isTime = (value: unknown): value is number => typeof value === 'number' &&
 const OP_FIELDS: Record<keyof HistoryOp, FieldRule> = {
   opId: required(isCount, 'a non-negative integer'),
   process: required(isString, 'a string'),
-  op: required(oneOf('write', 'read', 'delete'), '"write", "read" or "delete"'),
+  op: required(oneOf('write', 'read', 'delete', 'recall'), '"write", "read", "delete" or "recall"'),
   space: required(isString, 'a string'),
   memoryId: required(isString, 'a string'),
   value: required((v) => v === null || isString(v), 'a string or null'),
@@ -101,6 +101,7 @@ const OP_FIELDS: Record<keyof HistoryOp, FieldRule> = {
   outcome: required(oneOf('ok', 'fail', 'info'), '"ok", "fail" or "info"'),
   copiesAtAck: optional(isCount, 'a non-negative integer'),
   promisedCopies: optional(isCount, 'a non-negative integer'),
+  recall: optional(isRecallObservation, 'a recall observation (cluster/check/history.ts)'),
 };
 
 function parseOp(value: unknown, lineNumber: number): HistoryOp {
@@ -137,4 +138,38 @@ function isCount(value: unknown): value is number {
 
 function isClock(value: unknown): boolean {
   return isRecord(value) && Object.values(value).every(isCount);
+}
+
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+function isInterval(value: unknown): boolean {
+  return isRecord(value) && isNumber(value['point']) && isNumber(value['lower']) && isNumber(value['upper']) && Object.keys(value).length === 3;
+}
+
+const RECALL_FIELDS: Record<string, (value: unknown) => boolean> = {
+  mode: oneOf('SIMILARITY', 'HYBRID', 'SPREADING'),
+  shards: isCount,
+  partial: (v) => typeof v === 'boolean',
+  missingShards: (v) => Array.isArray(v) && v.every(isCount),
+  shardsAsked: isCount,
+  shardsAnswered: (v) => typeof v === 'number' && Number.isSafeInteger(v),
+  missingPenalty: isNumber,
+  partitionState: oneOf('CONNECTED', 'PARTITIONED', 'HEALING'),
+  partitionFactor: isNumber,
+  partitioned: (v) => typeof v === 'boolean',
+  reachableFraction: isNumber,
+  confidence: isInterval,
+  memories: (v) => Array.isArray(v) && v.every((m) => isRecord(m) && isString(m['id']) && isInterval(m['confidence']) && Object.keys(m).length === 2),
+};
+
+const OPTIONAL_RECALL_FIELDS: Record<string, (value: unknown) => boolean> = {
+  cueWriteOpId: isCount,
+  downShards: (v) => Array.isArray(v) && v.every(isCount),
+};
+
+function isRecallObservation(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  for (const key of Object.keys(value)) if (!Object.hasOwn(RECALL_FIELDS, key) && !Object.hasOwn(OPTIONAL_RECALL_FIELDS, key)) return false;
+  for (const [key, valid] of Object.entries(OPTIONAL_RECALL_FIELDS)) if (Object.hasOwn(value, key) && !valid(value[key])) return false;
+  return Object.entries(RECALL_FIELDS).every(([key, valid]) => Object.hasOwn(value, key) && valid(value[key]));
 }

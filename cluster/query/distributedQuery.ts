@@ -31,6 +31,8 @@ export interface ScatterOptions {
   noHedge?: boolean;
   /** Only each shard's primary is asked (writes, access statistics). */
   primariesOnly?: boolean;
+  /** Refusals are not asked again: for the write path's link search, which holds the space's write queue that another shard's claim waits on. */
+  noRetry?: boolean;
 }
 
 type Body = Record<string, unknown>;
@@ -66,7 +68,9 @@ export class DistributedQuery {
         op,
         deadlineMs: options.deadlineMs,
         ...(options.noHedge === true ? { noHedge: true } : {}),
-        classify,
+        classify: (error, node) => classify(error, node === this.self),
+        // Writes are not asked again: a refusal after the write began may have written it.
+        ...(options.noHedge === true || options.noRetry === true ? {} : { retry: { firstBackoffMs: this.settings.refusalBackoffMs, maxRounds: this.settings.refusalRetries } }),
         call: (request) => {
           // A copy other than the primary is asked as a replica, so it answers while current.
           const replica = options.allowReplica || request.shards.some((shard) => primaries.get(shard) !== request.node);
@@ -81,10 +85,15 @@ export class DistributedQuery {
   }
 }
 
-/** What a failed sub-request means: only bad input is every copy's answer. */
-export function classify(error: unknown): FailureKind {
-  if (error instanceof NotPrimaryError) return error.primary === null ? { kind: 'next' } : { kind: 'redirect', node: error.primary };
+/**
+ * What a failed sub-request means: only bad input is every copy's answer. A live copy that
+ * has no primary to name, or answers UNAVAILABLE (a replica not current, a claim under way),
+ * may answer a moment later; silence, no responders and an open circuit say nothing of that.
+ */
+export function classify(error: unknown, local = false): FailureKind {
+  if (error instanceof NotPrimaryError) return error.primary === null ? { kind: 'retry' } : { kind: 'redirect', node: error.primary };
   const code = error instanceof RemoteError ? error.code : (error as { code?: unknown } | null)?.code;
   if (code === 'BAD_USER_INPUT') return { kind: 'fatal' };
+  if (code === 'UNAVAILABLE' && (error instanceof RemoteError || local)) return { kind: 'retry' };
   return { kind: 'next' };
 }

@@ -5,6 +5,10 @@
 // candidates at once, a redirect names the node to try next, and a sub-request still
 // running after the hedge delay is raced by a second one to the next candidates. The first
 // answer for a shard wins; every shard no copy answered before the deadline is missing.
+// A live copy that refuses for now (no primary yet, a replica not current, a failover under
+// way) is asked again after a short backoff, a few times while the deadline allows; a copy
+// that is silent or has no responders is not, so a dead node costs no more than its
+// "no responders".
 // Time comes from an injected clock, so the simulator runs this unchanged.
 
 import type { NodeClock } from '../clock.js';
@@ -20,8 +24,10 @@ export interface ShardRoute {
 export type FailureKind =
   /** The request itself is wrong (bad input): every copy would refuse it, so the whole gather fails. */
   | { kind: 'fatal' }
-  /** This copy cannot answer now: try the shard's next candidate. */
+  /** This copy cannot answer (no responders, silence, an open circuit): try the shard's next candidate. */
   | { kind: 'next' }
+  /** This copy is up but refuses for now: try the next candidate, and once all have been tried, ask again after a backoff. */
+  | { kind: 'retry' }
   /** This copy named the node that serves the shard. */
   | { kind: 'redirect'; node: string };
 
@@ -48,11 +54,14 @@ export interface GatherOptions<T> {
   op: string;
   deadlineMs: number;
   call: (request: SubRequest) => Promise<T>;
-  classify: (error: unknown) => FailureKind;
+  /** What a failure of the sub-request to `node` means. */
+  classify: (error: unknown, node: string) => FailureKind;
   /** Told of every sub-request when it settles (spans, metrics). */
   onSettled?: (outcome: SubOutcome) => void;
   /** Hedging off: for writes, where a second copy must not run the operation again. */
   noHedge?: boolean;
+  /** Asking a shard's copies again after refusals: the first backoff (doubling) and the most rounds. */
+  retry?: { firstBackoffMs: number; maxRounds: number };
 }
 
 export interface Answer<T> {
@@ -96,6 +105,10 @@ interface ShardState {
   won: boolean;
   redirects: number;
   hedged: boolean;
+  /** A live copy refused in this round, so another round may be answered. */
+  refused: boolean;
+  retries: number;
+  waiting: boolean;
 }
 
 class GatherRun<T> {
@@ -119,7 +132,7 @@ class GatherRun<T> {
   ) {
     for (const route of routes) {
       if (route.candidates.length === 0) throw new Error(`shard ${route.shard} has no candidate node`);
-      this.shards.set(route.shard, { candidates: [...route.candidates], next: 0, tried: new Set(), inFlight: 0, won: false, redirects: 0, hedged: false });
+      this.shards.set(route.shard, { candidates: [...route.candidates], next: 0, tried: new Set(), inFlight: 0, won: false, redirects: 0, hedged: false, refused: false, retries: 0, waiting: false });
     }
     this.startedMs = clock.nowMs();
     this.deadlineAtMs = this.startedMs + options.deadlineMs;
@@ -192,20 +205,21 @@ class GatherRun<T> {
         settled('failed', error);
         if (this.done) return;
         this.firstError ??= error;
-        this.onFailure(shards, error);
+        this.onFailure(shards, node, error);
         this.checkDone();
       },
     );
   }
 
-  private onFailure(shards: readonly number[], error: unknown): void {
-    const verdict = this.options.classify(error);
+  private onFailure(shards: readonly number[], node: string, error: unknown): void {
+    const verdict = this.options.classify(error, node);
     if (verdict.kind === 'fatal') {
       this.fatal = error;
       this.finish();
       return;
     }
     const open = shards.filter((shard) => !this.shards.get(shard)!.won);
+    if (verdict.kind === 'retry') for (const shard of open) this.shards.get(shard)!.refused = true;
     if (verdict.kind === 'redirect') {
       for (const shard of open) {
         const state = this.shards.get(shard)!;
@@ -235,11 +249,34 @@ class GatherRun<T> {
 
   private checkDone(): void {
     if (this.done) return;
-    for (const state of this.shards.values()) {
+    let open = false;
+    for (const [shard, state] of this.shards) {
       if (state.won) continue;
-      if (state.inFlight > 0 || state.next < state.candidates.length) return;
+      if (state.waiting || state.inFlight > 0 || state.next < state.candidates.length || this.retryLater(shard, state)) open = true;
     }
-    this.finish();
+    if (!open) this.finish();
+  }
+
+  /** Schedules another round over every copy of a shard that only live copies refused, while the deadline allows. */
+  private retryLater(shard: number, state: ShardState): boolean {
+    const retry = this.options.retry;
+    if (retry === undefined || !state.refused || state.retries >= retry.maxRounds) return false;
+    const atMs = this.clock.nowMs() + retry.firstBackoffMs * 2 ** state.retries;
+    if (atMs >= this.deadlineAtMs) return false;
+    state.waiting = true;
+    this.cancels.push(
+      this.clock.schedule(atMs, () => {
+        if (this.done) return;
+        state.waiting = false;
+        state.refused = false;
+        state.retries++;
+        state.tried.clear();
+        state.next = 0;
+        this.launchNext([shard], false);
+        this.checkDone();
+      }),
+    );
+    return true;
   }
 
   private finish(): void {

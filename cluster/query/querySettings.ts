@@ -44,6 +44,17 @@ export interface QuerySettings {
    * reads (the episodes a consolidation clusters) stop a page here.
    */
   messageBytes: number;
+  /**
+   * Backoff before a shard whose live copies all refused for now (no primary yet, replicas
+   * not current) is asked again; it doubles each round. Default 25 ms: a primary claim
+   * takes a few round trips, tens of milliseconds.
+   */
+  refusalBackoffMs: number;
+  /**
+   * Most such rounds per shard, and never past the deadline. Default 4: 25 + 50 + 100 + 200
+   * ms spans a claim and its catch-up within the one-partition deadline.
+   */
+  refusalRetries: number;
 }
 
 export const defaultQuerySettings: QuerySettings = {
@@ -58,6 +69,8 @@ export const defaultQuerySettings: QuerySettings = {
   latencySamplesMin: 32,
   readBatchIds: 512,
   messageBytes: 1024 * 1024 - 64 * 1024,
+  refusalBackoffMs: 25,
+  refusalRetries: 4,
 };
 
 /** Checks relations between the fields; throws with the rule that is broken. */
@@ -69,6 +82,7 @@ export function validateQuerySettings(settings: QuerySettings): void {
     throw new Error('hedge delays must satisfy 0 <= hedgeMinMs <= hedgeMaxMs < partitionDeadlineMs');
   }
   if (settings.latencySamplesMin < 1 || settings.latencySamples < settings.latencySamplesMin) throw new Error('latency samples must satisfy 1 <= latencySamplesMin <= latencySamples');
+  if (!(settings.refusalBackoffMs >= 1) || !(Number.isInteger(settings.refusalRetries) && settings.refusalRetries >= 0)) throw new Error('refusalBackoffMs must be at least 1 and refusalRetries a non-negative integer');
   if (settings.readBatchIds < 1) throw new Error('readBatchIds must be at least 1');
   // One record at the limits: 64 KiB of content escaped in JSON (up to 6x), metadata, and a 4096-dimension embedding.
   if (settings.messageBytes < 512 * 1024) throw new Error('messageBytes must be at least 512 KiB: one record with its embedding must fit');

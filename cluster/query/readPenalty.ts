@@ -33,6 +33,10 @@ export interface ReadPenalty {
   partitionState: PartitionState;
   /** The multiplier of the partition rule (1 when CONNECTED). */
   partitionFactor: number;
+  /** Whether this node reached less than the majority threshold when it served the read (the +0.1 of the partial-answer rule). */
+  partitioned: boolean;
+  /** Share of known members this node reached, which the PARTITIONED factor is taken from. */
+  reachableFraction: number;
 }
 
 export interface PartitionReading {
@@ -46,6 +50,8 @@ export function readPenalty(missing: number, total: number, partition: Partition
     missingPenalty: missingShardPenalty(missing, total, partition.partitioned),
     partitionState: partition.state,
     partitionFactor: readConfidenceFactor(partition.state, partition.reachableFraction),
+    partitioned: partition.partitioned,
+    reachableFraction: partition.reachableFraction,
   };
 }
 

@@ -7,9 +7,10 @@ import type { Epoch } from '../replication/epoch.js';
 import { ShardCore, type ShardCoreOptions, type ShardView } from '../replication/shardCore.js';
 import type { Directive } from '../replication/directives.js';
 import type { HandBack, ReplicationStorage } from '../replication/storagePort.js';
+import type { Router } from '../routing/router.js';
 import type { ReplicationOverrides } from './simNode.js';
 
-export const brokenVariants = ['visible-quorum', 'colliding-epochs', 'volatile-handback'] as const;
+export const brokenVariants = ['visible-quorum', 'colliding-epochs', 'volatile-handback', 'silent-shard-failure'] as const;
 export type BrokenVariant = (typeof brokenVariants)[number];
 
 /** QUORUM counted from the copies this node sees, as before the fix. */
@@ -53,6 +54,26 @@ function volatileHandBacks(storage: ReplicationStorage): ReplicationStorage {
   });
 }
 
+/** A recall sub-request that fails counts as an empty answer, as recognize once ignored failed shards. */
+function silentShardFailures(router: Router): Router {
+  return new Proxy(router, {
+    get(target, property, receiver) {
+      if (property === 'callOnce') {
+        return async (node: string, op: string, ...rest: unknown[]) => {
+          try {
+            return await (target.callOnce as (...args: unknown[]) => Promise<unknown>).call(target, node, op, ...rest);
+          } catch (error) {
+            if (op !== 'op.recall') throw error;
+            return { memories: [], confidence: { point: 0, lower: 0, upper: 0 }, partial: false, metadata: { mode: 'SIMILARITY', activatedCount: 0, candidateCount: 0, depthReached: 0, truncated: false, elapsedMs: 0 } };
+          }
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export function brokenVariant(variant: BrokenVariant): ReplicationOverrides {
   switch (variant) {
     case 'visible-quorum':
@@ -61,5 +82,7 @@ export function brokenVariant(variant: BrokenVariant): ReplicationOverrides {
       return { coreFactory: (options: ShardCoreOptions) => new CollidingEpochsCore(options) };
     case 'volatile-handback':
       return { wrapStorage: volatileHandBacks };
+    case 'silent-shard-failure':
+      return { wrapRouter: silentShardFailures };
   }
 }

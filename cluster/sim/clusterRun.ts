@@ -4,7 +4,7 @@
 // both the workload's target and the nemesis's, so a run wires the two to one object.
 
 import { dominatesOrEquals } from '../check/causality.js';
-import type { CopyState, PrimaryClaim, WriteConcern } from '../check/history.js';
+import type { CopyState, PrimaryClaim, RecallObservation, WriteConcern } from '../check/history.js';
 import { Placement } from '../placement/placement.js';
 import { copiesNeeded } from '../replication/replicaSet.js';
 import type { ReplicationObserver } from '../replication/replicationManager.js';
@@ -49,6 +49,9 @@ export interface RunPlan {
 
 /** The content the damage nemesis writes over a record: no client writes it. */
 export const DAMAGED_CONTENT = 'damaged behind the log';
+
+/** Memories a simulated recall asks for: half a space's ids, so the cue's memory is within reach of any ranking. */
+const RECALL_RESULTS = 10;
 
 export class ClusterRun implements WorkloadTarget, FaultTarget {
   readonly network: SimNetwork;
@@ -109,6 +112,7 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
       ...(this.variant === undefined ? {} : { replication: brokenVariant(this.variant) }),
     });
     this.live.set(id, node);
+    this.restarts++;
   }
 
   node(id: string): SimNode {
@@ -144,6 +148,52 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
   read(node: string, space: string, id: string): Promise<MemoryRecord | null> {
     return this.node(node).service.memory(space, id);
   }
+
+  async recall(node: string, space: string, embedding: number[], mode: RecallObservation['mode']): Promise<RecallObservation> {
+    const answer = await this.node(node).service.recall(space, { embedding }, { mode, maxResults: RECALL_RESULTS });
+    const interval = ({ point, lower, upper }: { point: number; lower: number; upper: number }) => ({ point, lower, upper });
+    return {
+      mode,
+      shards: this.plan.shards,
+      partial: answer.coverage.partial,
+      missingShards: answer.coverage.missingShards,
+      shardsAsked: answer.coverage.shardsAsked,
+      shardsAnswered: answer.coverage.shardsAnswered,
+      ...answer.penalty,
+      confidence: interval(answer.confidence),
+      memories: answer.memories.map((m) => ({ id: m.record.id, confidence: interval(m.confidence) })),
+    };
+  }
+
+  /**
+   * Shards of `space` that some store holds records of, with every node holding them down:
+   * no live node has the shard's data, so none can answer for it.
+   */
+  downShards(space: string): { shards: number[]; restarts: number } {
+    const held = new Map<number, boolean>();
+    const prefix = keys.memories(space);
+    for (const [node, store] of this.stores) {
+      const up = this.live.get(node) != null;
+      for (const { key } of store.peekRange({ gte: prefix, lt: prefixEnd(prefix) })) {
+        const shard = this.shardOfKey(key, prefix.length);
+        held.set(shard, (held.get(shard) ?? false) || up);
+      }
+    }
+    return { shards: [...held].filter(([, up]) => !up).map(([shard]) => shard).sort((a, b) => a - b), restarts: this.restarts };
+  }
+
+  private readonly keyShards = new Map<string, number>();
+
+  /** The shard of a memory key (the id follows the space prefix), remembered: the ids are few and recalls many. */
+  private shardOfKey(key: Buffer, prefixLength: number): number {
+    const id = key.subarray(prefixLength).toString();
+    let shard = this.keyShards.get(id);
+    if (shard === undefined) this.keyShards.set(id, (shard = shardOf(id, this.plan.shards)));
+    return shard;
+  }
+
+  /** Node starts so far, so a recall can tell whether a copy came back while it ran. */
+  private restarts = 0;
 
   copiesHolding(space: string, id: string, version: Record<string, number>): number {
     let count = 0;
@@ -197,6 +247,7 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
   restart(id: string): void {
     if (this.live.get(id) != null || !this.network.isCrashed(id)) return;
     this.network.restart(id);
+    this.restarts++;
     this.stores.get(id)!.reopen();
     void this.startNode(id);
   }

@@ -44,6 +44,9 @@ export interface ClusterSimulationResult {
   phantoms: number;
   divergentShards: number;
   maxPrimariesPerEpoch: number;
+  recalls: number;
+  partialRecalls: number;
+  badRecalls: number;
   convergenceMs: number | null;
   underReplicated: number;
   duplicated: number;
@@ -65,6 +68,8 @@ const CONVERGENCE_POLL_MS = 100;
 const CLIENT_TIMEOUT_MS = 3000;
 const CONVERGENCE_LIMIT_MS = 60_000;
 const SIM_DIMENSION = 4;
+/** Share of the non-write operations that are recalls: enough that every fault meets some, few enough that reads by id still dominate the stale-read check. */
+const RECALL_SHARE = 0.3;
 
 function planOf(options: ClusterSimulationOptions, random: SeededRandom): RunPlan {
   const scenario = options.scenario ?? seededScenarios[random.index(seededScenarios.length)]!;
@@ -117,7 +122,7 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
     for (let i = 0; i < 100 && !run.nodes.every((id) => run.spaces.every((s) => run.node(id).engine.findSpace(s) !== undefined)); i++) await run.network.runFor(100);
   };
   await everywhere();
-  const workload = new Workload(run, { clients: plan.clients, spaces: run.spaces, dimension: SIM_DIMENSION, idsPerSpace: 20, writeShare: 0.6, quorumShare: 0.4, allShare: 0.05, thinkMs: [20, 120], clientTimeoutMs: CLIENT_TIMEOUT_MS }, random.fork('workload'));
+  const workload = new Workload(run, { clients: plan.clients, spaces: run.spaces, dimension: SIM_DIMENSION, idsPerSpace: 20, writeShare: 0.6, recallShare: RECALL_SHARE, quorumShare: 0.4, allShare: 0.05, thinkMs: [20, 120], clientTimeoutMs: CLIENT_TIMEOUT_MS }, random.fork('workload'));
   run.pendingOps = () => workload.history.pendingOps;
   workload.start(0);
   await run.network.runFor(3000);
@@ -144,7 +149,7 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
   const report: HistoryReport = checkHistory(
     { ops: fromHeal(judged, healedAtMs), droppedOps: workload.history.droppedOps },
     { finalReads, copies: run.copies(), primaryClaims: run.claims, convergedAtMs, healedAtMs },
-    { countsRead: (op) => op.invokeMs >= healedAtMs },
+    { countsRead: (op) => op.invokeMs >= healedAtMs, faultsFromMs: faultsFrom, ...(convergedAtMs === null ? {} : { quietFromMs: convergedAtMs }) },
   );
   if (process.env['SIM_DEBUG']) await debugReport(run, workload.history.ops, finalReads, report, healedAtMs);
   const handBacksPending = run.handBacksPending();
@@ -162,6 +167,9 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
     phantoms: report.phantoms,
     divergentShards: report.divergentShards,
     maxPrimariesPerEpoch: report.maxPrimariesPerEpoch,
+    recalls: report.recalls,
+    partialRecalls: report.partialRecalls,
+    badRecalls: report.badRecalls,
     convergenceMs: report.convergenceMs,
     underReplicated: report.underReplicated,
     duplicated: report.duplicated,

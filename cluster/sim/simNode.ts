@@ -46,6 +46,8 @@ export interface SimNodeOptions {
 export interface ReplicationOverrides {
   coreFactory?: (options: ShardCoreOptions) => ShardCore;
   wrapStorage?: (storage: ReplicationStorage) => ReplicationStorage;
+  /** Wraps the router the node service reads through (broken query variants). */
+  wrapRouter?: (router: Router) => Router;
 }
 
 /** The node's clock: its (possibly skewed) virtual time, and timers that die with the node. */
@@ -153,7 +155,8 @@ export class SimNode {
       clock,
     });
     const serviceRandom = options.random.fork('service');
-    service = new NodeService(engine, config, options.metrics, { membership, replication, router, rpc }, () => serviceRandom.next());
+    const serviceRouter = options.replication?.wrapRouter?.(router) ?? router;
+    service = new NodeService(engine, config, options.metrics, { membership, replication, router: serviceRouter, rpc }, () => serviceRandom.next());
     const antiEntropy = config.antiEntropy.enabled ? new AntiEntropyManager({ nodeId: id, cluster: SIM_CLUSTER, transport, rpc, engine, replication, clock, logger, settings: config.antiEntropy }) : undefined;
     replication.digestSource = antiEntropy;
     rpc.start();

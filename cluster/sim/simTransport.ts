@@ -51,7 +51,8 @@ export class SimTransport implements Transport {
       const fail = (error: Error) => finish(() => reject(error));
       const subscription = this.subscribe(inbox, (message) => finish(() => resolve({ data: message.data, headers: message.headers })));
       this.pendingRequests.add(fail);
-      this.network.runOnNode(this.node, this.network.nowMs + options.timeoutMs, () => fail(new RequestTimeoutError(subject, options.timeoutMs)));
+      // The timer outlives an answered request; an error (and its stack) is built only for a real timeout.
+      this.network.runOnNode(this.node, this.network.nowMs + options.timeoutMs, () => done || fail(new RequestTimeoutError(subject, options.timeoutMs)));
       this.publish(subject, data, options.headers ?? NO_HEADERS, inbox);
     });
   }

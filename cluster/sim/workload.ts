@@ -6,7 +6,7 @@
 // time out, and a write whose fate is unknown (a timeout, or a refusal after the primary wrote
 // it) is recorded as indeterminate ('info'), never as failed.
 
-import { History, type WriteConcern } from '../check/history.js';
+import { History, type RecallObservation, type WriteConcern } from '../check/history.js';
 import type { MemoryRecord } from '../../src/engine/types.js';
 import { EngramError } from '../../src/errors.js';
 import type { SeededRandom } from './random.js';
@@ -18,6 +18,10 @@ export interface WorkloadTarget {
   state(node: string): 'up' | 'down' | 'paused';
   remember(node: string, space: string, id: string, token: string, embedding: number[], consistency: WriteConcern): Promise<MemoryRecord>;
   read(node: string, space: string, id: string): Promise<MemoryRecord | null>;
+  /** A recall of the whole space by `embedding`, as the checker observes its answer. */
+  recall(node: string, space: string, embedding: number[], mode: RecallObservation['mode']): Promise<RecallObservation>;
+  /** Shards of `space` with every configured copy down now, and a counter that moves on every restart. */
+  downShards(space: string): { shards: number[]; restarts: number };
   /** Copies of the memory (by store inspection) holding at least `version`, at this instant. */
   copiesHolding(space: string, id: string, version: Record<string, number>): number;
   /** Copies `consistency` promises for the space's shards. */
@@ -35,6 +39,8 @@ export interface WorkloadSettings {
   idsPerSpace: number;
   /** Share of operations that are writes. */
   writeShare: number;
+  /** Share of the other operations that are recalls (the rest read by id). */
+  recallShare: number;
   /** Share of writes sent with QUORUM (the rest ONE, and a few ALL). */
   quorumShare: number;
   allShare: number;
@@ -50,6 +56,8 @@ export class Workload {
   private tokens = 0;
   /** Writes acknowledged since `markPhase`, for the liveness check. */
   ackedSinceMark = 0;
+  /** Each client's latest acknowledged write per space: its memory, embedding and opId, the cue of its next recall. */
+  private readonly lastWrite = new Map<string, { id: string; embedding: number[]; opId: number }>();
 
   constructor(
     private readonly target: WorkloadTarget,
@@ -82,7 +90,7 @@ export class Workload {
     const id = `mem-${random.index(idsPerSpace)}`;
     const node = this.target.nodes[random.index(this.target.nodes.length)]!;
     const next = () => this.target.at(this.target.nowMs() + random.between(...this.settings.thinkMs), () => this.step(process, random));
-    const run = random.chance(writeShare) ? this.write(process, node, space, id, random) : this.read(process, node, space, id);
+    const run = random.chance(writeShare) ? this.write(process, node, space, id, random) : random.chance(this.settings.recallShare) ? this.recall(process, node, space, random) : this.read(process, node, space, id);
     void run.finally(next);
   }
 
@@ -109,6 +117,7 @@ export class Workload {
       const promised = this.target.promisedCopies(consistency);
       this.history.complete(opId, 'ok', { completeMs, value: outcome.value.content ?? token, version, copiesAtAck: this.target.copiesHolding(space, id, version), promisedCopies: promised });
       this.ackedSinceMark++;
+      this.lastWrite.set(`${process}\0${space}`, { id, embedding, opId });
     } else if (outcome.kind === 'error' && refusedBeforeWriting(outcome.error)) {
       this.history.complete(opId, 'fail', { completeMs });
     } else {
@@ -127,6 +136,35 @@ export class Workload {
     const completeMs = this.target.nowMs();
     if (outcome.kind === 'ok') this.history.complete(opId, 'ok', { completeMs, value: outcome.value?.content ?? null, version: outcome.value?.version ?? null });
     else this.history.complete(opId, 'fail', { completeMs });
+  }
+
+  /**
+   * A recall cued by the client's latest acknowledged write in the space (a random vector
+   * before it has one), with which shards had no copy up for the whole call.
+   */
+  private async recall(process: string, node: string, space: string, random: SeededRandom): Promise<void> {
+    const cue = this.lastWrite.get(`${process}\0${space}`);
+    const modes = ['SIMILARITY', 'SIMILARITY', 'HYBRID', 'SPREADING'] as const;
+    const mode = modes[random.index(modes.length)]!;
+    const embedding = cue?.embedding ?? Array.from({ length: this.settings.dimension }, () => random.between(-1, 1));
+    const opId = this.history.invoke({ process, op: 'recall', space, memoryId: cue?.id ?? '', node, invokeMs: this.target.nowMs() });
+    const state = this.target.state(node);
+    if (state === 'down') {
+      this.history.complete(opId, 'fail', { completeMs: this.target.nowMs() });
+      return;
+    }
+    const downBefore = this.target.downShards(space);
+    const outcome = await this.timed(state === 'paused' ? new Promise<never>(() => undefined) : this.target.recall(node, space, embedding, mode));
+    const completeMs = this.target.nowMs();
+    if (outcome.kind !== 'ok') {
+      this.history.complete(opId, 'fail', { completeMs });
+      return;
+    }
+    const downAfter = this.target.downShards(space);
+    const down = downAfter.restarts === downBefore.restarts ? downBefore.shards.filter((shard) => downAfter.shards.includes(shard)) : [];
+    const observed: RecallObservation = { ...outcome.value, ...(cue === undefined ? {} : { cueWriteOpId: cue.opId }), ...(down.length === 0 ? {} : { downShards: down }) };
+    if (globalThis.process.env["DBG_RECALL"] && observed.missingShards.length > 0) console.log("RECALL", opId, node, space, mode, this.target.nowMs(), JSON.stringify(observed).slice(0, 300));
+    this.history.complete(opId, 'ok', { completeMs, recall: observed });
   }
 
   /** The call's outcome, or a timeout after `clientTimeoutMs` of virtual time. */

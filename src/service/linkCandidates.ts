@@ -25,7 +25,8 @@ export async function remoteLinkCandidates(engine: Engine, query: DistributedQue
     space,
     'read',
     (group, replica) => ({ space, kind: 'searchMany', shards: group, allowReplica: replica, embeddings: encoded, k }),
-    scatterOptions({ allowReplica: false }, elsewhere, query.settings.partitionDeadlineMs),
+    // A shard between primaries gives no candidates rather than a retry: this search holds the space's write queue, which that shard's claim drains.
+    { ...scatterOptions({ allowReplica: false }, elsewhere, query.settings.partitionDeadlineMs), noRetry: true },
   );
   const out: SourceHit[][] = embeddings.map(() => []);
   for (const answer of gathered.answers) {

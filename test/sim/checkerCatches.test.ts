@@ -10,9 +10,9 @@ import type { Scenario } from '../../cluster/sim/nemesis.js';
 /** Seeds tried per variant; each was caught well within this when the test was written. */
 const SEED_BOUND = 20;
 
-async function firstCaught(variant: BrokenVariant, scenario: Scenario, expected: RegExp): Promise<{ seed: number; violation: string } | null> {
+async function firstCaught(variant: BrokenVariant, scenario: Scenario, expected: RegExp, plan: { replicationFactor?: number; shards?: number } = {}): Promise<{ seed: number; violation: string } | null> {
   for (let seed = 1; seed <= SEED_BOUND; seed++) {
-    const result = await runClusterSimulation({ seed, scenario, variant });
+    const result = await runClusterSimulation({ seed, scenario, variant, ...plan });
     const violation = result.violations.find((v) => expected.test(v));
     if (violation !== undefined) return { seed, violation };
   }
@@ -20,6 +20,11 @@ async function firstCaught(variant: BrokenVariant, scenario: Scenario, expected:
 }
 
 describe('the checker catches broken replication', () => {
+  it('aFailedShardCountedAsAnEmptyAnswer_isReportedAsAnsweredWhileDown', { timeout: 120_000 }, async () => {
+    const caught = await firstCaught('silent-shard-failure', 'kill', /counted as answered while every copy was down/, { replicationFactor: 1, shards: 3 });
+    expect(caught, 'no seed exposed a failed shard counted as answered').not.toBeNull();
+  });
+
   it('quorumCountedFromVisibleCopies_isReportedAsUnderReplicated', { timeout: 120_000 }, async () => {
     const caught = await firstCaught('visible-quorum', 'split', /fewer copies than promised/);
     expect(caught, 'no seed exposed QUORUM counted from visible copies').not.toBeNull();

@@ -7,7 +7,7 @@ import { nodeClock } from '../../cluster/sim/simNode.js';
 import { SimNetwork } from '../../cluster/sim/simNetwork.js';
 
 /** How a node behaves in a test: answers after `ms`, fails after `ms`, or never answers. */
-type Behaviour = { answerMs: number } | { failMs: number; error?: unknown } | 'silent';
+type Behaviour = { answerMs: number } | { failMs: number; error?: unknown } | { refuseUntilMs: number; answerMs: number } | 'silent';
 
 class Redirect extends Error {
   constructor(readonly node: string) {
@@ -17,9 +17,13 @@ class Redirect extends Error {
 
 class BadInput extends Error {}
 
+/** A live copy that cannot answer yet (no primary, not current). */
+class NotYet extends Error {}
+
 function classify(error: unknown): FailureKind {
   if (error instanceof Redirect) return { kind: 'redirect', node: error.node };
   if (error instanceof BadInput) return { kind: 'fatal' };
+  if (error instanceof NotYet) return { kind: 'retry' };
   return { kind: 'next' };
 }
 
@@ -30,7 +34,7 @@ interface Run {
   calls: SubRequest[];
 }
 
-async function gather(routes: ShardRoute[], behaviour: Record<string, Behaviour>, options: { deadlineMs?: number; noHedge?: boolean; tracker?: LatencyTracker } = {}): Promise<Run> {
+async function gather(routes: ShardRoute[], behaviour: Record<string, Behaviour>, options: { deadlineMs?: number; noHedge?: boolean; tracker?: LatencyTracker; retry?: { firstBackoffMs: number; maxRounds: number } } = {}): Promise<Run> {
   const network = new SimNetwork({ seed: 1 });
   const clock = nodeClock(network, 'coordinator');
   const tracker = options.tracker ?? new LatencyTracker(defaultQuerySettings);
@@ -41,12 +45,13 @@ async function gather(routes: ShardRoute[], behaviour: Record<string, Behaviour>
     const how = behaviour[request.node] ?? 'silent';
     return new Promise<string>((resolve, reject) => {
       if (how === 'silent') return;
-      if ('answerMs' in how) network.at(network.nowMs + how.answerMs, () => resolve(`${request.node}:${request.shards.join(',')}`));
+      if ('refuseUntilMs' in how && network.nowMs < how.refuseUntilMs) network.at(network.nowMs + 1, () => reject(new NotYet('no primary yet')));
+      else if ('answerMs' in how) network.at(network.nowMs + how.answerMs, () => resolve(`${request.node}:${request.shards.join(',')}`));
       else network.at(network.nowMs + how.failMs, () => reject(how.error ?? new Error('no responders')));
     });
   };
   gatherer
-    .gather<string>(routes, { op: 'recall', deadlineMs: options.deadlineMs ?? 5000, call, classify, ...(options.noHedge === true ? { noHedge: true } : {}) })
+    .gather<string>(routes, { op: 'recall', deadlineMs: options.deadlineMs ?? 5000, call, classify, ...(options.noHedge === true ? { noHedge: true } : {}), ...(options.retry === undefined ? {} : { retry: options.retry }) })
     .then(
       (outcome) => {
         run.outcome = outcome;
@@ -64,6 +69,31 @@ async function gather(routes: ShardRoute[], behaviour: Record<string, Behaviour>
 const sixShardsOnThreeNodes: ShardRoute[] = [0, 1, 2, 3, 4, 5].map((shard) => ({ shard, candidates: [`n${shard % 3}`, `n${(shard + 1) % 3}`] }));
 
 describe('Gatherer', () => {
+  it('gather_whenLiveCopiesRefuseForNow_asksAgainAfterABackoff_untilOneAnswers', async () => {
+    const run = await gather([{ shard: 0, candidates: ['n0', 'n1'] }], { n0: { refuseUntilMs: 60, answerMs: 2 }, n1: { refuseUntilMs: 1000, answerMs: 2 } }, { deadlineMs: 500, retry: { firstBackoffMs: 25, maxRounds: 4 } });
+    expect(run.outcome!.missing).toEqual([]);
+    expect(run.outcome!.answers[0]!.node).toBe('n0');
+    // Rounds at about 0, 27 and 79 ms (backoffs of 25 and 50): answered in the third.
+    expect(run.calls.filter((c) => c.node === 'n0')).toHaveLength(3);
+    expect(run.finishedAtMs!).toBeLessThan(100);
+  });
+
+  it('gather_whenRefusalsOutlastTheRounds_reportsTheShardMissing_beforeTheDeadline', async () => {
+    const run = await gather([{ shard: 0, candidates: ['n0'] }], { n0: { refuseUntilMs: 10_000, answerMs: 2 } }, { deadlineMs: 5000, retry: { firstBackoffMs: 25, maxRounds: 2 } });
+    expect(run.outcome!.missing).toEqual([0]);
+    expect(run.calls).toHaveLength(3);
+    expect(run.finishedAtMs!).toBeLessThan(100);
+  });
+
+  it('gather_neverAsksAgainPastTheDeadline_norAfterNoResponders', async () => {
+    const refusing = await gather([{ shard: 0, candidates: ['n0'] }], { n0: { refuseUntilMs: 10_000, answerMs: 2 } }, { deadlineMs: 60, retry: { firstBackoffMs: 25, maxRounds: 10 } });
+    expect(refusing.outcome!.missing).toEqual([0]);
+    expect(refusing.finishedAtMs!).toBeLessThanOrEqual(60);
+    const dead = await gather([{ shard: 0, candidates: ['n0'] }], { n0: { failMs: 2 } }, { deadlineMs: 500, retry: { firstBackoffMs: 25, maxRounds: 4 } });
+    expect(dead.calls).toHaveLength(1);
+    expect(dead.finishedAtMs!).toBeLessThan(10);
+  });
+
   it('gather_whenEveryPrimaryAnswers_sendsOneSubRequestPerNodeAndMissesNothing', async () => {
     const run = await gather(sixShardsOnThreeNodes, { n0: { answerMs: 2 }, n1: { answerMs: 3 }, n2: { answerMs: 4 } });
     expect(run.calls).toHaveLength(3);
@@ -155,5 +185,36 @@ describe('Gatherer', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('classify', () => {
+  it('tellsRefusalsOfLiveCopiesFromSilence_andBadInputFromBoth', async () => {
+    const { classify: classifyFailure } = await import('../../cluster/query/distributedQuery.js');
+    const { NotPrimaryError, RemoteError } = await import('../../cluster/routing/rpc.js');
+    const { UnavailableError } = await import('../../src/errors.js');
+    expect(classifyFailure(new NotPrimaryError(null, 'p1'))).toEqual({ kind: 'retry' });
+    expect(classifyFailure(new NotPrimaryError('n2', 'p1'))).toEqual({ kind: 'redirect', node: 'n2' });
+    expect(classifyFailure(new RemoteError('UNAVAILABLE', 'not current', {}))).toEqual({ kind: 'retry' });
+    expect(classifyFailure(new RemoteError('BAD_USER_INPUT', 'bad cue', {}))).toEqual({ kind: 'fatal' });
+    // An open circuit is raised here, not by the copy: it says nothing of the copy being up.
+    expect(classifyFailure(new UnavailableError('Calls to node n2 are paused', 100))).toEqual({ kind: 'next' });
+    expect(classifyFailure(new UnavailableError('the shard has no primary yet', 100), true)).toEqual({ kind: 'retry' });
+    expect(classifyFailure(new Error('no responders'))).toEqual({ kind: 'next' });
+  });
+});
+
+describe('LatencyTracker', () => {
+  it('hedgeDelay_followsTheTraffic_withinARefreshOfSamples', () => {
+    const tracker = new LatencyTracker(defaultQuerySettings);
+    expect(tracker.hedgeDelayMs('recall')).toBe(defaultQuerySettings.hedgeInitialMs);
+    for (let i = 0; i < 100; i++) tracker.record('recall', 5 + (i % 10));
+    expect(tracker.hedgeDelayMs('recall')).toBe(14);
+    // The whole ring slows down: the delay follows within 32 samples of the change.
+    for (let i = 0; i < 512; i++) tracker.record('recall', 40);
+    expect(tracker.hedgeDelayMs('recall')).toBe(40);
+    for (let i = 0; i < 600; i++) tracker.record('recall', 500);
+    expect(tracker.hedgeDelayMs('recall')).toBe(defaultQuerySettings.hedgeMaxMs);
+    expect(tracker.quantile('other', 0.5)).toBeUndefined();
   });
 });
