@@ -68,7 +68,7 @@ export class DistributedQuery {
         op,
         deadlineMs: options.deadlineMs,
         ...(options.noHedge === true ? { noHedge: true } : {}),
-        classify: (error, node) => classify(error, node === this.self),
+        classify: (error, node) => classify(error, node === this.self, this.settings.partitionDeadlineMs),
         // Writes are not asked again: a refusal after the write began may have written it.
         ...(options.noHedge === true || options.noRetry === true ? {} : { retry: { firstBackoffMs: this.settings.refusalBackoffMs, maxRounds: this.settings.refusalRetries } }),
         call: (request) => {
@@ -87,13 +87,17 @@ export class DistributedQuery {
 
 /**
  * What a failed sub-request means: only bad input is every copy's answer. A live copy that
- * has no primary to name, or answers UNAVAILABLE (a replica not current, a claim under way),
- * may answer a moment later; silence, no responders and an open circuit say nothing of that.
+ * has no primary to name, or answers UNAVAILABLE with a retry hint within `retryWithinMs`
+ * (a claim under way, primaries changing), may answer a moment later; silence, no
+ * responders, an open circuit and "unavailable until a copy returns" say nothing of that.
  */
-export function classify(error: unknown, local = false): FailureKind {
+export function classify(error: unknown, local = false, retryWithinMs = 500): FailureKind {
   if (error instanceof NotPrimaryError) return error.primary === null ? { kind: 'retry' } : { kind: 'redirect', node: error.primary };
   const code = error instanceof RemoteError ? error.code : (error as { code?: unknown } | null)?.code;
   if (code === 'BAD_USER_INPUT') return { kind: 'fatal' };
-  if (code === 'UNAVAILABLE' && (error instanceof RemoteError || local)) return { kind: 'retry' };
+  if (code === 'UNAVAILABLE' && (error instanceof RemoteError || local)) {
+    const hint = (error as { details?: { retryAfterMs?: unknown } }).details?.retryAfterMs;
+    if (typeof hint === 'number' && hint < retryWithinMs) return { kind: 'retry' };
+  }
   return { kind: 'next' };
 }

@@ -391,7 +391,7 @@ export class ReplicationManager {
     }
     const assigned = this.view.live.assign(space, shard).primary;
     if (core.role === 'claiming' || !this.settled) throw new UnavailableError('The shard is changing primaries; try again shortly', this.settings.retryMs);
-    if (assigned === this.nodeId) throw new UnavailableError('The shard has no primary: no copy that may hold it can be reached; try again once one returns', this.settings.retryMs * 5);
+    if (assigned === this.nodeId) throw core.claimRefused(this.clock.nowMs()) ? new UnavailableError('The shard has no primary: no copy that may hold it can be reached; try again once one returns', this.settings.retryMs * 5) : new UnavailableError('The shard is getting its primary; try again shortly', 50);
     throw new NotPrimaryError(assigned, this.view.live.version);
   }
 

@@ -347,6 +347,11 @@ export class ShardCore extends ShardCatchUp {
     return this.role === 'claiming' ? this.abandonClaim(reason) : [];
   }
 
+  /** A claim was refused and the next waits out its backoff: a reader should not expect a primary soon. */
+  claimRefused(nowMs: number): boolean {
+    return nowMs < this.claimRetryAtMs;
+  }
+
   /** Runs as a job: records the new epoch durably, then accepts writes. */
   private takeOver(claim: Claim, fenced: string[], minority: boolean, nowMs: number): Directive[] {
     if (this.claim !== claim || this.view?.primary !== this.self || compareEpochs(this.epoch, claim.proposed) >= 0) return this.finishJob(nowMs, this.claim === claim ? this.abandonClaim('the claim was overtaken') : []);

@@ -68,6 +68,12 @@ const CONVERGENCE_POLL_MS = 100;
 const CLIENT_TIMEOUT_MS = 3000;
 const CONVERGENCE_LIMIT_MS = 60_000;
 const SIM_DIMENSION = 4;
+/**
+ * Recalls are held to the quiet-window rules (no shard missing, the cue found) from this long
+ * after the copies agree: a shard whose claim was refused during a fault claims again after
+ * its backoff (5 x the replication retry, 1 s), then answers.
+ */
+const QUIET_AFTER_CONVERGENCE_MS = 2000;
 /** Share of the non-write operations that are recalls: enough that every fault meets some, few enough that reads by id still dominate the stale-read check. */
 const RECALL_SHARE = 0.3;
 
@@ -149,7 +155,7 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
   const report: HistoryReport = checkHistory(
     { ops: fromHeal(judged, healedAtMs), droppedOps: workload.history.droppedOps },
     { finalReads, copies: run.copies(), primaryClaims: run.claims, convergedAtMs, healedAtMs },
-    { countsRead: (op) => op.invokeMs >= healedAtMs, faultsFromMs: faultsFrom, ...(convergedAtMs === null ? {} : { quietFromMs: convergedAtMs }) },
+    { countsRead: (op) => op.invokeMs >= healedAtMs, faultsFromMs: faultsFrom, ...(convergedAtMs === null ? {} : { quietFromMs: convergedAtMs + QUIET_AFTER_CONVERGENCE_MS }) },
   );
   if (process.env['SIM_DEBUG']) await debugReport(run, workload.history.ops, finalReads, report, healedAtMs);
   const handBacksPending = run.handBacksPending();

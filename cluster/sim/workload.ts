@@ -163,7 +163,6 @@ export class Workload {
     const downAfter = this.target.downShards(space);
     const down = downAfter.restarts === downBefore.restarts ? downBefore.shards.filter((shard) => downAfter.shards.includes(shard)) : [];
     const observed: RecallObservation = { ...outcome.value, ...(cue === undefined ? {} : { cueWriteOpId: cue.opId }), ...(down.length === 0 ? {} : { downShards: down }) };
-    if (globalThis.process.env["DBG_RECALL"] && observed.missingShards.length > 0) console.log("RECALL", opId, node, space, mode, this.target.nowMs(), JSON.stringify(observed).slice(0, 300));
     this.history.complete(opId, 'ok', { completeMs, recall: observed });
   }
 

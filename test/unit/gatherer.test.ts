@@ -195,11 +195,14 @@ describe('classify', () => {
     const { UnavailableError } = await import('../../src/errors.js');
     expect(classifyFailure(new NotPrimaryError(null, 'p1'))).toEqual({ kind: 'retry' });
     expect(classifyFailure(new NotPrimaryError('n2', 'p1'))).toEqual({ kind: 'redirect', node: 'n2' });
-    expect(classifyFailure(new RemoteError('UNAVAILABLE', 'not current', {}))).toEqual({ kind: 'retry' });
+    expect(classifyFailure(new RemoteError('UNAVAILABLE', 'changing primaries', { retryAfterMs: 200 }))).toEqual({ kind: 'retry' });
+    // A copy that expects no primary until a lost copy returns is not asked again.
+    expect(classifyFailure(new RemoteError('UNAVAILABLE', 'no copy that may hold it can be reached', { retryAfterMs: 1000 }))).toEqual({ kind: 'next' });
+    expect(classifyFailure(new RemoteError('UNAVAILABLE', 'no hint', {}))).toEqual({ kind: 'next' });
     expect(classifyFailure(new RemoteError('BAD_USER_INPUT', 'bad cue', {}))).toEqual({ kind: 'fatal' });
     // An open circuit is raised here, not by the copy: it says nothing of the copy being up.
     expect(classifyFailure(new UnavailableError('Calls to node n2 are paused', 100))).toEqual({ kind: 'next' });
-    expect(classifyFailure(new UnavailableError('the shard has no primary yet', 100), true)).toEqual({ kind: 'retry' });
+    expect(classifyFailure(new UnavailableError('the shard is getting its primary', 50), true)).toEqual({ kind: 'retry' });
     expect(classifyFailure(new Error('no responders'))).toEqual({ kind: 'next' });
   });
 });
