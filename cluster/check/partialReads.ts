@@ -8,7 +8,8 @@
 // From the run: a shard whose every copy was down for the whole recall cannot have
 // answered; while no fault is on, no shard may be missing; before the first fault the
 // cluster reads as CONNECTED; and in the quiet window after convergence a complete
-// SIMILARITY recall whose cue is a memory's latest embedding finds that memory.
+// SIMILARITY recall whose cue is a memory's latest embedding finds that memory, once no
+// current replica may still lack the write (an ALL write at once, others after the lag bound).
 
 import type { HistoryOp, IntervalObservation, RecallObservation } from './history.js';
 import { memoryKey, opsByMemory } from './memoryIndex.js';
@@ -24,12 +25,18 @@ const MAX_MISSING_PENALTY = 0.5;
 const PARTITIONED_EXTRA = 0.1;
 const HEALING_FACTOR = 0.9;
 const PARTITIONED_FLOOR = 0.5;
+const DEFAULT_REPLICA_LAG_MS = 1000;
 
 export interface PartialReadOptions {
   /** Before this instant no fault had been injected; default: no such window. */
   faultsFromMs?: number;
   /** From this instant every fault had ended and the copies agreed; default: no such window. */
   quietFromMs?: number;
+  /**
+   * ENGRAM_MAX_REPLICA_LAG_MS: a hedged read may be answered by a replica current within it,
+   * which may not hold a ONE or QUORUM write acknowledged more recently. Default 1000.
+   */
+  replicaLagMs?: number;
 }
 
 export interface PartialReadReport {
@@ -112,6 +119,8 @@ function cueWrite(op: HistoryOp, r: RecallObservation, writes: ReadonlyMap<numbe
   if (options.quietFromMs === undefined || r.mode !== 'SIMILARITY' || r.partial || r.cueWriteOpId === undefined) return undefined;
   const cue = writes.get(r.cueWriteOpId);
   if (cue === undefined || cue.outcome !== 'ok' || cue.invokeMs < options.quietFromMs || cue.completeMs > op.invokeMs) return undefined;
+  // Every copy holds an ALL write; any other is certain on a current replica only once the lag bound has passed.
+  if (cue.consistency !== 'ALL' && op.invokeMs - cue.completeMs < (options.replicaLagMs ?? DEFAULT_REPLICA_LAG_MS)) return undefined;
   return cue;
 }
 

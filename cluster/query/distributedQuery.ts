@@ -31,6 +31,12 @@ export interface ScatterOptions {
   noHedge?: boolean;
   /** Only each shard's primary is asked (writes, access statistics). */
   primariesOnly?: boolean;
+  /**
+   * A replica asked because the copy before it failed or was slower than the hedge delay
+   * answers even when it has not heard from its primary within the lag bound (a stopped
+   * primary), and its answer says it is stale. For reads whose answers carry that mark.
+   */
+  staleFallback?: boolean;
   /** Refusals are not asked again: for the write path's link search, which holds the space's write queue that another shard's claim waits on. */
   noRetry?: boolean;
 }
@@ -40,6 +46,8 @@ type Body = Record<string, unknown>;
 export class DistributedQuery {
   private readonly gatherer: Gatherer;
   readonly latency: LatencyTracker;
+  /** node -> until when it is asked last: it was slower than the hedge delay and has not answered since. */
+  private readonly slowUntil = new Map<string, number>();
 
   constructor(
     private readonly router: Router,
@@ -60,7 +68,7 @@ export class DistributedQuery {
    * itself (bad input).
    */
   scatter<T>(space: string, op: string, body: (shards: readonly number[], replica: boolean) => Body, options: ScatterOptions): Promise<GatherOutcome<T>> {
-    const planned = planRoutes(space, options.shards, this.self, this.placement, options.allowReplica);
+    const planned = planRoutes(space, options.shards, this.self, this.placement, options.allowReplica, (node) => this.isSlow(node));
     const routes = options.primariesOnly === true ? planned.map((route) => ({ shard: route.shard, candidates: route.candidates.slice(0, 1) })) : planned;
     const primaries = new Map(routes.map((route) => [route.shard, this.placement?.assignment(space, route.shard).primary ?? this.self]));
     return this.observer.span(`query.scatter ${op}`, { 'engram.space': space, 'engram.shards': options.shards.length }, async () => {
@@ -74,14 +82,42 @@ export class DistributedQuery {
         call: (request) => {
           // A copy other than the primary is asked as a replica, so it answers while current.
           const replica = options.allowReplica || request.shards.some((shard) => primaries.get(shard) !== request.node);
-          const attributes = { 'engram.node': request.node, 'engram.shard': request.shards.join(','), 'engram.hedge': request.hedge, 'engram.replica': replica };
-          return this.observer.span(`query.sub ${op}`, attributes, () => this.router.callOnce<T>(request.node, `op.${op}`, body(request.shards, replica), options.headers ?? {}, request.timeoutMs));
+          const primaryPassed = request.hedge || request.fallback || request.shards.some((shard) => this.isSlow(primaries.get(shard)!));
+          const stale = options.staleFallback === true && primaryPassed && request.shards.every((shard) => primaries.get(shard) !== request.node);
+          const attributes = { 'engram.node': request.node, 'engram.shard': request.shards.join(','), 'engram.hedge': request.hedge, 'engram.replica': replica, 'engram.stale_allowed': stale };
+          const sent = stale ? { ...body(request.shards, replica), allowStale: true } : body(request.shards, replica);
+          return this.observer.span(`query.sub ${op}`, attributes, () => this.watched(request.node, this.router.callOnce<T>(request.node, `op.${op}`, sent, options.headers ?? {}, request.timeoutMs)));
         },
-        onSettled: (settled) => this.observer.onSubRequest(op, settled),
+        onSettled: (settled) => {
+          if (settled.outcome !== 'failed') this.slowUntil.delete(settled.node);
+          this.observer.onSubRequest(op, settled);
+        },
       });
       this.observer.onGathered(op, outcome as GatherOutcome<unknown>);
       return outcome;
     });
+  }
+
+  /** Marks `node` slow when `call` is still unanswered after the longest hedge delay: a real stall, not the usual tail. */
+  private watched<T>(node: string, call: Promise<T>): Promise<T> {
+    if (node === this.self) return call;
+    const cancel = this.clock.schedule(this.clock.nowMs() + this.settings.hedgeMaxMs, () => this.markSlow(node));
+    call.then(cancel, cancel);
+    return call;
+  }
+
+  private isSlow(node: string): boolean {
+    const until = this.slowUntil.get(node);
+    if (until === undefined) return false;
+    if (this.clock.nowMs() < until) return true;
+    this.slowUntil.delete(node);
+    return false;
+  }
+
+  private markSlow(node: string): void {
+    // One entry per node of the cluster; past the bound the oldest marks go first.
+    if (this.slowUntil.size >= this.settings.slowNodesMax) this.slowUntil.delete(this.slowUntil.keys().next().value!);
+    this.slowUntil.set(node, this.clock.nowMs() + this.settings.slowNodeMs);
   }
 }
 

@@ -36,6 +36,8 @@ export interface SubRequest {
   shards: readonly number[];
   /** True for a hedge: a second copy raced against a slow first one. */
   hedge: boolean;
+  /** True when an earlier copy of one of these shards failed: this is not the first asked. */
+  fallback: boolean;
   /** Milliseconds left before the gather's deadline. */
   timeoutMs: number;
 }
@@ -175,8 +177,9 @@ class GatherRun<T> {
       state.tried.add(node);
       state.inFlight++;
     }
+    const fallback = shards.some((shard) => this.shards.get(shard)!.tried.size > 1);
     if (hedge) this.hedges++;
-    else if (shards.some((shard) => this.shards.get(shard)!.tried.size > 1)) this.fallbacks++;
+    else if (fallback) this.fallbacks++;
     const settled = (outcome: SubOutcome['outcome'], error?: unknown) =>
       this.options.onSettled?.({ node, shards, hedge, outcome, elapsedMs: this.clock.nowMs() - sentMs, ...(error === undefined ? {} : { error }) });
     // A hedge once the first copy has run for the usual time of this operation.
@@ -185,7 +188,7 @@ class GatherRun<T> {
     }
     let request: Promise<T>;
     try {
-      request = this.options.call({ node, shards, hedge, timeoutMs: Math.max(1, this.deadlineAtMs - sentMs) });
+      request = this.options.call({ node, shards, hedge, fallback, timeoutMs: Math.max(1, this.deadlineAtMs - sentMs) });
     } catch (error) {
       request = Promise.reject(error);
     }

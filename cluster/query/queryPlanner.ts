@@ -1,8 +1,10 @@
 // Which copies may answer a read of each shard, in order: the shard's primary first (or
 // this node, when the client allows replica reads and this node's copy is current), then
-// its replicas. A replica answers only while it is current within the replica lag bound
-// (it checks that itself and refuses otherwise), so a read that falls back to one never
-// sees data older than ENGRAM_MAX_REPLICA_LAG_MS allows.
+// its replicas. A node that lately left a sub-request unanswered past the longest hedge
+// delay goes last, so one stopped or overloaded node costs each read nothing until its
+// mark expires. A replica answers while it is current within the replica lag bound; asked
+// because the copies before it failed or were slow, it answers past the bound too and
+// says it is stale (docs/consistency.md).
 
 import type { ShardAssignment } from '../placement/placement.js';
 import type { ShardRoute } from './gatherer.js';
@@ -14,13 +16,13 @@ export interface PlacementView {
 }
 
 /** Routes for `shards` of `space`; without a placement (embedded mode) every shard is this node's. */
-export function planRoutes(space: string, shards: readonly number[], self: string, placement: PlacementView | undefined, allowReplica: boolean): ShardRoute[] {
+export function planRoutes(space: string, shards: readonly number[], self: string, placement: PlacementView | undefined, allowReplica: boolean, isSlow: (node: string) => boolean = () => false): ShardRoute[] {
   return shards.map((shard) => {
     if (placement === undefined) return { shard, candidates: [self] };
     const { primary, replicas } = placement.assignment(space, shard);
     const preferLocal = allowReplica && primary !== self && placement.canRead(space, shard, true);
-    const ordered = preferLocal ? [self, primary, ...replicas] : [primary, ...replicas];
-    return { shard, candidates: [...new Set(ordered)] };
+    const ordered = [...new Set(preferLocal ? [self, primary, ...replicas] : [primary, ...replicas])];
+    return { shard, candidates: [...ordered.filter((node) => !isSlow(node)), ...ordered.filter(isSlow)] };
   });
 }
 

@@ -55,6 +55,14 @@ export interface QuerySettings {
    * ms spans a claim and its catch-up within the one-partition deadline.
    */
   refusalRetries: number;
+  /**
+   * How long a node with a sub-request unanswered after `hedgeMaxMs` is asked last, unless
+   * it answers first. Default 1000 ms: a stopped or overloaded node costs one hedge delay a
+   * second instead of one per read, and is tried first again soon after it recovers.
+   */
+  slowNodeMs: number;
+  /** Most nodes marked slow at once. Default 1024: more than the members of any cluster; the oldest mark goes first. */
+  slowNodesMax: number;
 }
 
 export const defaultQuerySettings: QuerySettings = {
@@ -71,6 +79,8 @@ export const defaultQuerySettings: QuerySettings = {
   messageBytes: 1024 * 1024 - 64 * 1024,
   refusalBackoffMs: 25,
   refusalRetries: 4,
+  slowNodeMs: 1000,
+  slowNodesMax: 1024,
 };
 
 /** Checks relations between the fields; throws with the rule that is broken. */
@@ -83,6 +93,7 @@ export function validateQuerySettings(settings: QuerySettings): void {
   }
   if (settings.latencySamplesMin < 1 || settings.latencySamples < settings.latencySamplesMin) throw new Error('latency samples must satisfy 1 <= latencySamplesMin <= latencySamples');
   if (!(settings.refusalBackoffMs >= 1) || !(Number.isInteger(settings.refusalRetries) && settings.refusalRetries >= 0)) throw new Error('refusalBackoffMs must be at least 1 and refusalRetries a non-negative integer');
+  if (!(settings.slowNodeMs >= 0) || !(settings.slowNodesMax >= 1)) throw new Error('slowNodeMs must be non-negative and slowNodesMax at least 1');
   if (settings.readBatchIds < 1) throw new Error('readBatchIds must be at least 1');
   // One record at the limits: 64 KiB of content escaped in JSON (up to 6x), metadata, and a 4096-dimension embedding.
   if (settings.messageBytes < 512 * 1024) throw new Error('messageBytes must be at least 512 KiB: one record with its embedding must fit');

@@ -72,7 +72,7 @@ export class RemoteRecallSource implements RecallSource {
       this.spaceId,
       'read',
       (group, replica) => ({ space: this.spaceId, kind, shards: group, allowReplica: replica, ...extra(group) }),
-      { shards: asked, allowReplica: this.options.allowReplica, ...(this.options.headers === undefined ? {} : { headers: this.options.headers }), deadlineMs: remaining },
+      { shards: asked, allowReplica: this.options.allowReplica, ...(this.options.headers === undefined ? {} : { headers: this.options.headers }), deadlineMs: remaining, staleFallback: true },
     );
     for (const shard of outcome.missing) this.missing.add(shard);
     this.firstError ??= outcome.firstError;

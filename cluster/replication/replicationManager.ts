@@ -396,8 +396,8 @@ export class ReplicationManager {
   }
 
   /** Whether this node may answer a read of the shard: as primary, or as a replica within the lag bound. */
-  canRead(space: string, shard: number, allowReplica: boolean): boolean {
-    return this.cores.get(unitKey(space, shard))?.canRead(allowReplica, this.clock.nowMs()) ?? false;
+  canRead(space: string, shard: number, allowReplica: boolean, stale = false): boolean {
+    return this.cores.get(unitKey(space, shard))?.canRead(allowReplica, this.clock.nowMs(), stale) ?? false;
   }
 
   /**

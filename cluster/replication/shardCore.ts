@@ -231,10 +231,11 @@ export class ShardCore extends ShardCatchUp {
     return this.replicas.holding(this.configuredReplicas(), seq) + this.selfCounts();
   }
 
-  /** Whether this copy may answer a read: as primary, or as a replica current within the bound. */
-  canRead(allowReplica: boolean, nowMs: number): boolean {
+  /** Whether this copy may answer a read: as primary, or as a replica current within the bound (past it when `stale`, if it ever was current). */
+  canRead(allowReplica: boolean, nowMs: number, stale = false): boolean {
     if (this.role === 'primary') return true;
-    return allowReplica && this.role === 'replica' && !this.installing && nowMs - this.caughtUpAtMs <= this.settings.maxReplicaLagMs;
+    const current = nowMs - this.caughtUpAtMs <= this.settings.maxReplicaLagMs;
+    return allowReplica && this.role === 'replica' && !this.installing && (current || (stale && this.caughtUpAtMs > 0));
   }
 
   /** A primary holds its lease while a majority of the configured copies answered it recently. */

@@ -70,8 +70,8 @@ const CONVERGENCE_LIMIT_MS = 60_000;
 const SIM_DIMENSION = 4;
 /**
  * Recalls are held to the quiet-window rules (no shard missing, the cue found) from this long
- * after the copies agree: a shard whose claim was refused during a fault claims again after
- * its backoff (5 x the replication retry, 1 s), then answers.
+ * after the copies agree and every membership view is whole: a shard whose claim was refused
+ * during a fault claims again after its backoff (5 x the replication retry, 1 s), then answers.
  */
 const QUIET_AFTER_CONVERGENCE_MS = 2000;
 /** Share of the non-write operations that are recalls: enough that every fault meets some, few enough that reads by id still dominate the stale-read check. */
@@ -144,7 +144,12 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
   // Then the cluster must accept writes again, and agree again once they stop.
   workload.start(1);
   workload.markPhase();
-  await run.network.runFor(LIVENESS_WRITES_MS);
+  // When every node's membership view is whole again: placement agrees only from then.
+  let viewsWholeAtMs: number | null = null;
+  for (const until = run.network.nowMs + LIVENESS_WRITES_MS; run.network.nowMs < until; ) {
+    if (viewsWholeAtMs === null && viewsWhole(run)) viewsWholeAtMs = run.network.nowMs;
+    await run.network.runFor(Math.min(CONVERGENCE_POLL_MS, until - run.network.nowMs));
+  }
   if (workload.ackedSinceMark === 0) violations.push(`liveness: no write was acknowledged in the ${LIVENESS_WRITES_MS / 1000} s after the copies converged`);
   workload.stop();
   if ((await untilConverged(run, run.network.nowMs)) === null) violations.push('liveness: the copies did not agree again within 60 s after the last writes');
@@ -155,7 +160,7 @@ export async function runClusterSimulation(options: ClusterSimulationOptions): P
   const report: HistoryReport = checkHistory(
     { ops: fromHeal(judged, healedAtMs), droppedOps: workload.history.droppedOps },
     { finalReads, copies: run.copies(), primaryClaims: run.claims, convergedAtMs, healedAtMs },
-    { countsRead: (op) => op.invokeMs >= healedAtMs, faultsFromMs: faultsFrom, ...(convergedAtMs === null ? {} : { quietFromMs: convergedAtMs + QUIET_AFTER_CONVERGENCE_MS }) },
+    { countsRead: (op) => op.invokeMs >= healedAtMs, faultsFromMs: faultsFrom, ...(convergedAtMs === null || viewsWholeAtMs === null ? {} : { quietFromMs: Math.max(convergedAtMs, viewsWholeAtMs) + QUIET_AFTER_CONVERGENCE_MS }) },
   );
   if (process.env['SIM_DEBUG']) await debugReport(run, workload.history.ops, finalReads, report, healedAtMs);
   const handBacksPending = run.handBacksPending();
@@ -214,6 +219,15 @@ async function debugReport(run: ClusterRun, ops: readonly HistoryOp[], finalRead
   console.log('claims', JSON.stringify(run.claims));
   console.log('last ops', ops.slice(-8).map((op) => `${op.process}:${op.op}@${op.node}:${op.outcome}:${Math.round(op.invokeMs)}-${Math.round(op.completeMs)}`).join(' '));
   console.log('healedAt', healedAtMs, 'ops after the heal:', ops.filter((op) => op.invokeMs >= healedAtMs).slice(0, 30).map((op) => `${op.op}@${op.node}:${op.outcome}:${Math.round(op.invokeMs)}-${Math.round(op.completeMs)}`).join(' '));
+}
+
+/** Every node sees every node ALIVE. */
+function viewsWhole(run: ClusterRun): boolean {
+  return run.nodes.every((id) => {
+    if (run.state(id) !== 'up') return false;
+    const nodes = run.node(id).membership.health().nodes;
+    return nodes.length === run.nodes.length && nodes.every((member) => member.state === 'ALIVE');
+  });
 }
 
 /** Waits for in-flight operations, then until every copy agrees with no hand-back waiting; when, or null. */

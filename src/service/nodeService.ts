@@ -30,7 +30,7 @@ import { clusterHealthView, consistencyOf, shuffled } from './clusterHealth.js';
 import { DistributedQuery, type QueryObserver } from '../../cluster/query/distributedQuery.js';
 import { allShards } from '../../cluster/query/queryPlanner.js';
 import { scaleInterval, type PartitionReading } from '../../cluster/query/readPenalty.js';
-import { CONNECTED, coverageOf, gatherRecall, penalised, requireAnswers, scatterOptions, type Coverage, type GatherContext, type GatheredRecall } from './recallGather.js';
+import { CONNECTED, coverageOf, gatherRecall, penalised, readScatterOptions, requireAnswers, scatterOptions, type Coverage, type GatherContext, type GatheredRecall } from './recallGather.js';
 import { ShardServer } from './shardServer.js';
 import { gatherConsolidation, plansFromWire, type GatheredConsolidation } from './consolidationGather.js';
 import { CONSOLIDATION_NEIGHBOURS } from '../engine/consolidation.js';
@@ -310,8 +310,8 @@ export class NodeService {
     if (this.query === undefined) return { ...(await this.engine.listMemories(space, first, afterId)), coverage: coverageOf(shards.length, [], false) };
     const ctx = this.gatherContext(request);
     const deadline = definition.shards === 1 ? this.query.settings.partitionDeadlineMs : this.query.settings.scatterDeadlineMs;
-    const gathered = await this.query.scatter<MemoryPage>(space, 'memories', (group, replica) => ({ space, first, after: afterId, shards: group, allowReplica: replica }), scatterOptions(ctx, shards, deadline));
-    const coverage = coverageOf(shards.length, gathered.missing, false);
+    const gathered = await this.query.scatter<MemoryPage & { stale?: true }>(space, 'memories', (group, replica) => ({ space, first, after: afterId, shards: group, allowReplica: replica }), readScatterOptions(ctx, shards, deadline));
+    const coverage = coverageOf(shards.length, gathered.missing, gathered.answers.some((answer) => answer.value.stale === true));
     requireAnswers(coverage, gathered.firstError);
     // The pages of the shards that answered: a missing shard's memories are absent, and the page says so.
     const pages = gathered.answers.map((answer) => answer.value);

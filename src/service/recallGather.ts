@@ -115,7 +115,7 @@ export async function gatherRecall(ctx: GatherContext, definition: SpaceDefiniti
   let outcome: RecallOutcome;
   let coverage: Coverage;
   if (oneRound(definition, cue, options)) {
-    const gathered = await query.scatter<RecallOutcome>(definition.id, 'recall', (group, replica) => ({ space: definition.id, cue, options, shards: group, allowReplica: replica }), scatterOptions(ctx, shards, deadlineFor(definition, query)));
+    const gathered = await query.scatter<RecallOutcome>(definition.id, 'recall', (group, replica) => ({ space: definition.id, cue, options, shards: group, allowReplica: replica }), readScatterOptions(ctx, shards, deadlineFor(definition, query)));
     outcome = mergeRecalls(gathered.answers.map((a) => a.value), options.maxResults ?? engine.settings.defaultMaxResults, started, engine);
     coverage = coverageOf(shards.length, gathered.missing, outcome.partial);
     requireAnswers(coverage, gathered.firstError);
@@ -140,6 +140,11 @@ export async function gatherRecall(ctx: GatherContext, definition: SpaceDefiniti
 
 export function scatterOptions(ctx: Pick<GatherContext, 'allowReplica' | 'headers'>, shards: readonly number[], deadlineMs: number, noHedge = false) {
   return { shards, allowReplica: ctx.allowReplica, ...(ctx.headers === undefined ? {} : { headers: ctx.headers }), deadlineMs, ...(noHedge ? { noHedge } : {}) };
+}
+
+/** Options of a read whose answers say when they are stale: a stopped primary's replicas answer it (docs/consistency.md). */
+export function readScatterOptions(ctx: Pick<GatherContext, 'allowReplica' | 'headers'>, shards: readonly number[], deadlineMs: number) {
+  return { ...scatterOptions(ctx, shards, deadlineMs), staleFallback: true };
 }
 
 /** Recalled memories count as accessed; each shard's primary writes its own (best effort). */

@@ -23,15 +23,16 @@ export class ShardServer {
     private readonly readLimits: { readBatchIds: number; messageBytes: number },
   ) {}
 
-  private assertReadable(space: string, shard: number, allowReplica: boolean): void {
+  /** Refuses unless this copy may serve the shard; a stale replica only when the gatherer allows it (its primary did not answer). */
+  private assertReadable(space: string, shard: number, allowReplica: boolean, allowStale = false): void {
     const replication = this.replication;
-    if (replication === undefined || replication.canRead(space, shard, allowReplica)) return;
+    if (replication === undefined || replication.canRead(space, shard, allowReplica, allowStale)) return;
     replication.assertPrimary(space, shard);
   }
 
-  private assertReadableAll(space: string, shards: readonly number[] | undefined, allowReplica: boolean): void {
+  private assertReadableAll(space: string, shards: readonly number[] | undefined, allowReplica: boolean, allowStale = false): void {
     const definition = this.engine.space(space).definition;
-    for (const shard of shards ?? Array.from({ length: definition.shards }, (_, i) => i)) this.assertReadable(space, shard, allowReplica);
+    for (const shard of shards ?? Array.from({ length: definition.shards }, (_, i) => i)) this.assertReadable(space, shard, allowReplica, allowStale);
   }
 
   async memory(b: Body): Promise<MemoryRecord | null> {
@@ -49,22 +50,23 @@ export class ShardServer {
     return embedding === null ? null : encodeEmbedding(embedding).toString('base64');
   }
 
-  memories(b: Body): Promise<MemoryPage> {
+  async memories(b: Body): Promise<MemoryPage & { stale?: true }> {
     const space = String(b['space']);
     const shards = b['shards'] as number[] | undefined;
-    this.assertReadableAll(space, shards, b['allowReplica'] === true);
-    return this.engine.listMemories(space, b['first'] as number, (b['after'] as string | null) ?? null, shards);
+    this.assertReadableAll(space, shards, b['allowReplica'] === true, b['allowStale'] === true);
+    const page = await this.engine.listMemories(space, b['first'] as number, (b['after'] as string | null) ?? null, shards);
+    return this.stale(space, shards ?? allShards(this.engine.space(space).definition.shards)) ? { ...page, stale: true } : page;
   }
 
   /** A recall over the shards asked (all when none are named), scoped so a copy holding others keeps to them. */
   async recall(b: Body): Promise<RecallOutcome> {
     const space = this.engine.space(String(b['space']));
     const shards = (b['shards'] as number[] | undefined) ?? allShards(space.definition.shards);
-    this.assertReadableAll(space.id, shards, b['allowReplica'] === true);
+    this.assertReadableAll(space.id, shards, b['allowReplica'] === true, b['allowStale'] === true);
     const inScope = new Set(shards);
     const source = new ScopedRecallSource(this.engine.localSource(space.id), (id) => inScope.has(space.shardOf(id)), this.oversample(space.id, space.definition.shards, shards.length));
     const outcome = await this.engine.recallFrom(source, b['cue'] as CueInput, (b['options'] as RecallOptionsInput) ?? {});
-    // An answer from a primary without its lease may miss writes acknowledged elsewhere: it is not presented as whole.
+    // An answer from a primary without its lease, or a replica past the lag bound, may miss acknowledged writes: it is not presented as whole.
     return { ...outcome, partial: outcome.partial || this.stale(space.id, shards) };
   }
 
@@ -72,7 +74,7 @@ export class ShardServer {
   async read(b: Body): Promise<unknown> {
     const body = b as unknown as ReadBody;
     if (!Array.isArray(body.shards) || !body.shards.every((shard) => Number.isInteger(shard))) throw new BadInputError('read.shards must be a list of shard numbers');
-    this.assertReadableAll(String(body.space), body.shards, body.allowReplica === true);
+    this.assertReadableAll(String(body.space), body.shards, body.allowReplica === true, (b as { allowStale?: unknown }).allowStale === true);
     const reply = await answerRead(this.engine, (space) => this.heldCount(space), body, this.readLimits);
     return this.stale(String(body.space), body.shards) ? { ...reply, stale: true } : reply;
   }

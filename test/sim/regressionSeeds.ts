@@ -54,4 +54,24 @@ export const regressionSeeds: readonly RegressionSeed[] = [
     options: { seed: 1276 },
     found: 'a hand-back merge finishing late deleted the record a second cut at the same position had just written under the same key',
   },
+  {
+    options: { seed: 16 },
+    found: 'a recall right after a space was created came back partial: a shard before its first claim refused and was not asked again (refusals for now are retried within the deadline)',
+  },
+  {
+    options: { seed: 40 },
+    found: 'retried link searches held the write queue that a fence on the same space drained, so a shard went seconds without a primary (the write path\'s link search is never retried)',
+  },
+  {
+    options: { seed: 116 },
+    found: 'a replica that had never caught up answered a stale read for a shard it did not hold (a stale answer needs a copy that was once current)',
+  },
+  {
+    options: { seed: 1178 },
+    found: 'partial-result checker: shards missing after the heal while membership views were still re-forming (the quiet window starts once every view is whole)',
+  },
+  {
+    options: { seed: 5, scenario: 'damage' },
+    found: 'partial-result checker: a hedged recall answered by a current replica missed a ONE write acknowledged within the lag bound (only ALL writes, or older ones, are judged)',
+  },
 ];

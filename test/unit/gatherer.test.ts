@@ -221,3 +221,63 @@ describe('LatencyTracker', () => {
     expect(tracker.quantile('other', 0.5)).toBeUndefined();
   });
 });
+
+describe('planRoutes', () => {
+  it('putsTheShardsPrimaryFirst_aCurrentLocalCopyFirstForReplicaReads_andSlowNodesLast', async () => {
+    const { planRoutes } = await import('../../cluster/query/queryPlanner.js');
+    const placement = {
+      assignment: (_space: string, shard: number) => ({ primary: `n${shard % 3}`, replicas: [`n${(shard + 1) % 3}`, `n${(shard + 2) % 3}`] }),
+      canRead: () => true,
+    };
+    expect(planRoutes('s', [0, 1], 'n2', placement as never, false).map((r) => r.candidates)).toEqual([
+      ['n0', 'n1', 'n2'],
+      ['n1', 'n2', 'n0'],
+    ]);
+    expect(planRoutes('s', [0], 'n2', placement as never, true)[0]!.candidates).toEqual(['n2', 'n0', 'n1']);
+    // A stalled node keeps its place among the copies, behind every responsive one.
+    expect(planRoutes('s', [0, 1], 'n2', placement as never, false, (node) => node === 'n1').map((r) => r.candidates)).toEqual([
+      ['n0', 'n2', 'n1'],
+      ['n2', 'n0', 'n1'],
+    ]);
+    expect(planRoutes('s', [0], 'n2', undefined, false)[0]!.candidates).toEqual(['n2']);
+  });
+});
+
+describe('DistributedQuery', () => {
+  it('aStalledPrimary_isAskedLastForSlowNodeMs_andItsReplicaIsAllowedToAnswerStale', async () => {
+    const { DistributedQuery } = await import('../../cluster/query/distributedQuery.js');
+    const network = new SimNetwork({ seed: 1 });
+    const clock = nodeClock(network, 'n0');
+    const sent: { node: string; body: Record<string, unknown> }[] = [];
+    const router = {
+      clock,
+      callOnce: (node: string, _op: string, body: Record<string, unknown>) => {
+        sent.push({ node, body });
+        // n1 is stopped: it never answers. n2 answers in 2 ms.
+        return new Promise((resolve) => node === 'n2' && network.at(network.nowMs + 2, () => resolve({ from: node })));
+      },
+    };
+    const placement = { assignment: (_space: string, shard: number) => ({ shard, primary: 'n1', replicas: ['n2'] }), canRead: () => false };
+    const observer = { onGathered: () => undefined, onSubRequest: () => undefined, span: <T>(_n: string, _a: unknown, work: () => Promise<T>) => work() };
+    const query = new DistributedQuery(router as never, 'n0', placement as never, defaultQuerySettings, observer);
+    const scatter = async () => {
+      sent.length = 0;
+      const done = query.scatter('s', 'recall', (shards) => ({ shards }), { shards: [0], allowReplica: false, deadlineMs: 5000, staleFallback: true });
+      let outcome: GatherOutcome<unknown> | undefined;
+      void done.then((o) => (outcome = o));
+      const started = network.nowMs;
+      while (outcome === undefined) await network.runFor(1);
+      return { outcome, ms: network.nowMs - started, asked: sent.map((s) => [s.node, s.body['allowStale'] === true]) };
+    };
+    const first = await scatter();
+    expect(first.asked).toEqual([['n1', false], ['n2', true]]);
+    expect(first.ms).toBeGreaterThanOrEqual(defaultQuerySettings.hedgeInitialMs);
+    await network.runFor(defaultQuerySettings.hedgeMaxMs);
+    const second = await scatter();
+    expect(second.asked).toEqual([['n2', true]]);
+    expect(second.ms).toBeLessThan(10);
+    await network.runFor(defaultQuerySettings.slowNodeMs);
+    const third = await scatter();
+    expect(third.asked[0]).toEqual(['n1', false]);
+  });
+});

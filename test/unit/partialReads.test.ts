@@ -121,18 +121,21 @@ describe('checkPartialReads', () => {
 
   it('aCompleteSimilarityRecallInTheQuietWindow_mustFindItsCue_unlessAnotherWriteMayHaveReplacedIt', () => {
     const cueId = idIn(1);
-    const cue = write(10, 'v1', { n1: 1 }, { memoryId: cueId, space: 's', invokeMs: 1000, completeMs: 1010 });
+    const cue = write(10, 'v1', { n1: 1 }, { memoryId: cueId, space: 's', invokeMs: 1000, completeMs: 1010, consistency: 'QUORUM' });
     const whole: RecallObservation = { ...partialRecall(), partial: false, missingShards: [], shardsAnswered: 3, missingPenalty: 0, partitionState: 'CONNECTED', partitionFactor: 1, partitioned: false, reachableFraction: 1, memories: [], confidence: { point: 0, lower: 0, upper: 0 }, cueWriteOpId: 10 };
-    const recall = recallOp(20, whole, { memoryId: cueId, invokeMs: 2000, completeMs: 2010 });
+    const recall = recallOp(20, whole, { memoryId: cueId, invokeMs: 2100, completeMs: 2110 });
     const report = checkPartialReads([cue, recall], { quietFromMs: 500 });
     expect(report.completenessJudged).toBe(1);
     expect(report.offences.examples[0]).toMatch(new RegExp(`did not find memory ${cueId}`));
-    const found = recallOp(20, { ...whole, memories: [{ id: cueId, confidence: interval(0.5) }], confidence: interval(0.5) }, { memoryId: cueId, invokeMs: 2000, completeMs: 2010 });
+    const found = recallOp(20, { ...whole, memories: [{ id: cueId, confidence: interval(0.5) }], confidence: interval(0.5) }, { memoryId: cueId, invokeMs: 2100, completeMs: 2110 });
     expect(offences([cue, found], { quietFromMs: 500 })).toEqual([]);
     const later = write(15, 'v2', null, { memoryId: cueId, space: 's', invokeMs: 1500, completeMs: 4000, outcome: 'info' });
     expect(offences([cue, later, recall], { quietFromMs: 500 })).toEqual([]);
     // Before the quiet window the cue may be hidden behind a partition: not judged.
     expect(offences([cue, recall], { quietFromMs: 1500 })).toEqual([]);
+    // Within the lag bound a current replica may lack a QUORUM write, never an ALL write.
+    expect(offences([cue, recall], { quietFromMs: 500, replicaLagMs: 1500 })).toEqual([]);
+    expect(offences([{ ...cue, consistency: 'ALL' }, recall], { quietFromMs: 500, replicaLagMs: 1500 })[0]).toMatch(/did not find memory/);
   });
 
   it('aRecallOpRoundTripsThroughJsonl_andAMalformedObservationIsRefused', () => {
