@@ -96,13 +96,23 @@ export class LocalRecallSource implements RecallSource {
  * A source limited to some shards of a space: what a shard's server answers for them in a
  * scatter. Its copy may hold other shards too (replicas), so searches ask for `oversample`
  * times as many neighbours and keep those in scope; id reads pass through, since the
- * gatherer only sends ids of the shards asked.
+ * gatherer only sends ids of the shards asked. With `share` (the asked shards' part of the
+ * space) below 1, a search keeps only this part's portion of the candidate pool, with
+ * SHARE_MARGIN to spare: the servers' pools together still hold the whole space's pool.
  */
+/**
+ * How much more than its proportional part of the candidate pool a server of some shards
+ * keeps. 1.5: with 200 candidates over 6 shards and 2 asked, 100 kept against 67 expected,
+ * five standard deviations of how the space's best 200 fall between servers.
+ */
+const SHARE_MARGIN = 1.5;
+
 export class ScopedRecallSource implements RecallSource {
   constructor(
     private readonly inner: RecallSource,
     private readonly inScope: (id: string) => boolean,
     private readonly oversample: number,
+    private readonly share = 1,
   ) {}
 
   get spaceId(): string {
@@ -118,8 +128,9 @@ export class ScopedRecallSource implements RecallSource {
   }
 
   async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
-    const hits = await this.inner.search(embedding, this.oversample === 1 ? k : Math.ceil(k * this.oversample));
-    return this.oversample === 1 ? hits.filter((hit) => this.inScope(hit.id)) : hits.filter((hit) => this.inScope(hit.id)).slice(0, k);
+    const wanted = this.share >= 1 ? k : Math.min(k, Math.ceil(k * this.share * SHARE_MARGIN));
+    const hits = await this.inner.search(embedding, this.oversample === 1 ? wanted : Math.ceil(wanted * this.oversample));
+    return hits.filter((hit) => this.inScope(hit.id)).slice(0, wanted);
   }
 
   async postings(term: string): Promise<Map<string, number>> {

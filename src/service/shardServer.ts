@@ -64,7 +64,8 @@ export class ShardServer {
     const shards = (b['shards'] as number[] | undefined) ?? allShards(space.definition.shards);
     this.assertReadableAll(space.id, shards, b['allowReplica'] === true, b['allowStale'] === true);
     const inScope = new Set(shards);
-    const source = new ScopedRecallSource(this.engine.localSource(space.id), (id) => inScope.has(space.shardOf(id)), this.oversample(space.id, space.definition.shards, shards.length));
+    // Its part of the candidate pool only: the other servers search theirs in parallel.
+    const source = new ScopedRecallSource(this.engine.localSource(space.id), (id) => inScope.has(space.shardOf(id)), this.oversample(space.id, space.definition.shards, shards.length), shards.length / space.definition.shards);
     const outcome = await this.engine.recallFrom(source, b['cue'] as CueInput, (b['options'] as RecallOptionsInput) ?? {});
     // An answer from a primary without its lease, or a replica past the lag bound, may miss acknowledged writes: it is not presented as whole.
     return { ...outcome, partial: outcome.partial || this.stale(space.id, shards) };
