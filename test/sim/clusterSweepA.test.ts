@@ -2,4 +2,4 @@
 import { describe } from 'vitest';
 import { sweep } from './clusterSweep.js';
 
-describe('whole-cluster simulation sweep, first half', () => sweep(1001, 50));
+describe('whole-cluster simulation sweep, first half', () => sweep(1001, 30));

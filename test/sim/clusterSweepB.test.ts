@@ -2,4 +2,4 @@
 import { describe } from 'vitest';
 import { sweep } from './clusterSweep.js';
 
-describe('whole-cluster simulation sweep, second half', () => sweep(1101, 50));
+describe('whole-cluster simulation sweep, second half', () => sweep(1101, 30));
