@@ -7,6 +7,7 @@ import type { NodeClock } from '../clock.js';
 import type { Router } from '../routing/router.js';
 import { NotPrimaryError, RemoteError } from '../routing/rpc.js';
 import type { MessageHeaders } from '../transport/transport.js';
+import { AccessBatcher } from './accessBatcher.js';
 import { Gatherer, type FailureKind, type GatherOutcome, type SubOutcome } from './gatherer.js';
 import { LatencyTracker } from './latencyTracker.js';
 import { planRoutes, type PlacementView } from './queryPlanner.js';
@@ -17,6 +18,8 @@ export interface QueryObserver {
   onGathered(op: string, outcome: GatherOutcome<unknown>): void;
   /** One sub-request settled. */
   onSubRequest(op: string, outcome: SubOutcome): void;
+  /** Recalled ids whose access was not sent: the batch was full. */
+  onAccessesDropped?(count: number): void;
   /** Runs `work` as a child span of the current trace; a rejection marks it an error. */
   span<T>(name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T>;
 }
@@ -48,6 +51,8 @@ export class DistributedQuery {
   readonly latency: LatencyTracker;
   /** node -> until when it is asked last: it was slower than the hedge delay and has not answered since. */
   private readonly slowUntil = new Map<string, number>();
+  /** Access statistics of recalled memories on their way to the shards' primaries. */
+  readonly accesses: AccessBatcher;
 
   constructor(
     private readonly router: Router,
@@ -59,6 +64,13 @@ export class DistributedQuery {
   ) {
     this.latency = new LatencyTracker(settings);
     this.gatherer = new Gatherer(clock, this.latency);
+    this.accesses = new AccessBatcher(clock, settings, (space, byShard) => this.sendAccesses(space, byShard), (count) => observer.onAccessesDropped?.(count));
+  }
+
+  /** Primaries only: a replica's access statistics would be dropped. */
+  private sendAccesses(space: string, byShard: ReadonlyMap<number, readonly string[]>): Promise<unknown> {
+    const body = (group: readonly number[]) => ({ space, ids: group.flatMap((shard) => byShard.get(shard) ?? []) });
+    return this.scatter(space, 'touch', body, { shards: [...byShard.keys()], allowReplica: false, deadlineMs: this.settings.partitionDeadlineMs, noHedge: true, primariesOnly: true });
   }
 
   /**

@@ -63,6 +63,18 @@ export interface QuerySettings {
   slowNodeMs: number;
   /** Most nodes marked slow at once. Default 1024: more than the members of any cluster; the oldest mark goes first. */
   slowNodesMax: number;
+  /**
+   * How long recalled ids wait before their access is sent to their shards' primaries
+   * (accessBatcher.ts). Default 50 ms: the owners write access statistics once a second
+   * anyway, and at a hundred recalls a second each node gets one touch per 50 ms, not five.
+   */
+  accessBatchMs: number;
+  /**
+   * Most recalled ids waiting to be sent. Default 10,000: one batch of ids stays near
+   * 400 KiB, under `messageBytes`; past it, accesses are dropped (recency statistics only)
+   * and counted in `engram_query_accesses_dropped_total`.
+   */
+  accessBatchMaxIds: number;
 }
 
 export const defaultQuerySettings: QuerySettings = {
@@ -81,6 +93,8 @@ export const defaultQuerySettings: QuerySettings = {
   refusalRetries: 4,
   slowNodeMs: 1000,
   slowNodesMax: 1024,
+  accessBatchMs: 50,
+  accessBatchMaxIds: 10_000,
 };
 
 /** Checks relations between the fields; throws with the rule that is broken. */
@@ -94,6 +108,7 @@ export function validateQuerySettings(settings: QuerySettings): void {
   if (settings.latencySamplesMin < 1 || settings.latencySamples < settings.latencySamplesMin) throw new Error('latency samples must satisfy 1 <= latencySamplesMin <= latencySamples');
   if (!(settings.refusalBackoffMs >= 1) || !(Number.isInteger(settings.refusalRetries) && settings.refusalRetries >= 0)) throw new Error('refusalBackoffMs must be at least 1 and refusalRetries a non-negative integer');
   if (!(settings.slowNodeMs >= 0) || !(settings.slowNodesMax >= 1)) throw new Error('slowNodeMs must be non-negative and slowNodesMax at least 1');
+  if (!(settings.accessBatchMs >= 0) || !(settings.accessBatchMaxIds >= 1)) throw new Error('accessBatchMs must be non-negative and accessBatchMaxIds at least 1');
   if (settings.readBatchIds < 1) throw new Error('readBatchIds must be at least 1');
   // One record at the limits: 64 KiB of content escaped in JSON (up to 6x), metadata, and a 4096-dimension embedding.
   if (settings.messageBytes < 512 * 1024) throw new Error('messageBytes must be at least 512 KiB: one record with its embedding must fit');

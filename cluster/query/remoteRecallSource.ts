@@ -1,6 +1,7 @@
 // A space whose shards live on several nodes, seen by recall as one source: every read is
 // scattered to the servers of the shards it concerns and the answers are joined. Searches
-// take the best k of every shard's best k, postings and index entries are unions, id
+// take the best k of every shard's best k (with the records of each server's first hits,
+// a recall's seeds, in the same answer), postings and index entries are unions, id
 // reads go to the shard that owns each id, and adjacency is read from every shard, since
 // an association is stored with the write that made it and so may sit on the other
 // endpoint's shard. Spreading activation therefore crosses shards one hop per round, with
@@ -25,6 +26,8 @@ export interface RemoteSourceOptions {
   clock: NodeClock;
   /** Base64 of an embedding, as the owners decode it. */
   encode: (vector: Float32Array) => string;
+  /** Records of each server's first hits that come with a search: a recall's seeds, read in the same round. */
+  prefetchRecords?: number;
 }
 
 type Reply = Record<string, unknown>;
@@ -33,6 +36,8 @@ export class RemoteRecallSource implements RecallSource {
   /** Shards that failed a read; they are not asked again. */
   readonly missing = new Set<number>();
   private readonly summaries = new Map<string, RankSummary>();
+  /** Records that came with search answers, taken by the first read that wants them. */
+  private readonly prefetched = new Map<string, MemoryRecord>();
   private counted: Promise<number> | undefined;
   /** Scatters sent. */
   rounds = 0;
@@ -112,10 +117,16 @@ export class RemoteRecallSource implements RecallSource {
 
   async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
     const encoded = this.options.encode(embedding);
-    const answers = await this.read<{ hits: [string, number, RankSummary | null][] }>('search', allShards(this.options.definition.shards), () => ({ embedding: encoded, k }));
+    const prefetch = this.options.prefetchRecords ?? 0;
+    const answers = await this.read<{ hits: [string, number, RankSummary | null][]; records?: MemoryRecord[] }>('search', allShards(this.options.definition.shards), () => ({
+      embedding: encoded,
+      k,
+      ...(prefetch > 0 ? { withRecords: prefetch } : {}),
+    }));
     const hits: SourceHit[] = [];
     for (const answer of answers) {
       const inAnswer = this.inAnswer(answer);
+      for (const record of answer.value.records ?? []) if (inAnswer(record.id)) this.prefetched.set(record.id, record);
       for (const [id, similarity, summary] of answer.value.hits) {
         if (!inAnswer(id)) continue;
         hits.push({ id, similarity });
@@ -150,7 +161,13 @@ export class RemoteRecallSource implements RecallSource {
 
   async records(ids: readonly string[]): Promise<Map<string, MemoryRecord>> {
     const out = new Map<string, MemoryRecord>();
-    for (const chunk of chunks(ids, this.query.settings.readBatchIds)) {
+    const unread: string[] = [];
+    for (const id of ids) {
+      const record = this.prefetched.get(id);
+      if (record === undefined) unread.push(id);
+      else out.set(id, record);
+    }
+    for (const chunk of chunks(unread, this.query.settings.readBatchIds)) {
       for (const answer of await this.readIds<{ records: MemoryRecord[] }>('records', chunk)) {
         const inAnswer = this.inAnswer(answer);
         for (const record of answer.value.records) if (inAnswer(record.id)) out.set(record.id, record);

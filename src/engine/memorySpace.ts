@@ -3,7 +3,7 @@
 // of the space is built as a MutationBatch and committed here as one atomic store batch; only
 // after the batch is durable does the in-memory state (index, counters, sequences) move.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { assert } from '../errors.js';
 import { keys } from '../storage/keys.js';
 import { encodeLogEntry, type OperationType } from '../storage/operationLog.js';
@@ -17,7 +17,8 @@ import type { SpaceIndex } from './spaceIndex.js';
 /** Stable shard of a memory id: the first 4 bytes of its SHA-1, modulo the shard count. */
 export function shardOf(id: string, shards: number): number {
   if (shards === 1) return 0;
-  return createHash('sha1').update(id).digest().readUInt32BE(0) % shards;
+  // One-shot hex digest: about 3x cheaper than a Hash object, and a scatter hashes every hit.
+  return Number.parseInt(hash('sha1', id, 'hex').slice(0, 8), 16) % shards;
 }
 
 export class MutationBatch {

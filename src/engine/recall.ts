@@ -91,7 +91,7 @@ export interface ParsedCue {
 }
 
 /** Seeds that start spreading activation: the best direct matches that pass the filters. */
-const SPREAD_SEEDS = 10;
+export const SPREAD_SEEDS = 10;
 
 export function parseCue(cue: CueInput, dimension: number, limits: LimitSettings): ParsedCue {
   const embedding = validateEmbeddingInput('cue.embedding', cue, dimension);
@@ -256,8 +256,10 @@ const RANK_FETCH_CHUNK = 64;
 /** The first `count` ids, in order, whose records pass the cue's filters; reads records in chunks. */
 async function firstEligible(ctx: RecallContext, cue: ParsedCue, ordered: readonly string[], records: Map<string, MemoryRecord>, count: number): Promise<string[]> {
   const out: string[] = [];
-  for (let i = 0; i < ordered.length && out.length < count; i += RANK_FETCH_CHUNK) {
-    const chunk = ordered.slice(i, i + RANK_FETCH_CHUNK);
+  // The first read asks for `count` only: over a gathered source the best matches' records came with the search.
+  for (let i = 0; i < ordered.length && out.length < count; ) {
+    const chunk = ordered.slice(i, i + (i === 0 ? count : RANK_FETCH_CHUNK));
+    i += chunk.length;
     for (const [id, record] of await ctx.source.records(chunk.filter((id) => !records.has(id)))) records.set(id, record);
     for (const id of chunk) {
       const record = records.get(id);

@@ -98,14 +98,21 @@ export class LocalRecallSource implements RecallSource {
  * times as many neighbours and keep those in scope; id reads pass through, since the
  * gatherer only sends ids of the shards asked. With `share` (the asked shards' part of the
  * space) below 1, a search keeps only this part's portion of the candidate pool, with
- * SHARE_MARGIN to spare: the servers' pools together still hold the whole space's pool.
+ * SHARE_SIGMAS to spare: the servers' pools together still hold the whole space's pool.
  */
 /**
- * How much more than its proportional part of the candidate pool a server of some shards
- * keeps. 1.5: with 200 candidates over 6 shards and 2 asked, 100 kept against 67 expected,
- * five standard deviations of how the space's best 200 fall between servers.
+ * Standard deviations above its expected part of the candidate pool that a server of some
+ * shards keeps. Shards are a hash of the id, so how many of the space's best k fall in a
+ * server's part is binomial(k, share); 5: with 200 candidates over 6 shards and 2 asked, 100
+ * kept against 67 expected, and a miss about once in three million recalls.
  */
-const SHARE_MARGIN = 1.5;
+const SHARE_SIGMAS = 5;
+
+/** How many of a search's best `k` a server of `share` of the space's shards keeps. */
+export function keptOfPool(k: number, share: number): number {
+  if (share >= 1) return k;
+  return Math.min(k, Math.ceil(k * share + SHARE_SIGMAS * Math.sqrt(k * share * (1 - share))));
+}
 
 export class ScopedRecallSource implements RecallSource {
   constructor(
@@ -128,7 +135,7 @@ export class ScopedRecallSource implements RecallSource {
   }
 
   async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
-    const wanted = this.share >= 1 ? k : Math.min(k, Math.ceil(k * this.share * SHARE_MARGIN));
+    const wanted = keptOfPool(k, this.share);
     const hits = await this.inner.search(embedding, this.oversample === 1 ? wanted : Math.ceil(wanted * this.oversample));
     return hits.filter((hit) => this.inScope(hit.id)).slice(0, wanted);
   }

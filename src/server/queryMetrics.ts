@@ -18,6 +18,7 @@ export function queryObserver(metrics: Metrics): QueryObserver {
   const missing = new client.Counter({ name: 'engram_query_missing_shards_total', help: 'Shards no copy answered before the deadline, by operation', labelNames: ['op'] as const, registers });
   const hedges = new client.Counter({ name: 'engram_query_hedges_total', help: 'Second copies asked because the first was slower than the hedge delay', labelNames: ['op'] as const, registers });
   const fallbacks = new client.Counter({ name: 'engram_query_fallbacks_total', help: 'Sub-requests sent to another copy after one failed (replica fallback, redirect)', labelNames: ['op'] as const, registers });
+  const accessesDropped = new client.Counter({ name: 'engram_query_accesses_dropped_total', help: 'Recalled memories whose access was not sent to their owners: the batch was full', registers });
   const subRequests = new client.Histogram({
     name: 'engram_query_subrequest_seconds',
     help: 'Sub-requests of distributed reads by outcome (answered, failed, superseded by a faster copy)',
@@ -37,6 +38,9 @@ export function queryObserver(metrics: Metrics): QueryObserver {
           span.setAttribute('engram.shard', shard);
         });
       }
+    },
+    onAccessesDropped(count) {
+      accessesDropped.inc(count);
     },
     onSubRequest(op, outcome) {
       subRequests.observe({ op, outcome: outcome.outcome }, outcome.elapsedMs / 1000);

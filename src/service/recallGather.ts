@@ -15,7 +15,7 @@ import type { MessageHeaders } from '../../cluster/transport/transport.js';
 import { overallInterval } from '../engine/confidence.js';
 import type { Engine } from '../engine/engine.js';
 import { shardOf } from '../engine/memorySpace.js';
-import { rescoreGathered, type CueInput, type RecalledMemory, type RecallOptionsInput, type RecallOutcome } from '../engine/recall.js';
+import { rescoreGathered, SPREAD_SEEDS, type CueInput, type RecalledMemory, type RecallOptionsInput, type RecallOutcome } from '../engine/recall.js';
 import type { SpaceDefinition } from '../engine/types.js';
 import { UnavailableError } from '../errors.js';
 import { embeddingToWire } from './shardReads.js';
@@ -129,6 +129,8 @@ export async function gatherRecall(ctx: GatherContext, definition: SpaceDefiniti
       deadlineAtMs: clock.nowMs() + query.settings.scatterDeadlineMs,
       clock,
       encode: embeddingToWire,
+      // The seeds' records come with the search: one round fewer for spreading, and the best matches' records for ranking.
+      prefetchRecords: SPREAD_SEEDS,
     });
     outcome = await engine.recallFrom(source, cue, options);
     coverage = coverageOf(shards.length, [...source.missing], source.stale);
@@ -147,18 +149,9 @@ export function readScatterOptions(ctx: Pick<GatherContext, 'allowReplica' | 'he
   return { ...scatterOptions(ctx, shards, deadlineMs), staleFallback: true };
 }
 
-/** Recalled memories count as accessed; each shard's primary writes its own (best effort). */
+/** Recalled memories count as accessed; each shard's primary records its own, in batches (best effort). */
 function touchOwners(ctx: GatherContext, definition: SpaceDefinition, ids: readonly string[]): void {
-  if (ids.length === 0) return;
-  const byShard = new Map<number, string[]>();
-  for (const id of ids) {
-    const shard = shardOf(id, definition.shards);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
-  }
-  // Primaries only: a replica's access statistics would be dropped.
-  void ctx.query
-    .scatter(definition.id, 'touch', (group) => ({ space: definition.id, ids: group.flatMap((shard) => byShard.get(shard) ?? []) }), { shards: [...byShard.keys()], allowReplica: false, deadlineMs: ctx.query.settings.partitionDeadlineMs, noHedge: true, primariesOnly: true })
-    .catch(() => undefined);
+  if (ids.length > 0) ctx.query.accesses.add(definition.id, ids, (id) => shardOf(id, definition.shards));
 }
 
 export type { GatherOutcome };

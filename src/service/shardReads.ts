@@ -27,6 +27,8 @@ export interface ReadBody {
   toMs?: number;
   ids?: string[];
   limit?: number;
+  /** search: the records of this many of the first hits come with the answer (a recall's seeds), within a byte bound. */
+  withRecords?: number;
   /** scan: the kind read, where to continue, whether embeddings come too, and the reply's byte bound. */
   memoryKind?: string;
   after?: string | null;
@@ -37,6 +39,21 @@ export interface ReadBody {
 /** Index entries one scan page reads at most. Default 4096: a few milliseconds of RocksDB iteration, however few of them are in the shards asked. */
 export const SCAN_ENTRIES_PER_PAGE = 4096;
 
+/** Part of a reply's byte bound that records sent along with search hits may take; the hits and envelope keep the rest. */
+export const PREFETCH_BYTES_SHARE = 0.25;
+
+/** The leading records whose JSON fits in `maxBytes`; the caller reads the rest by id. */
+function withinBytes(records: readonly MemoryRecord[], maxBytes: number): MemoryRecord[] {
+  let bytes = 0;
+  const out: MemoryRecord[] = [];
+  for (const record of records) {
+    bytes += Buffer.byteLength(JSON.stringify(record)) + 1;
+    if (bytes > maxBytes) break;
+    out.push(record);
+  }
+  return out;
+}
+
 /** A record and (when asked) its embedding in base64. */
 export type ScanItem = [MemoryRecord, string | null];
 
@@ -45,7 +62,7 @@ export type WireHit = [string, number, RankSummary | null];
 
 export type ReadReply =
   | { counts: Record<string, number> }
-  | { hits: WireHit[] }
+  | { hits: WireHit[]; records?: MemoryRecord[] }
   | { hitLists: [string, number][][] }
   | { postings: [string, number][] }
   | { ids: string[] }
@@ -94,8 +111,14 @@ export async function answerRead(engine: Engine, held: HeldShards, body: ReadBod
       return { counts: Object.fromEntries([...shards].map((shard) => [String(shard), space.shardCounts[shard] ?? 0])) };
     case 'search': {
       const k = Math.min(numberField(body.k, 'k'), engine.settings.maxRecallCandidates);
-      const hits = await source.search(vectorField(body.embedding, space.definition.dimension), k);
-      return { hits: hits.map((hit) => [hit.id, hit.similarity, source.summary(hit.id) ?? null]) };
+      // Its part of the pool only: the other shards' servers search theirs.
+      const scoped = new ScopedRecallSource(engine.localSource(space.id), inScope, oversample, shards.size / space.definition.shards);
+      const hits = await scoped.search(vectorField(body.embedding, space.definition.dimension), k);
+      const wire = hits.map((hit): WireHit => [hit.id, hit.similarity, source.summary(hit.id) ?? null]);
+      const withRecords = body.withRecords === undefined ? 0 : Math.min(numberField(body.withRecords, 'withRecords'), limits.readBatchIds);
+      if (withRecords <= 0) return { hits: wire };
+      const records = await source.records(hits.slice(0, withRecords).map((hit) => hit.id));
+      return { hits: wire, records: withinBytes([...records.values()], limits.messageBytes * PREFETCH_BYTES_SHARE) };
     }
     case 'searchMany': {
       // Link candidates for a group of writes on another node: ids and similarities only.
