@@ -1,0 +1,128 @@
+// A recall gathered from shard servers (cluster/query/remoteRecallSource.ts) over the
+// servers' real read handlers (src/service/shardReads.ts), here two servers of three
+// shards each answering from one engine: it ranks what the space's own recall ranks, and
+// the seeds' records come with the search, so a recall that finds no associations is two
+// rounds (search, one hop), not three.
+import { describe, expect, it } from 'vitest';
+import type { DistributedQuery } from '../../cluster/query/distributedQuery.js';
+import type { Answer, GatherOutcome } from '../../cluster/query/gatherer.js';
+import { defaultQuerySettings } from '../../cluster/query/querySettings.js';
+import { RemoteRecallSource } from '../../cluster/query/remoteRecallSource.js';
+import { defaultLimitSettings, presets } from '../../src/config.js';
+import { Engine } from '../../src/engine/engine.js';
+import { shardOf } from '../../src/engine/memorySpace.js';
+import type { RecallMode } from '../../src/engine/recall.js';
+import { keptOfPool } from '../../src/engine/recallSource.js';
+import { ManualScheduler } from '../../src/engine/scheduler.js';
+import { answerRead, embeddingToWire, type ReadBody } from '../../src/service/shardReads.js';
+import { MemoryStore } from '../../src/storage/memoryStore.js';
+import { clusteredVectors, queryVectors, row } from '../support/clusteredVectors.js';
+
+const DIM = 8;
+const SHARDS = 6;
+const SERVERS = [
+  [0, 1, 2],
+  [3, 4, 5],
+];
+
+async function openEngine(): Promise<Engine> {
+  const scheduler = new ManualScheduler(Date.UTC(2026, 0, 1));
+  let next = 0;
+  return Engine.open({
+    store: new MemoryStore(),
+    nodeId: 'n1',
+    settings: presets.test.engine,
+    limits: defaultLimitSettings,
+    logger: { info: () => {}, warn: () => {}, error: () => {} },
+    index: 'exact',
+    now: scheduler.now,
+    elapsedNow: scheduler.now,
+    scheduler,
+    newId: () => `id-${++next}`,
+  });
+}
+
+/** A query whose scatter asks each server for its asked shards and records the kinds read. */
+function serversOver(engine: Engine, kinds: string[]): DistributedQuery {
+  const clock = { nowMs: () => 0, schedule: () => () => undefined, every: () => () => undefined };
+  return {
+    settings: defaultQuerySettings,
+    clock,
+    async scatter<T>(_space: string, _op: string, body: (shards: readonly number[], replica: boolean) => Record<string, unknown>, options: { shards: readonly number[] }): Promise<GatherOutcome<T>> {
+      const answers: Answer<T>[] = [];
+      for (const [i, held] of SERVERS.entries()) {
+        const group = held.filter((shard) => options.shards.includes(shard));
+        if (group.length === 0) continue;
+        const sent = body(group, false) as unknown as ReadBody;
+        kinds.push(sent.kind);
+        answers.push({ node: `s${i}`, shards: group, value: (await answerRead(engine, () => SHARDS, JSON.parse(JSON.stringify(sent)) as ReadBody, defaultQuerySettings)) as T });
+      }
+      return { answers, missing: [], asked: options.shards.length, hedges: 0, fallbacks: 0 };
+    },
+  } as unknown as DistributedQuery;
+}
+
+describe('RemoteRecallSource', () => {
+  it('ranks what the space ranks, and reads the seeds with the search', async () => {
+    const engine = await openEngine();
+    await engine.createSpace('space', DIM, SHARDS);
+    const vectors = clusteredVectors({ count: 240, dimension: DIM, clusters: 12, seed: 3, spread: 0.3 });
+    for (let i = 0; i < 240; i++) await engine.remember('space', { id: `m${i}`, content: `memory ${i}`, embedding: [...row(vectors, DIM, i)] });
+    const cues = queryVectors({ count: 8, dimension: DIM, clusters: 12, seed: 3, spread: 0.3 });
+    const definition = engine.space('space').definition;
+    for (const mode of ['SIMILARITY', 'HYBRID', 'SPREADING'] as RecallMode[]) {
+      for (let c = 0; c < 8; c++) {
+        const cue = { embedding: [...row(cues, DIM, c)] };
+        const kinds: string[] = [];
+        const source = new RemoteRecallSource(serversOver(engine, kinds), {
+          definition,
+          shardOf: (id) => shardOf(id, SHARDS),
+          allowReplica: false,
+          deadlineAtMs: 5000,
+          clock: { nowMs: () => 0, schedule: () => () => undefined, every: () => () => undefined },
+          encode: embeddingToWire,
+          prefetchRecords: 10,
+        });
+        const gathered = await engine.recallFrom(source, cue, { mode, maxResults: 10 });
+        const local = await engine.recall('space', cue, { mode, maxResults: 10 });
+        expect(gathered.memories.map((m) => m.record.id)).toEqual(local.memories.map((m) => m.record.id));
+        expect(gathered.memories.map((m) => m.score)).toEqual(local.memories.map((m) => m.score));
+        expect(kinds[0]).toBe('search');
+        // The seeds spreading starts from were read with the search: the first hop comes next.
+        if (mode !== 'SIMILARITY') expect(kinds[2]).toBe('adjacency');
+        if (mode === 'SIMILARITY') expect(kinds.filter((k) => k === 'search')).toHaveLength(2);
+      }
+    }
+  });
+
+  it('sends records with the search only within its share of the byte bound', async () => {
+    const engine = await openEngine();
+    await engine.createSpace('space', DIM, SHARDS);
+    const vectors = clusteredVectors({ count: 40, dimension: DIM, clusters: 2, seed: 5, spread: 0.3 });
+    for (let i = 0; i < 40; i++) await engine.remember('space', { id: `m${i}`, content: 'x'.repeat(3000), embedding: [...row(vectors, DIM, i)] });
+    const body = { space: 'space', kind: 'search', shards: [0, 1, 2, 3, 4, 5], embedding: embeddingToWire(Float32Array.from(row(vectors, DIM, 0))), k: 20, withRecords: 10 } as ReadBody;
+    const roomy = (await answerRead(engine, () => SHARDS, body, defaultQuerySettings)) as { hits: unknown[]; records: { id: string }[] };
+    expect(roomy.records).toHaveLength(10);
+    // 4 records of about 3 KB fit in a quarter of 16 KB.
+    const tight = (await answerRead(engine, () => SHARDS, body, { readBatchIds: 512, messageBytes: 16 * 1024 })) as { hits: unknown[]; records: { id: string }[] };
+    expect(tight.records.length).toBeGreaterThan(0);
+    expect(tight.records.length).toBeLessThan(5);
+    expect(Buffer.byteLength(JSON.stringify(tight.records))).toBeLessThanOrEqual(4 * 1024);
+    expect(tight.hits).toHaveLength(20);
+  });
+});
+
+describe('keptOfPool', () => {
+  it('keeps the whole pool for the whole space, and its binomial part with five deviations otherwise', () => {
+    expect(keptOfPool(200, 1)).toBe(200);
+    expect(keptOfPool(200, 2 / 6)).toBeGreaterThanOrEqual(100);
+    expect(keptOfPool(200, 2 / 6)).toBeLessThanOrEqual(101);
+    expect(keptOfPool(17, 1 / 3)).toBe(16);
+    for (const k of [1, 10, 200, 5000]) {
+      for (const share of [1 / 256, 1 / 6, 1 / 2, 5 / 6]) {
+        expect(keptOfPool(k, share)).toBeLessThanOrEqual(k);
+        expect(keptOfPool(k, share)).toBeGreaterThanOrEqual(Math.ceil(k * share));
+      }
+    }
+  });
+});
