@@ -391,8 +391,8 @@ export class ReplicationManager {
     }
     const assigned = this.view.live.assign(space, shard).primary;
     if (core.role === 'claiming' || !this.settled) throw new UnavailableError('The shard is changing primaries; try again shortly', this.settings.retryMs);
-    if (assigned === this.nodeId) throw core.claimRefused(this.clock.nowMs()) ? new UnavailableError('The shard has no primary: no copy that may hold it can be reached; try again once one returns', this.settings.retryMs * 5) : new UnavailableError('The shard is getting its primary; try again shortly', 50);
-    throw new NotPrimaryError(assigned, this.view.live.version);
+    if (assigned === this.nodeId && core.leftTo(this.clock.nowMs()) === null) throw core.claimRefused(this.clock.nowMs()) ? new UnavailableError('The shard has no primary: no copy that may hold it can be reached; try again once one returns', this.settings.retryMs * 5) : new UnavailableError('The shard is getting its primary; try again shortly', 50);
+    throw new NotPrimaryError(assigned === this.nodeId ? core.leftTo(this.clock.nowMs()) : assigned, this.view.live.version);
   }
 
   /** Whether this node may answer a read of the shard: as primary, or as a replica within the lag bound. */

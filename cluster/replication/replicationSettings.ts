@@ -45,6 +45,14 @@ export interface ReplicationSettings {
   orphanCheckMs: number;
   /** Hand-back records merged per request. Default 64. */
   handBackBatch: number;
+  /**
+   * How long a copy that another node's claim or shipment took the shard from waits before
+   * it claims the shard again, even when its own placement view still names it. Default
+   * 400 ms: while membership views disagree after a heal, two nodes each named primary by
+   * their own view would otherwise take the shard from each other every reconcile tick
+   * (100 ms); the other node serves meanwhile, and the views agree within seconds.
+   */
+  fencedBackoffMs: number;
   /** Longest wait between two attempts to merge hand-back records. Default 5000 ms. */
   handBackRetryMaxMs: number;
 }
@@ -67,6 +75,7 @@ export const defaultReplicationSettings: ReplicationSettings = {
   payloadReserveBytes: 8 * 1024,
   orphanCheckMs: 2000,
   handBackBatch: 64,
+  fencedBackoffMs: 400,
   handBackRetryMaxMs: 5000,
 };
 

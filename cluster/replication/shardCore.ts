@@ -77,7 +77,7 @@ export class ShardCore extends ShardCatchUp {
       return out;
     }
     this.primaryHint = view.primary === this.self ? this.primaryHint : view.primary;
-    if (view.primary === this.self && view.settled && nowMs >= this.claimRetryAtMs && this.definition() !== undefined) out.push(...this.startClaim(nowMs));
+    if (view.primary === this.self && view.settled && nowMs >= this.claimRetryAtMs && this.leftTo(nowMs) === null && this.definition() !== undefined) out.push(...this.startClaim(nowMs));
     else if (view.primary !== this.self && !view.replicas.includes(this.self) && view.settled) out.push(...this.reconcileOrphan(view.primary, nowMs));
     return out;
   }
@@ -97,7 +97,7 @@ export class ShardCore extends ShardCatchUp {
     const refused = (): FenceReply => ({ v: REPLICATION_VERSION, ok: false, epoch: this.epoch, last: this.installing ? 0 : this.lastSeq, history: this.history, installing: this.installing });
     return this.enqueue(nowMs, () => [{ type: 'reply', replyTo, message: { ...refused(), ok: false } }], (now) => {
       if (compareEpochs(request.epoch, this.epoch) <= 0) return this.finishJob(now, [{ type: 'reply', replyTo, message: refused() }]);
-      const out = this.adopt(request.epoch, request.from, 'fenced by a claimant');
+      const out = this.adopt(request.epoch, request.from, 'fenced by a claimant', now);
       return [
         ...out,
         ...this.store({ op: 'saveEpoch', epoch: this.epoch, history: this.history }, (saved) =>
@@ -121,7 +121,7 @@ export class ShardCore extends ShardCatchUp {
       if (compareEpochs(request.epoch, this.epoch) < 0) return this.finishJob(now, [answer(false, 'stale-epoch')]);
       const out: Directive[] = [];
       if (compareEpochs(request.epoch, this.epoch) > 0 || this.role !== 'replica') {
-        out.push(...this.adopt(request.epoch, request.from, 'a primary with a higher epoch is shipping'));
+        out.push(...this.adopt(request.epoch, request.from, 'a primary with a higher epoch is shipping', now));
         return [...out, ...this.store({ op: 'saveEpoch', epoch: this.epoch, history: this.history }, (_, t) => this.appendBody(request, answer, t))];
       }
       this.primaryHint = request.from;
@@ -251,8 +251,10 @@ export class ShardCore extends ShardCatchUp {
   // ---- roles --------------------------------------------------------------------------
 
   /** Takes a higher epoch from another node: whatever this node led or claimed, it no longer does. */
-  private adopt(epoch: Epoch, from: string, reason: string): Directive[] {
+  private adopt(epoch: Epoch, from: string, reason: string, nowMs: number): Directive[] {
     const out = this.role === 'primary' ? this.stepDown(from, reason) : this.role === 'claiming' ? this.abandonClaim(reason) : [];
+    // Not back at once: views that disagree would hand the shard to and fro every tick.
+    if (out.length > 0) this.takenBy = { node: from, untilMs: nowMs + this.settings.fencedBackoffMs };
     this.epoch = maxEpoch(this.epoch, epoch);
     this.primaryHint = from;
     return out;

@@ -66,6 +66,8 @@ export class ShardMachine {
   lastSeq: number;
   installing: boolean;
   primaryHint: string | null = null;
+  /** The node whose claim or shipment took the shard from this copy, and until when a claim back waits. */
+  protected takenBy: { node: string; untilMs: number } | null = null;
   /** The last claim reached fewer than a majority of the configured copies. */
   minorityClaim = false;
   /** When this replica last held everything its primary had. */
@@ -73,6 +75,11 @@ export class ShardMachine {
   readonly replicas: ReplicaSet;
   protected view: ShardView | null = null;
   private nextToken = 1;
+
+  /** The node this copy left the shard to, while it waits before claiming it back; callers are sent there meanwhile. */
+  leftTo(nowMs: number): string | null {
+    return this.takenBy !== null && nowMs < this.takenBy.untilMs ? this.takenBy.node : null;
+  }
   private readonly continuations = new Map<number, Continuation>();
   private readonly jobs: Job[] = [];
   private jobRunning = false;

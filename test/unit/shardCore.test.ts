@@ -282,6 +282,37 @@ describe('epochs', () => {
   });
 });
 
+describe('views that disagree', () => {
+  it('fenced_byAClaimantItsOwnViewDoesNotName_waitsBeforeClaimingBack_andSendsCallersToTheClaimant', async () => {
+    // a leads; b's view (membership not yet re-formed) names b, a's still names a.
+    const harness = await withPrimary();
+    const backoff = harness.core('a')['settings'].fencedBackoffMs;
+    harness.setView('b', shardView('b', { primary: 'b', copies: NODES }));
+    harness.tick(['b']);
+    await harness.runUntilQuiet();
+    expect(harness.core('b').role).toBe('primary');
+    expect(harness.core('a').role).toBe('replica');
+    expect(harness.core('a').leftTo(harness['nowMs'])).toBe('b');
+    // a ticks every reconcile interval and its view still names it: it leaves the shard to b for the backoff.
+    const claimsBefore = harness.eventsOf('a', 'promoted').length;
+    for (let waited = 100; waited < backoff; waited += 100) {
+      harness.advance(100);
+      harness.tick(['a']);
+      await harness.runUntilQuiet();
+      expect(harness.core('a').role).toBe('replica');
+      expect(harness.core('b').role).toBe('primary');
+    }
+    expect(harness.eventsOf('a', 'promoted')).toHaveLength(claimsBefore);
+    // Past it, a view that still names a is acted on: a claims the shard back.
+    harness.advance(100);
+    expect(harness.core('a').leftTo(harness['nowMs'])).toBeNull();
+    harness.tick(['a']);
+    await harness.runUntilQuiet();
+    expect(harness.core('a').role).toBe('primary');
+    expect(harness.core('b').role).toBe('replica');
+  });
+});
+
 describe('stepping down', () => {
   /** a leads a, b, c; then c, cut off from a, claims with b: b now knows a higher epoch. */
   async function overtaken(): Promise<CoreHarness> {
