@@ -96,6 +96,26 @@ function unitVectorBase64(random: () => number, dimension: number): string {
 
 const memoryId = (i: number): string => `sg-${String(i).padStart(6, '0')}`;
 
+const decode = (base64: string): Float32Array => {
+  const bytes = Buffer.from(base64, 'base64');
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+};
+
+/** The ids of the `k` memories nearest each cue by exact cosine (all vectors are unit length). */
+function exactTopK(vectors: readonly string[], cues: readonly string[], k: number): string[][] {
+  const stored = vectors.map(decode);
+  return cues.map((encoded) => {
+    const cue = decode(encoded);
+    const scored = stored.map((v, i) => {
+      let dot = 0;
+      for (let d = 0; d < v.length; d++) dot += v[d]! * cue[d]!;
+      return { i, dot };
+    });
+    scored.sort((a, b) => b.dot - a.dot);
+    return scored.slice(0, k).map((s) => memoryId(s.i));
+  });
+}
+
 interface SpacesView {
   spaces: { id: string; shards: number; placement: { shard: number; primary: string }[]; replication: { shard: number; role: string; replicas: { node: string; lagEntries: number | null }[] }[] }[];
 }
@@ -384,6 +404,17 @@ export async function scatterGather(cluster: LocalCluster, options: ScatterBench
       );
     }
 
+    // SIMILARITY ranks by similarity alone, so its answer should be the exact nearest: how
+    // close each space comes shows whether spreading the space over shards costs quality.
+    const exact = exactTopK(vectors, cues.slice(0, options.rounds), options.maxResults);
+    const exactRecall: Record<string, number> = {};
+    for (const shards of [1, SCATTER_SHARDS]) {
+      const per = vantages.map((v) => overlap(exact, stats.get(probeKey('SIMILARITY', shards, v))!.ids));
+      const mean = per.reduce((sum, p) => sum + p.mean * p.rounds, 0) / Math.max(1, per.reduce((sum, p) => sum + p.rounds, 0));
+      exactRecall[shards === 1 ? SINGLE_SPACE : SCATTER_SPACE] = mean;
+      rows.push(row(`SIMILARITY recall@${options.maxResults} against exact cosine, ${shards === 1 ? '1 shard' : `${shards} shards`}`, mean, '', { note: `${per.map((p, i) => `via ${vantages[i]!.node.id} ${fixed(p.mean)}`).join(', ')}; seeded random unit vectors and cues, the hardest case for an approximate index` }));
+    }
+
     return {
       key: 'scatter',
       title: `scatter-gather recall: ${SCATTER_SPACE} (${SCATTER_SHARDS} shards on ${cluster.nodes.length} nodes) vs ${SINGLE_SPACE} (1 shard), same ${options.memories} memories, maxResults ${options.maxResults}, sequential, ${options.rounds} interleaved rounds`,
@@ -398,6 +429,7 @@ export async function scatterGather(cluster: LocalCluster, options: ScatterBench
         figures,
         queryCounters: counters,
         overlap: overlaps,
+        exactRecall,
         partial,
         short,
         partialByProbe: Object.fromEntries(recallKeys.map((k) => [k, stats.get(k)!.partial])),
