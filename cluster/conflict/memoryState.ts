@@ -153,3 +153,26 @@ export function shownVersion(record: MemoryRecord): VersionBody {
 export function siblingsOf(record: MemoryRecord): VersionBody[] {
   return record.versions !== undefined && record.versions.length > 1 ? viewOf(stateOfRecord(record, null)).conflicts : [];
 }
+
+/** What a cut-off write keeps of a memory: its copy (null when only a delete's clock is known). */
+export interface CutCopy {
+  id: string;
+  copy: (CopyForm & { links: unknown[] }) | null;
+  deletedVersion?: VectorClock;
+}
+
+/**
+ * Two cuts of one memory at one log position, as one: the join of both states. The second
+ * cut may come after a source's entries replaced the first state, so neither may replace the
+ * other.
+ */
+export function joinCutCopies<T extends CutCopy>(earlier: T, later: T): T {
+  const formOf = (cut: T): CopyForm | null => cut.copy ?? (cut.deletedVersion === undefined ? null : { record: legacyTombstone(cut.id, cut.deletedVersion), embedding: null });
+  const a = formOf(earlier);
+  const b = formOf(later);
+  if (a === null || b === null) return a === null ? later : earlier;
+  const joined = mergeCopies(later.id, a, b, a.record.label) ?? { record: a.record, embedding: a.embedding };
+  const links = later.copy?.links ?? earlier.copy?.links ?? [];
+  const { deletedVersion: _, ...rest } = later;
+  return { ...rest, copy: { record: joined.record, embedding: joined.embedding, links }, ...(joined.record.deleted === true ? { deletedVersion: joined.record.version } : {}) } as T;
+}

@@ -24,7 +24,7 @@
 // this object keeps only what was stored.
 
 import { assert, NotFoundError } from '../../src/errors.js';
-import { legacyTombstone, mergeCopies } from '../conflict/memoryState.js';
+import { joinCutCopies, legacyTombstone, mergeCopies } from '../conflict/memoryState.js';
 import { entryIds } from '../../src/engine/shardSync.js';
 import type { OperationType } from '../../src/storage/operationLog.js';
 import type { SpaceDefinition } from '../../src/engine/types.js';
@@ -223,8 +223,8 @@ export class MemoryStorage implements ReplicationStorage {
     // One step: the hand-backs, the cut and the shortened history.
     for (const handBack of kept) {
       const same = this.waiting.findIndex((h) => compareHandBacks(h, handBack) === 0);
-      if (same >= 0) this.waiting.splice(same, 1);
-      this.waiting.push(handBack);
+      if (same >= 0) this.waiting.splice(same, 1, joinCutCopies(this.waiting[same]!, handBack));
+      else this.waiting.push(handBack);
     }
     this.waiting.sort(compareHandBacks);
     state.log = state.log.filter((entry) => entry.seq <= toSeq);

@@ -6,6 +6,7 @@
 // states (issue 2's log format), so applying one is an idempotent upsert; only the ANN
 // label is node-local, so the replica rewrites it to its own before logging the entry.
 
+import { joinCutCopies } from '../../cluster/conflict/memoryState.js';
 import { assert, BadInputError } from '../errors.js';
 import { keys, logKeySeq, prefixEnd } from '../storage/keys.js';
 import { decodeLogEntry, type OperationType } from '../storage/operationLog.js';
@@ -323,8 +324,11 @@ export class ShardSync {
         else if (tombstone !== undefined) kept.push({ space: spaceId, shard, id, cutSeq: toSeq, copy: { record: tombstone, embedding: null, links: [] }, deletedVersion: tombstone.version });
         else if (deletes.has(id)) kept.push({ space: spaceId, shard, id, cutSeq: toSeq, copy: null, deletedVersion: deletes.get(id)! });
       }
+      // A cut at the same position as an earlier one that is not merged yet keeps both states.
+      const earlier = await this.engine.database.getMany(kept.map((h) => keys.handBack(spaceId, shard, toSeq, h.id)));
+      const joined = kept.map((h, i) => (earlier[i] == null ? h : joinCutCopies(JSON.parse(earlier[i]!.toString()) as HandBackRecord, h)));
       await this.engine.database.write([
-        ...kept.map((h) => ({ type: 'put' as const, key: keys.handBack(spaceId, shard, toSeq, h.id), value: Buffer.from(JSON.stringify(h)) })),
+        ...joined.map((h) => ({ type: 'put' as const, key: keys.handBack(spaceId, shard, toSeq, h.id), value: Buffer.from(JSON.stringify(h)) })),
         { type: 'delRange', start: keys.logEntry(spaceId, shard, toSeq + 1), end: prefixEnd(prefix) },
         { type: 'put', key: keys.replication(spaceId, shard), value: state },
       ]);
@@ -332,7 +336,7 @@ export class ShardSync {
       // The saved index may reflect the cut entries; rebuild it on the next start if it is not saved again.
       space.indexDirty = true;
       this.engine.checkpointer.discard(space.id);
-      return kept;
+      return joined;
     });
   }
 

@@ -252,6 +252,31 @@ describe('truncate', () => {
     expect(await reopened.storage.handBacks(10)).toEqual(handBacks);
     expect(await reopened.storage.readLog(SPACE, 0, 4, 10, 1 << 20)).toEqual([]);
   });
+
+  it('truncate_twiceAtOnePosition_afterASourcesEntriesReplacedTheFirstState_handsBackTheJoinOfBoth', async () => {
+    const { entries } = await primaryWithEntries();
+    const ports = [await replicaWithEntries(entries), null] as const;
+    const memory = new MemoryStorage([ports[0].storage.definition(SPACE)!]);
+    memory.commitLocal(SPACE, 0, 'CREATE_SPACE', { space: ports[0].storage.definition(SPACE) }, START_MS);
+    expect(await memory.apply(SPACE, 0, entries, E2, HISTORY)).toBe(6);
+    // q led E3 from 4 and wrote a3 again there, not knowing p's entries after 3.
+    const q = await replica(new MemoryStore());
+    expect(await q.storage.apply(SPACE, 0, entries.slice(0, 2), E1, [[E1, 2]])).toBe(3);
+    await q.engine.remember(SPACE, { id: 'a3', content: 'a3 as q wrote it', embedding: axis(2) });
+    const fromQ = await q.storage.readLog(SPACE, 0, 4, 10, 1 << 20);
+    if (fromQ === 'compacted') throw new Error('a new log is never compacted');
+    const qHistory: EpochHistory = [[E1, 2], [E3, 4]];
+    for (const port of [ports[0].storage, memory]) {
+      // The first cut keeps p's a3; the source's entry then replaces it; the second cut must keep both.
+      expect(await port.truncate(SPACE, 0, 3, E3, [[E1, 2]])).toBe(3);
+      expect(await port.apply(SPACE, 0, fromQ, E3, qHistory)).toBe(4);
+      expect(await port.truncate(SPACE, 0, 3, [4, 's'], [[E1, 2]])).toBe(1);
+      const a3 = (await port.handBacks(10)).find((h) => h.id === 'a3')!;
+      const contents = (a3.copy!.record.versions ?? [a3.copy!.record]).map((v) => (v as { content?: string }).content).sort();
+      expect(contents).toEqual(['a3 as q wrote it', 'memory a3']);
+      expect(port.handBackCount()).toBe(3);
+    }
+  });
 });
 
 describe('snapshot installs', () => {
