@@ -11,6 +11,9 @@ import { defaultBackoffOptions, retryDelayMs, type BackoffOptions } from './back
 import { NotPrimaryError, RemoteError, rpcCall } from './rpc.js';
 import type { MessageHeaders, Transport } from '../transport/transport.js';
 
+/** Redirects followed between backoffs: a placement change moves a shard at most a hop or two. */
+const MAX_REDIRECTS = 3;
+
 export interface RouterOptions {
   transport: Transport;
   cluster: string;
@@ -79,10 +82,11 @@ export class Router {
         return await this.attempt<T>(node, op, body, headers);
       } catch (error) {
         lastError = error;
-        if (error instanceof NotPrimaryError && redirects < 3) {
-          redirects++;
-          this.stats.redirects++;
-          if (error.primary !== null && error.primary !== node) {
+        if (error instanceof NotPrimaryError) {
+          // Two nodes that name each other (views still converging) are asked again after a backoff, not forever.
+          if (redirects < MAX_REDIRECTS && error.primary !== null && error.primary !== node) {
+            redirects++;
+            this.stats.redirects++;
             redirect = error.primary;
             continue;
           }
@@ -93,6 +97,7 @@ export class Router {
       const delay = retryDelayMs(++retry, random, backoff);
       if (delay === undefined) break;
       this.stats.retries++;
+      redirects = 0;
       await new Promise<void>((resolve) => this.clock.schedule(this.clock.nowMs() + delay, resolve));
     }
     this.stats.unavailable++;

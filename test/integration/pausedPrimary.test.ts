@@ -86,7 +86,7 @@ describe('a primary resumed after SIGSTOP', () => {
         const response = await postGraphql<{ memory: { content: string | null } | null }>(url, `{ memory(space: "${SPACE}", id: "x") { content } }`);
         reads++;
         if (response.body.errors !== undefined) {
-          expect(response.body.errors[0]?.extensions?.code).toBe('UNAVAILABLE');
+          expect(response.body.errors[0]?.extensions?.code, JSON.stringify(response.body.errors)).toBe('UNAVAILABLE');
           unavailable++;
         } else expect(response.body.data?.memory?.content).toBe('new');
       }

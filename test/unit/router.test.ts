@@ -76,6 +76,25 @@ describe('Router', () => {
     expect(asked).toBe(2);
   });
 
+  it('call_betweenTwoNodesThatNameEachOther_backsOffAndEndsUnavailable_neverWithTheRawRedirect', async () => {
+    // Views still converging: n2 says n3 leads, n3 says n2 does.
+    const transport = new ScriptedTransport((node) => ({ error: { code: 'NOT_PRIMARY', message: 'no', primary: node === 'n2' ? 'n3' : 'n2', placementVersion: 'v2' } }));
+    const r = router(transport);
+    const failure = await r.call(() => 'n2', 'op.memory', {}).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UnavailableError);
+    // Three redirects per backoff round, four rounds (the first and three retries).
+    expect(transport.sent).toHaveLength(4 * 4);
+    expect(r.stats.retries).toBe(3);
+  });
+
+  it('call_whenTwoNodesNameEachOtherOnlyForAMoment_reachesThePrimaryAfterABackoff', async () => {
+    let settled = false;
+    const transport = new ScriptedTransport((node) => (settled && node === 'n3' ? { ok: { from: node } } : { error: { code: 'NOT_PRIMARY', message: 'no', primary: node === 'n2' ? 'n3' : 'n2', placementVersion: 'v2' } }));
+    const r = router(transport);
+    setTimeout(() => (settled = true), 8);
+    expect(await r.call(() => 'n2', 'op.memory', {})).toEqual({ from: 'n3' });
+  });
+
   it('call_afterATimeout_retriesOnTheOwnerNamedNow', async () => {
     const transport = new ScriptedTransport((node) => (node === 'n2' ? 'silence' : { ok: { from: node } }));
     let owner = 'n2';
