@@ -453,13 +453,6 @@ export class ReplicationManager {
     return out;
   }
 
-  /** How many of `shards` shards of `space` this node holds a copy of (primary or replica). */
-  heldCount(space: string, shards: number): number {
-    let held = 0;
-    for (let shard = 0; shard < shards; shard++) if (this.holdsCopy(space, shard)) held++;
-    return held;
-  }
-
   /**
    * Whether this node holds a copy of the shard's data: its primary, or a replica that
    * placement names (a core in the replica role for a shard placed elsewhere holds nothing).

@@ -93,14 +93,6 @@ export class LocalRecallSource implements RecallSource {
 }
 
 /**
- * A source limited to some shards of a space: what a shard's server answers for them in a
- * scatter. Its copy may hold other shards too (replicas), so searches ask for `oversample`
- * times as many neighbours and keep those in scope; id reads pass through, since the
- * gatherer only sends ids of the shards asked. With `share` (the asked shards' part of the
- * space) below 1, a search keeps only this part's portion of the candidate pool, with
- * SHARE_SIGMAS to spare: the servers' pools together still hold the whole space's pool.
- */
-/**
  * Standard deviations above its expected part of the candidate pool that a server of some
  * shards keeps. Shards are a hash of the id, so how many of the space's best k fall in a
  * server's part is binomial(k, share); 5: with 200 candidates over 6 shards and 2 asked, 100
@@ -114,11 +106,21 @@ export function keptOfPool(k: number, share: number): number {
   return Math.min(k, Math.ceil(k * share + SHARE_SIGMAS * Math.sqrt(k * share * (1 - share))));
 }
 
+/**
+ * A source limited to some shards of a space: what a shard's server answers for them in a
+ * scatter. Its copy may hold other shards too (replicas); a search of k there still holds
+ * every one of the space's best k that is in scope (the copy's best k are at least as near
+ * as the space's), so it asks for k and keeps those in scope: asking for more would only
+ * add neighbours no pool keeps, at a deeper search than the 1-shard space makes. Id reads
+ * pass through, since the gatherer only sends ids of the shards asked. With `share` (the
+ * asked shards' part of the space) below 1, a search keeps only this part's portion of the
+ * candidate pool, with SHARE_SIGMAS to spare: the servers' pools together still hold the
+ * whole space's pool.
+ */
 export class ScopedRecallSource implements RecallSource {
   constructor(
     private readonly inner: RecallSource,
     private readonly inScope: (id: string) => boolean,
-    private readonly oversample: number,
     private readonly share = 1,
   ) {}
 
@@ -135,9 +137,8 @@ export class ScopedRecallSource implements RecallSource {
   }
 
   async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
-    const wanted = keptOfPool(k, this.share);
-    const hits = await this.inner.search(embedding, this.oversample === 1 ? wanted : Math.ceil(wanted * this.oversample));
-    return hits.filter((hit) => this.inScope(hit.id)).slice(0, wanted);
+    const hits = await this.inner.search(embedding, k);
+    return hits.filter((hit) => this.inScope(hit.id)).slice(0, keptOfPool(k, this.share));
   }
 
   async postings(term: string): Promise<Map<string, number>> {

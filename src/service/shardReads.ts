@@ -72,7 +72,6 @@ export type ReadReply =
   | { items: ScanItem[]; next: string | null };
 
 /** Shards of `space` this node holds a copy of (every shard when it runs alone). */
-export type HeldShards = (space: string) => number;
 
 export function embeddingToWire(vector: Float32Array): string {
   return encodeEmbedding(vector).toString('base64');
@@ -99,20 +98,18 @@ function vectorField(value: unknown, dimension: number): Float32Array {
  * Answers one read over `body.shards`; the caller has checked that this node may serve them.
  * `limits` bound what a peer may ask for: ids per page and bytes per reply.
  */
-export async function answerRead(engine: Engine, held: HeldShards, body: ReadBody, limits: { readBatchIds: number; messageBytes: number }): Promise<ReadReply> {
+export async function answerRead(engine: Engine, body: ReadBody, limits: { readBatchIds: number; messageBytes: number }): Promise<ReadReply> {
   const space = engine.space(body.space);
   const shards = new Set(body.shards);
   const inScope = (id: string) => shards.has(space.shardOf(id));
-  // Searches over a copy holding more shards than asked keep fewer hits in scope: ask for more.
-  const oversample = Math.max(1, held(space.id) / Math.max(1, shards.size));
-  const source: RecallSource = new ScopedRecallSource(engine.localSource(space.id), inScope, oversample);
+  const source: RecallSource = new ScopedRecallSource(engine.localSource(space.id), inScope);
   switch (body.kind) {
     case 'count':
       return { counts: Object.fromEntries([...shards].map((shard) => [String(shard), space.shardCounts[shard] ?? 0])) };
     case 'search': {
       const k = Math.min(numberField(body.k, 'k'), engine.settings.maxRecallCandidates);
       // Its part of the pool only: the other shards' servers search theirs.
-      const scoped = new ScopedRecallSource(engine.localSource(space.id), inScope, oversample, shards.size / space.definition.shards);
+      const scoped = new ScopedRecallSource(engine.localSource(space.id), inScope, shards.size / space.definition.shards);
       const hits = await scoped.search(vectorField(body.embedding, space.definition.dimension), k);
       const wire = hits.map((hit): WireHit => [hit.id, hit.similarity, source.summary(hit.id) ?? null]);
       const withRecords = body.withRecords === undefined ? 0 : Math.min(numberField(body.withRecords, 'withRecords'), limits.readBatchIds);

@@ -65,7 +65,7 @@ export class ShardServer {
     this.assertReadableAll(space.id, shards, b['allowReplica'] === true, b['allowStale'] === true);
     const inScope = new Set(shards);
     // Its part of the candidate pool only: the other servers search theirs in parallel.
-    const source = new ScopedRecallSource(this.engine.localSource(space.id), (id) => inScope.has(space.shardOf(id)), this.oversample(space.id, space.definition.shards, shards.length), shards.length / space.definition.shards);
+    const source = new ScopedRecallSource(this.engine.localSource(space.id), (id) => inScope.has(space.shardOf(id)), shards.length / space.definition.shards);
     const outcome = await this.engine.recallFrom(source, b['cue'] as CueInput, (b['options'] as RecallOptionsInput) ?? {});
     // An answer from a primary without its lease, or a replica past the lag bound, may miss acknowledged writes: it is not presented as whole.
     return { ...outcome, partial: outcome.partial || this.stale(space.id, shards) };
@@ -76,7 +76,7 @@ export class ShardServer {
     const body = b as unknown as ReadBody;
     if (!Array.isArray(body.shards) || !body.shards.every((shard) => Number.isInteger(shard))) throw new BadInputError('read.shards must be a list of shard numbers');
     this.assertReadableAll(String(body.space), body.shards, body.allowReplica === true, (b as { allowStale?: unknown }).allowStale === true);
-    const reply = await answerRead(this.engine, (space) => this.heldCount(space), body, this.readLimits);
+    const reply = await answerRead(this.engine, body, this.readLimits);
     return this.stale(String(body.space), body.shards) ? { ...reply, stale: true } : reply;
   }
 
@@ -84,15 +84,6 @@ export class ShardServer {
   private stale(space: string, shards: readonly number[]): boolean {
     const replication = this.replication;
     return replication !== undefined && shards.some((shard) => !replication.answersAsCurrent(space, shard));
-  }
-
-  private heldCount(space: string): number {
-    const shards = this.engine.space(space).definition.shards;
-    return this.replication?.heldCount(space, shards) ?? shards;
-  }
-
-  private oversample(space: string, shards: number, asked: number): number {
-    return asked >= shards ? 1 : Math.max(1, this.heldCount(space) / Math.max(1, asked));
   }
 
   counts(b: Body): number {

@@ -98,7 +98,7 @@ describe('answerRead scan', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 100; page++) {
-      const reply = (await answerRead(engine, () => 3, { space: 'sss', kind: 'scan', shards, memoryKind: 'EPISODE', after, withEmbeddings: true, limit: 1000, maxBytes: 1_000_000 }, limits)) as { items: ScanItem[]; next: string | null };
+      const reply = (await answerRead(engine, { space: 'sss', kind: 'scan', shards, memoryKind: 'EPISODE', after, withEmbeddings: true, limit: 1000, maxBytes: 1_000_000 }, limits)) as { items: ScanItem[]; next: string | null };
       expect(reply.items.length).toBeLessThanOrEqual(16);
       // Over the bound only when one record alone is larger.
       if (reply.items.length > 1) expect(Buffer.byteLength(JSON.stringify(reply.items))).toBeLessThanOrEqual(limits.messageBytes + reply.items.length + 2);
@@ -119,8 +119,8 @@ describe('answerRead scan', () => {
     const engine = await openEngine();
     await engine.createSpace('sss', DIM, 1);
     const limits = { readBatchIds: 16, messageBytes: 4000 };
-    await expect(answerRead(engine, () => 1, { space: 'sss', kind: 'scan', shards: [0], memoryKind: 'SECRET', limit: 1, maxBytes: 10 }, limits)).rejects.toBeInstanceOf(BadInputError);
-    await expect(answerRead(engine, () => 1, { space: 'sss', kind: 'scan', shards: [0], memoryKind: 'EPISODE', after: 7 as unknown as string, limit: 1, maxBytes: 10 }, limits)).rejects.toBeInstanceOf(BadInputError);
+    await expect(answerRead(engine, { space: 'sss', kind: 'scan', shards: [0], memoryKind: 'SECRET', limit: 1, maxBytes: 10 }, limits)).rejects.toBeInstanceOf(BadInputError);
+    await expect(answerRead(engine, { space: 'sss', kind: 'scan', shards: [0], memoryKind: 'EPISODE', after: 7 as unknown as string, limit: 1, maxBytes: 10 }, limits)).rejects.toBeInstanceOf(BadInputError);
     await engine.close();
   });
 });

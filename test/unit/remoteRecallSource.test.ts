@@ -55,7 +55,7 @@ function serversOver(engine: Engine, kinds: string[]): DistributedQuery {
         if (group.length === 0) continue;
         const sent = body(group, false) as unknown as ReadBody;
         kinds.push(sent.kind);
-        answers.push({ node: `s${i}`, shards: group, value: (await answerRead(engine, () => SHARDS, JSON.parse(JSON.stringify(sent)) as ReadBody, defaultQuerySettings)) as T });
+        answers.push({ node: `s${i}`, shards: group, value: (await answerRead(engine, JSON.parse(JSON.stringify(sent)) as ReadBody, defaultQuerySettings)) as T });
       }
       return { answers, missing: [], asked: options.shards.length, hedges: 0, fallbacks: 0 };
     },
@@ -101,10 +101,10 @@ describe('RemoteRecallSource', () => {
     const vectors = clusteredVectors({ count: 40, dimension: DIM, clusters: 2, seed: 5, spread: 0.3 });
     for (let i = 0; i < 40; i++) await engine.remember('space', { id: `m${i}`, content: 'x'.repeat(3000), embedding: [...row(vectors, DIM, i)] });
     const body = { space: 'space', kind: 'search', shards: [0, 1, 2, 3, 4, 5], embedding: embeddingToWire(Float32Array.from(row(vectors, DIM, 0))), k: 20, withRecords: 10 } as ReadBody;
-    const roomy = (await answerRead(engine, () => SHARDS, body, defaultQuerySettings)) as { hits: unknown[]; records: { id: string }[] };
+    const roomy = (await answerRead(engine, body, defaultQuerySettings)) as { hits: unknown[]; records: { id: string }[] };
     expect(roomy.records).toHaveLength(10);
     // 4 records of about 3 KB fit in a quarter of 16 KB.
-    const tight = (await answerRead(engine, () => SHARDS, body, { readBatchIds: 512, messageBytes: 16 * 1024 })) as { hits: unknown[]; records: { id: string }[] };
+    const tight = (await answerRead(engine, body, { readBatchIds: 512, messageBytes: 16 * 1024 })) as { hits: unknown[]; records: { id: string }[] };
     expect(tight.records.length).toBeGreaterThan(0);
     expect(tight.records.length).toBeLessThan(5);
     expect(Buffer.byteLength(JSON.stringify(tight.records))).toBeLessThanOrEqual(4 * 1024);
