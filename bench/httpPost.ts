@@ -21,14 +21,14 @@ export interface HttpPoster {
 }
 
 /** At most `maxSockets` connections to `url`; further requests queue in the agent. */
-export function httpPoster(url: string, maxSockets = 1, timeoutMs = 10_000): HttpPoster {
+export function httpPoster(url: string, maxSockets = 1, timeoutMs = 10_000, extraHeaders: Record<string, string> = {}): HttpPoster {
   const agent = new Agent({ keepAlive: true, maxSockets });
   const target = new URL(url);
   const post = (body: string): Promise<HttpReply> =>
     new Promise((resolve, reject) => {
       const req = request(
         target,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { method: 'POST', agent, headers: { ...extraHeaders, 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -292,6 +292,9 @@ export async function scatterGather(cluster: LocalCluster, options: ScatterBench
     { node: owner, owner: true, label: `via ${owner.id}, ${SINGLE_SPACE}'s primary` },
   ];
   const clients = new Map<string, HttpPoster>(vantages.map((v) => [v.node.id, httpPoster(v.node.url)]));
+  // Replica reads (`x-engram-read: replica`) through the non-owner: every node holds a current copy of every shard.
+  const replicaClient = httpPoster(nonOwner.url, 1, 10_000, { 'x-engram-read': 'replica' });
+  const replicaKey = (shards: number) => `SIMILARITY ${shards === 1 ? SINGLE_SPACE : SCATTER_SPACE} replica reads via ${nonOwner.id}`;
   try {
     const stats = new Map<string, ProbeStats>();
     /** Probes of one phase: the warm-up uses its own cues, after the measured ones. */
@@ -318,6 +321,17 @@ export async function scatterGather(cluster: LocalCluster, options: ScatterBench
             };
           }
         }
+      }
+      for (const shards of [1, SCATTER_SHARDS]) {
+        const list = bodies.get(`SIMILARITY ${shards === 1 ? SINGLE_SPACE : SCATTER_SPACE}`)!;
+        const stat: ProbeStats = { partial: 0, short: 0, ids: [] };
+        if (measured) stats.set(replicaKey(shards), stat);
+        probes[replicaKey(shards)] = async (round: number) => {
+          const answer = parseRecall(await replicaClient.post(list[(cueOffset + round) % list.length]!), shards);
+          if (answer.partial || answer.missingShards.length > 0 || answer.shardsAnswered !== answer.shardsAsked) stat.partial++;
+          if (answer.memories.length < options.maxResults) stat.short++;
+          stat.ids[round] = answer.memories.map((m) => m.memory.id);
+        };
       }
       return probes;
     };
@@ -367,6 +381,18 @@ export async function scatterGather(cluster: LocalCluster, options: ScatterBench
       }
     }
 
+    {
+      const single = summary(replicaKey(1));
+      const scatter = summary(replicaKey(SCATTER_SHARDS));
+      figures[`SIMILARITY replica reads via ${nonOwner.id}`] = { single, scatter, ratioP50: scatter.p50 / single.p50, ratioP99: scatter.p99 / single.p99 };
+      rows.push(
+        row(`SIMILARITY 1 shard p50, via ${nonOwner.id}, x-engram-read: replica (local copy)`, single.p50, 'ms', { baseline: { label: 'same, primary reads', value: summary(probeKey('SIMILARITY', 1, vantages[0]!)).p50 } }),
+        row(`SIMILARITY 6 shards p50, via ${nonOwner.id}, x-engram-read: replica (local copies)`, scatter.p50, 'ms', {
+          baseline: { label: '1 shard, replica reads, same node', value: single.p50 },
+          note: `${fixed(scatter.p50 / single.p50, 2)}x; p99 ${fixed(scatter.p99, 1)} ms against ${fixed(single.p99, 1)} ms`,
+        }),
+      );
+    }
     const recallKeys = [...stats.keys()];
     const partial = recallKeys.reduce((sum, k) => sum + stats.get(k)!.partial, 0);
     const short = recallKeys.reduce((sum, k) => sum + stats.get(k)!.short, 0);
@@ -437,6 +463,6 @@ export async function scatterGather(cluster: LocalCluster, options: ScatterBench
       },
     };
   } finally {
-    for (const client of clients.values()) client.close();
+    for (const client of [...clients.values(), replicaClient]) client.close();
   }
 }
