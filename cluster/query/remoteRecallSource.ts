@@ -28,6 +28,8 @@ export interface RemoteSourceOptions {
   encode: (vector: Float32Array) => string;
   /** Records of each server's first hits that come with a search: a recall's seeds, read in the same round. */
   prefetchRecords?: number;
+  /** Adjacency (at most `limit` edges each) of each server's first `count` hits in any shard, with the search: spreading's first hop without a round. */
+  prefetchAdjacency?: { count: number; limit: number };
 }
 
 type Reply = Record<string, unknown>;
@@ -38,6 +40,8 @@ export class RemoteRecallSource implements RecallSource {
   private readonly summaries = new Map<string, RankSummary>();
   /** Records that came with search answers, taken by the first read that wants them. */
   private readonly prefetched = new Map<string, MemoryRecord>();
+  /** Edges that came with search answers, joined over the servers, for the ids every server of that search covered. */
+  private readonly prefetchedEdges = new Map<string, Map<string, number>>();
   private counted: Promise<number> | undefined;
   /** Scatters sent. */
   rounds = 0;
@@ -118,11 +122,14 @@ export class RemoteRecallSource implements RecallSource {
   async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
     const encoded = this.options.encode(embedding);
     const prefetch = this.options.prefetchRecords ?? 0;
-    const answers = await this.read<{ hits: [string, number, RankSummary | null][]; records?: MemoryRecord[] }>('search', allShards(this.options.definition.shards), () => ({
+    const adjacency = this.options.prefetchAdjacency;
+    const answers = await this.read<{ hits: [string, number, RankSummary | null][]; records?: MemoryRecord[]; adjacency?: Record<string, Association[]>; adjacencyOf?: string[] }>('search', allShards(this.options.definition.shards), () => ({
       embedding: encoded,
       k,
       ...(prefetch > 0 ? { withRecords: prefetch } : {}),
+      ...(adjacency === undefined ? {} : { withAdjacency: adjacency.count, limit: adjacency.limit }),
     }));
+    if (adjacency !== undefined) this.keepEdges(answers.map((answer) => answer.value));
     const hits: SourceHit[] = [];
     for (const answer of answers) {
       const inAnswer = this.inAnswer(answer);
@@ -176,15 +183,36 @@ export class RemoteRecallSource implements RecallSource {
     return out;
   }
 
+  /**
+   * Keeps the edges of the ids every answer covered: what an adjacency round to the same
+   * servers would return for them. An id some server did not cover is read by a round.
+   */
+  private keepEdges(values: readonly { adjacency?: Record<string, Association[]>; adjacencyOf?: string[] }[]): void {
+    if (values.length === 0) return;
+    const covers = new Map<string, number>();
+    for (const value of values) for (const id of value.adjacencyOf ?? []) covers.set(id, (covers.get(id) ?? 0) + 1);
+    for (const [id, count] of covers) {
+      if (count < values.length || this.prefetchedEdges.has(id)) continue;
+      const edgesOf = new Map<string, number>();
+      for (const value of values) joinEdges(edgesOf, value.adjacency?.[id] ?? []);
+      this.prefetchedEdges.set(id, edgesOf);
+    }
+  }
+
   async adjacencyOf(ids: readonly string[], limit: number): Promise<Map<string, readonly Association[]>> {
     const joined = new Map<string, Map<string, number>>();
-    for (const chunk of chunks(ids, this.query.settings.readBatchIds)) {
+    const prefetched = this.options.prefetchAdjacency?.limit === limit ? this.prefetchedEdges : new Map<string, Map<string, number>>();
+    for (const id of ids) {
+      const edges = prefetched.get(id);
+      if (edges !== undefined) joined.set(id, edges);
+    }
+    const unread = ids.filter((id) => !joined.has(id));
+    for (const chunk of chunks(unread, this.query.settings.readBatchIds)) {
       const answers = await this.read<{ adjacency: Record<string, Association[]> }>('adjacency', allShards(this.options.definition.shards), () => ({ ids: chunk, limit }));
       for (const answer of answers) {
         for (const [from, edges] of Object.entries(answer.value.adjacency)) {
           const edgesOf = joined.get(from) ?? new Map<string, number>();
-          // Copies of one association (a replica holds another shard's) agree; keep the stronger if not.
-          for (const edge of edges) edgesOf.set(edge.to, Math.max(edgesOf.get(edge.to) ?? 0, edge.weight));
+          joinEdges(edgesOf, edges);
           joined.set(from, edgesOf);
         }
       }
@@ -212,6 +240,11 @@ export class RemoteRecallSource implements RecallSource {
   summary(id: string): RankSummary | undefined {
     return this.summaries.get(id);
   }
+}
+
+/** Copies of one association (a replica holds another shard's) agree; the stronger is kept if not. */
+function joinEdges(into: Map<string, number>, edges: readonly Association[]): void {
+  for (const edge of edges) into.set(edge.to, Math.max(into.get(edge.to) ?? 0, edge.weight));
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -137,8 +137,13 @@ export class ScopedRecallSource implements RecallSource {
   }
 
   async search(embedding: Float32Array, k: number): Promise<SourceHit[]> {
-    const hits = await this.inner.search(embedding, k);
-    return hits.filter((hit) => this.inScope(hit.id)).slice(0, keptOfPool(k, this.share));
+    return (await this.searchScoped(embedding, k)).hits;
+  }
+
+  /** The search's hits in scope, and every hit of the copy (other shards' too), best first. */
+  async searchScoped(embedding: Float32Array, k: number): Promise<{ hits: SourceHit[]; unscoped: SourceHit[] }> {
+    const unscoped = await this.inner.search(embedding, k);
+    return { hits: unscoped.filter((hit) => this.inScope(hit.id)).slice(0, keptOfPool(k, this.share)), unscoped };
   }
 
   async postings(term: string): Promise<Map<string, number>> {

@@ -97,6 +97,9 @@ export function mergeRecalls(results: readonly RecallOutcome[], maxResults: numb
   };
 }
 
+/** First hits of a server whose edges come with a search: twice the seeds, since a server's own ranking of the copies it holds differs a little from the space's. */
+export const PREFETCH_ADJACENCY_HITS = 2 * SPREAD_SEEDS;
+
 /** Whether each shard's own best suffices: no spreading, and no lexical score (its document frequency is the whole space's). */
 export function oneRound(definition: SpaceDefinition, cue: CueInput, options: RecallOptionsInput): boolean {
   if (definition.shards === 1) return true;
@@ -131,6 +134,8 @@ export async function gatherRecall(ctx: GatherContext, definition: SpaceDefiniti
       encode: embeddingToWire,
       // The seeds' records come with the search: one round fewer for spreading, and the best matches' records for ranking.
       prefetchRecords: SPREAD_SEEDS,
+      // And, for spreading, the edges of each server's first hits in any shard it holds: the first hop without a round where every server covers a seed.
+      ...((options.mode ?? 'HYBRID') === 'SIMILARITY' ? {} : { prefetchAdjacency: { count: PREFETCH_ADJACENCY_HITS, limit: engine.settings.maxEdgesPerHop } }),
     });
     outcome = await engine.recallFrom(source, cue, options);
     coverage = coverageOf(shards.length, [...source.missing], source.stale);

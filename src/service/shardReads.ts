@@ -29,6 +29,12 @@ export interface ReadBody {
   limit?: number;
   /** search: the records of this many of the first hits come with the answer (a recall's seeds), within a byte bound. */
   withRecords?: number;
+  /**
+   * search: the adjacency (at most `limit` edges each) this copy holds for this many of its
+   * first hits, in any shard, comes with the answer, with the ids it covers: a recall's first
+   * spreading hop without a round when every server covers a seed.
+   */
+  withAdjacency?: number;
   /** scan: the kind read, where to continue, whether embeddings come too, and the reply's byte bound. */
   memoryKind?: string;
   after?: string | null;
@@ -54,15 +60,39 @@ function withinBytes(records: readonly MemoryRecord[], maxBytes: number): Memory
   return out;
 }
 
+/** The adjacency of the leading ids whose edges' JSON fits in `maxBytes`, and the ids it covers (edgeless ones too). */
+function adjacencyWithin(ids: readonly string[], adjacency: Map<string, readonly Association[]>, maxBytes: number): { adjacency: Record<string, Association[]>; adjacencyOf: string[] } {
+  let bytes = 0;
+  const out: Record<string, Association[]> = {};
+  const covered: string[] = [];
+  for (const id of ids) {
+    const edges = adjacency.get(id) ?? [];
+    bytes += Buffer.byteLength(id) + 4 + (edges.length === 0 ? 0 : Buffer.byteLength(JSON.stringify(edges)) + 4);
+    if (bytes > maxBytes) break;
+    covered.push(id);
+    if (edges.length > 0) out[id] = [...edges];
+  }
+  return { adjacency: out, adjacencyOf: covered };
+}
+
 /** A record and (when asked) its embedding in base64. */
 export type ScanItem = [MemoryRecord, string | null];
 
 /** One neighbour: id, similarity, and its rank summary when the server has one. */
 export type WireHit = [string, number, RankSummary | null];
 
+/** A search's answer: hits, and what was asked to come with them. */
+export interface SearchReply {
+  hits: WireHit[];
+  records?: MemoryRecord[];
+  adjacency?: Record<string, Association[]>;
+  /** Ids whose adjacency in this copy `adjacency` holds in full (an id without edges is covered but absent there). */
+  adjacencyOf?: string[];
+}
+
 export type ReadReply =
   | { counts: Record<string, number> }
-  | { hits: WireHit[]; records?: MemoryRecord[] }
+  | SearchReply
   | { hitLists: [string, number][][] }
   | { postings: [string, number][] }
   | { ids: string[] }
@@ -110,12 +140,23 @@ export async function answerRead(engine: Engine, body: ReadBody, limits: { readB
       const k = Math.min(numberField(body.k, 'k'), engine.settings.maxRecallCandidates);
       // Its part of the pool only: the other shards' servers search theirs.
       const scoped = new ScopedRecallSource(engine.localSource(space.id), inScope, shards.size / space.definition.shards);
-      const hits = await scoped.search(vectorField(body.embedding, space.definition.dimension), k);
+      const { hits, unscoped } = await scoped.searchScoped(vectorField(body.embedding, space.definition.dimension), k);
       const wire = hits.map((hit): WireHit => [hit.id, hit.similarity, source.summary(hit.id) ?? null]);
       const withRecords = body.withRecords === undefined ? 0 : Math.min(numberField(body.withRecords, 'withRecords'), limits.readBatchIds);
-      if (withRecords <= 0) return { hits: wire };
-      const records = await source.records(hits.slice(0, withRecords).map((hit) => hit.id));
-      return { hits: wire, records: withinBytes([...records.values()], limits.messageBytes * PREFETCH_BYTES_SHARE) };
+      const withAdjacency = body.withAdjacency === undefined ? 0 : Math.min(numberField(body.withAdjacency, 'withAdjacency'), limits.readBatchIds);
+      const reply: SearchReply = { hits: wire };
+      if (withRecords > 0) {
+        const records = await source.records(hits.slice(0, withRecords).map((hit) => hit.id));
+        reply.records = withinBytes([...records.values()], limits.messageBytes * PREFETCH_BYTES_SHARE);
+      }
+      if (withAdjacency > 0) {
+        const limit = Math.min(numberField(body.limit, 'limit'), engine.settings.maxEdgesPerHop);
+        const ids = unscoped.slice(0, withAdjacency).map((hit) => hit.id);
+        const within = adjacencyWithin(ids, await source.adjacencyOf(ids, limit), limits.messageBytes * PREFETCH_BYTES_SHARE);
+        reply.adjacency = within.adjacency;
+        reply.adjacencyOf = within.adjacencyOf;
+      }
+      return reply;
     }
     case 'searchMany': {
       // Link candidates for a group of writes on another node: ids and similarities only.

@@ -42,8 +42,8 @@ async function openEngine(): Promise<Engine> {
   });
 }
 
-/** A query whose scatter asks each server for its asked shards and records the kinds read. */
-function serversOver(engine: Engine, kinds: string[]): DistributedQuery {
+/** A query whose scatter asks each server for its asked shards and records the kinds read; `tamper` may change an answer. */
+function serversOver(engine: Engine, kinds: string[], tamper: (server: number, kind: string, value: Record<string, unknown>) => void = () => {}): DistributedQuery {
   const clock = { nowMs: () => 0, schedule: () => () => undefined, every: () => () => undefined };
   return {
     settings: defaultQuerySettings,
@@ -55,7 +55,9 @@ function serversOver(engine: Engine, kinds: string[]): DistributedQuery {
         if (group.length === 0) continue;
         const sent = body(group, false) as unknown as ReadBody;
         kinds.push(sent.kind);
-        answers.push({ node: `s${i}`, shards: group, value: (await answerRead(engine, JSON.parse(JSON.stringify(sent)) as ReadBody, defaultQuerySettings)) as T });
+        const value = (await answerRead(engine, JSON.parse(JSON.stringify(sent)) as ReadBody, defaultQuerySettings)) as unknown as Record<string, unknown>;
+        tamper(i, sent.kind, value);
+        answers.push({ node: `s${i}`, shards: group, value: value as T });
       }
       return { answers, missing: [], asked: options.shards.length, hedges: 0, fallbacks: 0 };
     },
@@ -95,6 +97,52 @@ describe('RemoteRecallSource', () => {
     }
   });
 
+  it('takes the first hop from edges sent with the search where every server covers a seed, and reads the rest by a round', async () => {
+    const engine = await openEngine();
+    await engine.createSpace('space', DIM, SHARDS);
+    const vectors = clusteredVectors({ count: 240, dimension: DIM, clusters: 12, seed: 7, spread: 0.3 });
+    for (let i = 0; i < 240; i++) await engine.remember('space', { id: `m${i}`, content: `memory ${i}`, embedding: [...row(vectors, DIM, i)] });
+    const cues = queryVectors({ count: 8, dimension: DIM, clusters: 12, seed: 7, spread: 0.3 });
+    const definition = engine.space('space').definition;
+    const limit = engine.settings.maxEdgesPerHop;
+    const gather = async (mode: RecallMode, c: number, prefetch: boolean, tamper?: Parameters<typeof serversOver>[2]) => {
+      const kinds: string[] = [];
+      const source = new RemoteRecallSource(serversOver(engine, kinds, tamper), {
+        definition,
+        shardOf: (id) => shardOf(id, SHARDS),
+        allowReplica: false,
+        deadlineAtMs: 5000,
+        clock: { nowMs: () => 0, schedule: () => () => undefined, every: () => () => undefined },
+        encode: embeddingToWire,
+        prefetchRecords: 10,
+        ...(prefetch ? { prefetchAdjacency: { count: 20, limit } } : {}),
+      });
+      const outcome = await engine.recallFrom(source, { embedding: [...row(cues, DIM, c)] }, { mode, maxResults: 10 });
+      return { ranked: outcome.memories.map((m) => [m.record.id, m.score]), rounds: kinds.filter((k) => k === 'adjacency').length / SERVERS.length, depth: outcome.metadata.depthReached };
+    };
+    let linked = 0;
+    for (const mode of ['HYBRID', 'SPREADING'] as RecallMode[]) {
+      for (let c = 0; c < 8; c++) {
+        const plain = await gather(mode, c, false);
+        const prefetched = await gather(mode, c, true);
+        expect(prefetched.ranked).toEqual(plain.ranked);
+        // Both servers hold every shard here, so every seed is covered: one round fewer at least
+        // (later hops too, where the frontier lies among the servers' first hits).
+        expect(plain.rounds).toBeGreaterThan(0);
+        expect(prefetched.rounds).toBeLessThanOrEqual(plain.rounds - 1);
+        if (plain.depth > 1) linked++;
+        // A server that covers nothing: the first hop is a round again, with the same answer.
+        const uncovered = await gather(mode, c, true, (server, kind, value) => {
+          if (server === 1 && kind === 'search') value['adjacencyOf'] = [];
+        });
+        expect(uncovered.ranked).toEqual(plain.ranked);
+        expect(uncovered.rounds).toBe(plain.rounds);
+      }
+    }
+    // The cues reach memories with associations, so later hops still run as rounds.
+    expect(linked).toBeGreaterThan(0);
+  });
+
   it('sends records with the search only within its share of the byte bound', async () => {
     const engine = await openEngine();
     await engine.createSpace('space', DIM, SHARDS);
@@ -109,6 +157,17 @@ describe('RemoteRecallSource', () => {
     expect(tight.records.length).toBeLessThan(5);
     expect(Buffer.byteLength(JSON.stringify(tight.records))).toBeLessThanOrEqual(4 * 1024);
     expect(tight.hits).toHaveLength(20);
+
+    // Edges with the search: every id asked is covered when they fit, fewer (a prefix) when not.
+    const edges = { ...body, withRecords: 0, withAdjacency: 20, limit: 32 } as ReadBody;
+    const all = (await answerRead(engine, edges, defaultQuerySettings)) as { adjacency: Record<string, unknown[]>; adjacencyOf: string[] };
+    expect(all.adjacencyOf).toHaveLength(20);
+    expect(Object.keys(all.adjacency).length).toBeGreaterThan(0);
+    const bytes = Buffer.byteLength(JSON.stringify(all.adjacency));
+    const small = (await answerRead(engine, edges, { readBatchIds: 512, messageBytes: bytes * 2 })) as { adjacency: Record<string, unknown[]>; adjacencyOf: string[] };
+    expect(small.adjacencyOf.length).toBeLessThan(20);
+    expect(small.adjacencyOf).toEqual(all.adjacencyOf.slice(0, small.adjacencyOf.length));
+    expect(Buffer.byteLength(JSON.stringify(small.adjacency))).toBeLessThanOrEqual(bytes / 2);
   });
 });
 
