@@ -5,7 +5,8 @@
 // reads go to the shard that owns each id, and adjacency is read from every shard, since
 // an association is stored with the write that made it and so may sit on the other
 // endpoint's shard. Spreading activation therefore crosses shards one hop per round, with
-// the whole frontier sent to every shard each round. A shard that fails one read is
+// the whole frontier sent to every shard each round, except for ids whose edges every
+// server already sent with the search. A shard that fails one read is
 // missing from the rest of the recall, so the answer names one consistent set of shards.
 
 import type { RecallSource, SourceHit } from '../../src/engine/recallSource.js';
