@@ -7,11 +7,12 @@ import { describe, expect, it } from 'vitest';
 import type { DistributedQuery } from '../../cluster/query/distributedQuery.js';
 import type { Answer, GatherOutcome } from '../../cluster/query/gatherer.js';
 import { defaultQuerySettings } from '../../cluster/query/querySettings.js';
-import { RemoteRecallSource } from '../../cluster/query/remoteRecallSource.js';
+import { RemoteRecallSource, type RemoteSourceOptions } from '../../cluster/query/remoteRecallSource.js';
 import { defaultLimitSettings, presets } from '../../src/config.js';
 import { Engine } from '../../src/engine/engine.js';
 import { shardOf } from '../../src/engine/memorySpace.js';
 import type { RecallMode } from '../../src/engine/recall.js';
+import type { SpaceDefinition } from '../../src/engine/types.js';
 import { keptOfPool } from '../../src/engine/recallSource.js';
 import { ManualScheduler } from '../../src/engine/scheduler.js';
 import { answerRead, embeddingToWire, type ReadBody } from '../../src/service/shardReads.js';
@@ -64,27 +65,37 @@ function serversOver(engine: Engine, kinds: string[], tamper: (server: number, k
   } as unknown as DistributedQuery;
 }
 
+/** An engine holding a 6-shard space of 240 clustered memories, and 8 cues near them. */
+async function clusteredSpace(seed: number): Promise<{ engine: Engine; cues: Float32Array; definition: SpaceDefinition }> {
+  const engine = await openEngine();
+  await engine.createSpace('space', DIM, SHARDS);
+  const vectors = clusteredVectors({ count: 240, dimension: DIM, clusters: 12, seed, spread: 0.3 });
+  for (let i = 0; i < 240; i++) await engine.remember('space', { id: `m${i}`, content: `memory ${i}`, embedding: [...row(vectors, DIM, i)] });
+  return { engine, cues: queryVectors({ count: 8, dimension: DIM, clusters: 12, seed, spread: 0.3 }), definition: engine.space('space').definition };
+}
+
+/** A gathered source over `query` for the space, as recallGather builds one. */
+function sourceOver(query: DistributedQuery, definition: SpaceDefinition, extra: Partial<RemoteSourceOptions> = {}): RemoteRecallSource {
+  return new RemoteRecallSource(query, {
+    definition,
+    shardOf: (id) => shardOf(id, SHARDS),
+    allowReplica: false,
+    deadlineAtMs: 5000,
+    clock: { nowMs: () => 0, schedule: () => () => undefined, every: () => () => undefined },
+    encode: embeddingToWire,
+    prefetchRecords: 10,
+    ...extra,
+  });
+}
+
 describe('RemoteRecallSource', () => {
   it('ranks what the space ranks, and reads the seeds with the search', async () => {
-    const engine = await openEngine();
-    await engine.createSpace('space', DIM, SHARDS);
-    const vectors = clusteredVectors({ count: 240, dimension: DIM, clusters: 12, seed: 3, spread: 0.3 });
-    for (let i = 0; i < 240; i++) await engine.remember('space', { id: `m${i}`, content: `memory ${i}`, embedding: [...row(vectors, DIM, i)] });
-    const cues = queryVectors({ count: 8, dimension: DIM, clusters: 12, seed: 3, spread: 0.3 });
-    const definition = engine.space('space').definition;
+    const { engine, cues, definition } = await clusteredSpace(3);
     for (const mode of ['SIMILARITY', 'HYBRID', 'SPREADING'] as RecallMode[]) {
       for (let c = 0; c < 8; c++) {
         const cue = { embedding: [...row(cues, DIM, c)] };
         const kinds: string[] = [];
-        const source = new RemoteRecallSource(serversOver(engine, kinds), {
-          definition,
-          shardOf: (id) => shardOf(id, SHARDS),
-          allowReplica: false,
-          deadlineAtMs: 5000,
-          clock: { nowMs: () => 0, schedule: () => () => undefined, every: () => () => undefined },
-          encode: embeddingToWire,
-          prefetchRecords: 10,
-        });
+        const source = sourceOver(serversOver(engine, kinds), definition);
         const gathered = await engine.recallFrom(source, cue, { mode, maxResults: 10 });
         const local = await engine.recall('space', cue, { mode, maxResults: 10 });
         expect(gathered.memories.map((m) => m.record.id)).toEqual(local.memories.map((m) => m.record.id));
@@ -98,25 +109,11 @@ describe('RemoteRecallSource', () => {
   });
 
   it('takes the first hop from edges sent with the search where every server covers a seed, and reads the rest by a round', async () => {
-    const engine = await openEngine();
-    await engine.createSpace('space', DIM, SHARDS);
-    const vectors = clusteredVectors({ count: 240, dimension: DIM, clusters: 12, seed: 7, spread: 0.3 });
-    for (let i = 0; i < 240; i++) await engine.remember('space', { id: `m${i}`, content: `memory ${i}`, embedding: [...row(vectors, DIM, i)] });
-    const cues = queryVectors({ count: 8, dimension: DIM, clusters: 12, seed: 7, spread: 0.3 });
-    const definition = engine.space('space').definition;
+    const { engine, cues, definition } = await clusteredSpace(7);
     const limit = engine.settings.maxEdgesPerHop;
     const gather = async (mode: RecallMode, c: number, prefetch: boolean, tamper?: Parameters<typeof serversOver>[2]) => {
       const kinds: string[] = [];
-      const source = new RemoteRecallSource(serversOver(engine, kinds, tamper), {
-        definition,
-        shardOf: (id) => shardOf(id, SHARDS),
-        allowReplica: false,
-        deadlineAtMs: 5000,
-        clock: { nowMs: () => 0, schedule: () => () => undefined, every: () => () => undefined },
-        encode: embeddingToWire,
-        prefetchRecords: 10,
-        ...(prefetch ? { prefetchAdjacency: { count: 20, limit } } : {}),
-      });
+      const source = sourceOver(serversOver(engine, kinds, tamper), definition, prefetch ? { prefetchAdjacency: { count: 20, limit } } : {});
       const outcome = await engine.recallFrom(source, { embedding: [...row(cues, DIM, c)] }, { mode, maxResults: 10 });
       return { ranked: outcome.memories.map((m) => [m.record.id, m.score]), rounds: kinds.filter((k) => k === 'adjacency').length / SERVERS.length, depth: outcome.metadata.depthReached };
     };
