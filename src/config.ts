@@ -311,7 +311,8 @@ function querySettings(env: Record<string, string | undefined>, base: QuerySetti
   const partitionDeadlineMs = integer(env, 'ENGRAM_PARTITION_DEADLINE_MS', base.partitionDeadlineMs, 5, 600_000);
   const scatterDeadlineMs = integer(env, 'ENGRAM_SCATTER_DEADLINE_MS', Math.max(base.scatterDeadlineMs, partitionDeadlineMs), partitionDeadlineMs, 600_000);
   const hedgeMaxMs = Math.min(base.hedgeMaxMs, Math.floor(partitionDeadlineMs / 5));
-  return { ...base, partitionDeadlineMs, scatterDeadlineMs, hedgeMaxMs, hedgeMinMs: Math.min(base.hedgeMinMs, hedgeMaxMs), consolidationDeadlineMs: Math.max(base.consolidationDeadlineMs, scatterDeadlineMs) };
+  const localReads = boolean(env, 'ENGRAM_LOCAL_READS', base.localReads);
+  return { ...base, partitionDeadlineMs, scatterDeadlineMs, localReads, hedgeMaxMs, hedgeMinMs: Math.min(base.hedgeMinMs, hedgeMaxMs), consolidationDeadlineMs: Math.max(base.consolidationDeadlineMs, scatterDeadlineMs) };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, argv: readonly string[] = [], base: Config = defaultConfig): Config {

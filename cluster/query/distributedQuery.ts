@@ -10,6 +10,7 @@ import type { MessageHeaders } from '../transport/transport.js';
 import { AccessBatcher } from './accessBatcher.js';
 import { Gatherer, type FailureKind, type GatherOutcome, type SubOutcome } from './gatherer.js';
 import { LatencyTracker } from './latencyTracker.js';
+import { LocalReads, type CopyView, type LocalReadVerdict } from './localReads.js';
 import { planRoutes, type PlacementView } from './queryPlanner.js';
 import type { QuerySettings } from './querySettings.js';
 
@@ -18,6 +19,8 @@ export interface QueryObserver {
   onGathered(op: string, outcome: GatherOutcome<unknown>): void;
   /** One sub-request settled. */
   onSubRequest(op: string, outcome: SubOutcome): void;
+  /** A read was answered by this node for the primaries, or why not (localReads.ts). */
+  onLocalRead?(verdict: LocalReadVerdict): void;
   /** Recalled ids whose access was not sent: the batch was full. */
   onAccessesDropped?(count: number): void;
   /** Runs `work` as a child span of the current trace; a rejection marks it an error. */
@@ -53,17 +56,26 @@ export class DistributedQuery {
   private readonly slowUntil = new Map<string, number>();
   /** Access statistics of recalled memories on their way to the shards' primaries. */
   readonly accesses: AccessBatcher;
+  /** Reads this node answers for the primaries; absent without a view of its copies. */
+  readonly localReads: LocalReads | undefined;
 
   constructor(
     private readonly router: Router,
     private readonly self: string,
-    private readonly placement: PlacementView | undefined,
+    private readonly placement: (PlacementView & Partial<CopyView>) | undefined,
     readonly settings: QuerySettings,
     private readonly observer: QueryObserver,
     readonly clock: NodeClock = router.clock,
   ) {
     this.latency = new LatencyTracker(settings);
     this.gatherer = new Gatherer(clock, this.latency);
+    const view = placement?.copyAt !== undefined && placement.holdsCopy !== undefined ? (placement as CopyView) : undefined;
+    this.localReads = view === undefined ? undefined : new LocalReads(router, self, view, settings, clock, this.latency, {
+      isSlow: (node) => this.isSlow(node),
+      watched: (node, call) => this.watched(node, call),
+      onVerdict: (verdict) => observer.onLocalRead?.(verdict),
+      span: (name, attributes, work) => observer.span(name, attributes, work),
+    });
     this.accesses = new AccessBatcher(clock, settings, (space, byShard) => this.sendAccesses(space, byShard), (count) => observer.onAccessesDropped?.(count));
   }
 
@@ -108,6 +120,11 @@ export class DistributedQuery {
       this.observer.onGathered(op, outcome as GatherOutcome<unknown>);
       return outcome;
     });
+  }
+
+  /** Runs `op` on this node's own handler, as a forwarded call would. */
+  runLocal<T>(op: string, body: Body, headers: MessageHeaders, timeoutMs: number): Promise<T> {
+    return this.router.callOnce<T>(this.self, `op.${op}`, body, headers, timeoutMs);
   }
 
   /** Marks `node` slow when `call` is still unanswered after the longest hedge delay: a real stall, not the usual tail. */

@@ -75,6 +75,21 @@ export interface QuerySettings {
    * and counted in `engram_query_accesses_dropped_total`.
    */
   accessBatchMaxIds: number;
+  /**
+   * A node that holds a copy of every shard of a space answers its primary reads itself once
+   * each primary has named its log position and this node's copy holds it
+   * (cluster/query/localReads.ts). Default on (`ENGRAM_LOCAL_READS`): one search over the
+   * space instead of one per shard server.
+   */
+  localReads: boolean;
+  /**
+   * Longest wait for this node's copy to reach the primaries' positions. Default 10 ms: a
+   * replica applies a shipment within a few milliseconds of the primary's commit; a copy
+   * further behind leaves the read to the primaries.
+   */
+  localReadWaitMs: number;
+  /** How often the copy's position is checked while waiting. Default 1 ms: a tenth of the wait. */
+  localReadPollMs: number;
 }
 
 export const defaultQuerySettings: QuerySettings = {
@@ -95,6 +110,9 @@ export const defaultQuerySettings: QuerySettings = {
   slowNodesMax: 1024,
   accessBatchMs: 50,
   accessBatchMaxIds: 10_000,
+  localReads: true,
+  localReadWaitMs: 10,
+  localReadPollMs: 1,
 };
 
 /** Checks relations between the fields; throws with the rule that is broken. */
@@ -109,6 +127,7 @@ export function validateQuerySettings(settings: QuerySettings): void {
   if (!(settings.refusalBackoffMs >= 1) || !(Number.isInteger(settings.refusalRetries) && settings.refusalRetries >= 0)) throw new Error('refusalBackoffMs must be at least 1 and refusalRetries a non-negative integer');
   if (!(settings.slowNodeMs >= 0) || !(settings.slowNodesMax >= 1)) throw new Error('slowNodeMs must be non-negative and slowNodesMax at least 1');
   if (!(settings.accessBatchMs >= 0) || !(settings.accessBatchMaxIds >= 1)) throw new Error('accessBatchMs must be non-negative and accessBatchMaxIds at least 1');
+  if (!(settings.localReadWaitMs >= 0) || !(settings.localReadPollMs >= 1) || settings.localReadWaitMs >= settings.partitionDeadlineMs) throw new Error('local reads need 0 <= localReadWaitMs < partitionDeadlineMs and localReadPollMs >= 1');
   if (settings.readBatchIds < 1) throw new Error('readBatchIds must be at least 1');
   // One record at the limits: 64 KiB of content escaped in JSON (up to 6x), metadata, and a 4096-dimension embedding.
   if (settings.messageBytes < 512 * 1024) throw new Error('messageBytes must be at least 512 KiB: one record with its embedding must fit');

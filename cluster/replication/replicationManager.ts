@@ -39,6 +39,7 @@ import {
 } from './messages.js';
 import type { WriteConsistency, ReplicaLagView } from './replicaSet.js';
 import { defaultReplicationSettings, validateReplicationSettings, type ReplicationSettings } from './replicationSettings.js';
+import { answerPositions, positionRequest, type CopyPosition } from './readPosition.js';
 import { ShardCore, type ShardCoreOptions } from './shardCore.js';
 import type { KnownMember, ReplicationStorage } from './storagePort.js';
 
@@ -119,6 +120,7 @@ export class ReplicationManager {
     rpc.handle(operations.pull, (body) => this.inbound<PullRequest>(pullRequest, body, 'pull', (core, m, id, now) => core.onPull(m, id, now)));
     rpc.handle(operations.snapshot, (body) => this.inbound<SnapshotRequest>(snapshotRequest, body, 'snapshot', (core, m, id, now) => core.onSnapshot(m, id, now)));
     rpc.handle(operations.heartbeat, (body) => Promise.resolve(this.onHeartbeat(body)));
+    rpc.handle(operations.position, async (body) => answerPositions(positionRequest(body), (space, shard) => this.cores.get(unitKey(space, shard)), this.clock.nowMs()));
     rpc.handle(operations.status, (body) => Promise.resolve(this.status(String((body as { space?: unknown } | null)?.space ?? ''))));
     this.options.engine.commitListener = (space, shard, seq) => {
       const core = this.cores.get(unitKey(space, shard));
@@ -483,6 +485,11 @@ export class ReplicationManager {
 
   handBackPending(): number {
     return this.storage.handBackCount();
+  }
+
+  /** This node's machine for the shard, for read positions (readPosition.ts). */
+  copyAt(space: string, shard: number): CopyPosition | undefined {
+    return this.cores.get(unitKey(space, shard));
   }
 
   /** The cores, for the simulator's checkers. */

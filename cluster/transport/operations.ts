@@ -16,6 +16,8 @@ export const operations = {
   heartbeat: 'repl.heartbeat',
   /** Role, epoch and replica lag of a space's shards on the node. */
   status: 'repl.status',
+  /** A node asks a primary for its log position on shards it reads for it (cluster/replication/readPosition.ts). v1. */
+  position: 'repl.position',
 } as const;
 
 /**

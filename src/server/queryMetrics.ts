@@ -19,6 +19,12 @@ export function queryObserver(metrics: Metrics): QueryObserver {
   const hedges = new client.Counter({ name: 'engram_query_hedges_total', help: 'Second copies asked because the first was slower than the hedge delay', labelNames: ['op'] as const, registers });
   const fallbacks = new client.Counter({ name: 'engram_query_fallbacks_total', help: 'Sub-requests sent to another copy after one failed (replica fallback, redirect)', labelNames: ['op'] as const, registers });
   const accessesDropped = new client.Counter({ name: 'engram_query_accesses_dropped_total', help: 'Recalled memories whose access was not sent to their owners: the batch was full', registers });
+  const localReads = new client.Counter({
+    name: 'engram_query_local_reads_total',
+    help: 'Primary reads by where they ran: local (this node answered for the primaries), ineligible (it holds no copy of some shard), unanswered (a primary named no position in time), lagging (its copy did not catch up within the wait)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const subRequests = new client.Histogram({
     name: 'engram_query_subrequest_seconds',
     help: 'Sub-requests of distributed reads by outcome (answered, failed, superseded by a faster copy)',
@@ -38,6 +44,9 @@ export function queryObserver(metrics: Metrics): QueryObserver {
           span.setAttribute('engram.shard', shard);
         });
       }
+    },
+    onLocalRead(verdict) {
+      localReads.inc({ outcome: verdict });
     },
     onAccessesDropped(count) {
       accessesDropped.inc(count);

@@ -6,7 +6,7 @@
 // recall runs here over the gathered source (cluster/query/remoteRecallSource.ts), so
 // seeds, spreading and ranking see the whole space as one shard would.
 
-import type { DistributedQuery } from '../../cluster/query/distributedQuery.js';
+import { classify, type DistributedQuery } from '../../cluster/query/distributedQuery.js';
 import type { GatherOutcome } from '../../cluster/query/gatherer.js';
 import { allShards } from '../../cluster/query/queryPlanner.js';
 import { overallFactor, readPenalty, scaleInterval, type PartitionReading, type ReadPenalty } from '../../cluster/query/readPenalty.js';
@@ -117,7 +117,10 @@ export async function gatherRecall(ctx: GatherContext, definition: SpaceDefiniti
   const shards = allShards(definition.shards);
   let outcome: RecallOutcome;
   let coverage: Coverage;
-  if (oneRound(definition, cue, options)) {
+  const local = await localRecall(ctx, definition, cue, options, shards);
+  if (local !== null) {
+    ({ outcome, coverage } = local);
+  } else if (oneRound(definition, cue, options)) {
     const gathered = await query.scatter<RecallOutcome>(definition.id, 'recall', (group, replica) => ({ space: definition.id, cue, options, shards: group, allowReplica: replica }), readScatterOptions(ctx, shards, deadlineFor(definition, query)));
     outcome = mergeRecalls(gathered.answers.map((a) => a.value), options.maxResults ?? engine.settings.defaultMaxResults, started, engine);
     coverage = coverageOf(shards.length, gathered.missing, outcome.partial);
@@ -143,6 +146,26 @@ export async function gatherRecall(ctx: GatherContext, definition: SpaceDefiniti
   }
   if (ctx.touch !== false) touchOwners(ctx, definition, outcome.memories.map((m) => m.record.id));
   return penalised(outcome, coverage, ctx.partition());
+}
+
+/**
+ * The whole recall on this node's own copies, when it holds a copy of every shard that the
+ * primaries confirmed current (cluster/query/localReads.ts): one search and local spreading
+ * over the space, as a single-shard space would run. Null leaves the read to the scatter.
+ */
+async function localRecall(ctx: GatherContext, definition: SpaceDefinition, cue: CueInput, options: RecallOptionsInput, shards: readonly number[]): Promise<{ outcome: RecallOutcome; coverage: Coverage } | null> {
+  const { query } = ctx;
+  const headers = ctx.headers ?? {};
+  const read = await query.localReads?.prepare(definition.id, shards, ctx.allowReplica, headers);
+  if (read == null) return null;
+  try {
+    const outcome = await query.runLocal<RecallOutcome>('recall', { space: definition.id, cue, options, shards, allowReplica: true }, headers, deadlineFor(definition, query));
+    return { outcome, coverage: coverageOf(shards.length, [], outcome.partial || read.stale) };
+  } catch (error) {
+    // Bad input is every copy's answer; any other refusal (the copy stopped being current) leaves it to the primaries.
+    if (classify(error, true).kind === 'fatal') throw error;
+    return null;
+  }
 }
 
 export function scatterOptions(ctx: Pick<GatherContext, 'allowReplica' | 'headers'>, shards: readonly number[], deadlineMs: number, noHedge = false) {

@@ -15,6 +15,8 @@ interface ExportedSpan {
   parentSpanId?: string;
   name: string;
   node: string;
+  startTimeUnixNano?: string;
+  endTimeUnixNano?: string;
 }
 
 const harness = new Harness();
@@ -120,7 +122,7 @@ describe('OpenTelemetry traces across nodes', () => {
     expect(new Set(trace.map((s) => s.node))).toEqual(new Set(['t1', 't2']));
   });
 
-  it('aRoutedRecall_showsTheEnginePhasesOnTheOwner', async () => {
+  it('aRecallThroughAReplicaNode_asksThePrimaryForItsPosition_andShowsTheEnginePhasesWhereItRan', async () => {
     const { spaces } = await gqlData<{ spaces: { id: string; placement: { primary: string }[] }[] }>(urls.get('t1')!, `{ spaces { id placement { primary } } }`);
     const owner = spaces.find((s) => s.id === SPACE)!.placement[0]!.primary;
     const entry = owner === 't1' ? 't2' : 't1';
@@ -129,9 +131,13 @@ describe('OpenTelemetry traces across nodes', () => {
     await gqlData(urls.get(entry)!, `query Find { recall(space: "${SPACE}", cue: { embedding: [1, 0, 0, 0] }) { memories { memory { id } } } }`, undefined, {
       traceparent: `00-${traceId}-${clientSpan}-01`,
     });
-    const trace = await traceWith(traceId, ['graphql query Find', 'Query.recall', 'rpc server op.recall', 'engine.index_search', 'engine.spreading_activation', 'engine.ranking'], clientSpan);
-    for (const name of ['engine.index_search', 'engine.spreading_activation', 'engine.ranking']) expect(trace.find((s) => s.name === name)!.node).toBe(owner);
-    // Storage reads sit under the engine's phases on the owner.
+    // The entry node holds a replica of the only shard (replication factor 2 on 2 nodes): it
+    // learns the primary's log position and answers from its own copy (docs/query.md).
+    const trace = await traceWith(traceId, ['graphql query Find', 'Query.recall', 'query.position', 'rpc client repl.position', 'rpc server repl.position', 'engine.index_search', 'engine.spreading_activation', 'engine.ranking'], clientSpan);
+    expect(trace.find((s) => s.name === 'rpc server repl.position')!.node).toBe(owner);
+    expect(trace.find((s) => s.name === 'query.position')!.node).toBe(entry);
+    for (const name of ['engine.index_search', 'engine.spreading_activation', 'engine.ranking']) expect(trace.find((s) => s.name === name)!.node).toBe(entry);
+    // Storage reads sit under the engine's phases, after the position round.
     const reads = trace.filter((s) => s.name === 'rocksdb.get' || s.name === 'rocksdb.read');
     expect(reads.length).toBeGreaterThan(0);
     const byId = new Map(trace.map((s) => [s.spanId, s]));
@@ -141,9 +147,10 @@ describe('OpenTelemetry traces across nodes', () => {
       return names;
     };
     for (const read of reads) {
-      expect(read.node).toBe(owner);
-      expect(ancestors(read)).toContain('rpc server op.recall');
+      expect(read.node).toBe(entry);
+      expect(ancestors(read)).toContain('Query.recall');
     }
     expect(reads.some((read) => ancestors(read).some((name) => name.startsWith('engine.')))).toBe(true);
+    expect(Number(trace.find((s) => s.name === 'query.position')!.endTimeUnixNano)).toBeLessThanOrEqual(Number(trace.find((s) => s.name === 'engine.index_search')!.startTimeUnixNano));
   });
 });
