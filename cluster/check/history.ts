@@ -82,6 +82,8 @@ export interface RecallObservation {
   memories: { id: string; confidence: IntervalObservation }[];
   /** The opId of the write whose embedding was the cue, when the client had one. */
   cueWriteOpId?: number;
+  /** The coordinator answered from its own copies once the primaries named their log positions: it holds every write they acknowledged before. */
+  answeredLocally?: boolean;
   /** Shards whose every configured copy was down from the recall's invocation to its completion (the harness knows). */
   downShards?: number[];
 }

@@ -9,7 +9,9 @@
 // answered; while no fault is on, no shard may be missing; before the first fault the
 // cluster reads as CONNECTED; and in the quiet window after convergence a complete
 // SIMILARITY recall whose cue is a memory's latest embedding finds that memory, once no
-// current replica may still lack the write (an ALL write at once, others after the lag bound).
+// current replica may still lack the write (an ALL write at once, as does a recall the
+// coordinator answered locally after its primaries named their positions; others after
+// the lag bound).
 
 import type { HistoryOp, IntervalObservation, RecallObservation } from './history.js';
 import { memoryKey, opsByMemory } from './memoryIndex.js';
@@ -119,8 +121,9 @@ function cueWrite(op: HistoryOp, r: RecallObservation, writes: ReadonlyMap<numbe
   if (options.quietFromMs === undefined || r.mode !== 'SIMILARITY' || r.partial || r.cueWriteOpId === undefined) return undefined;
   const cue = writes.get(r.cueWriteOpId);
   if (cue === undefined || cue.outcome !== 'ok' || cue.invokeMs < options.quietFromMs || cue.completeMs > op.invokeMs) return undefined;
-  // Every copy holds an ALL write; any other is certain on a current replica only once the lag bound has passed.
-  if (cue.consistency !== 'ALL' && op.invokeMs - cue.completeMs < (options.replicaLagMs ?? DEFAULT_REPLICA_LAG_MS)) return undefined;
+  // Every copy holds an ALL write; a local read holds what its primaries had acknowledged
+  // (cluster/query/localReads.ts); any other is certain on a current replica only once the lag bound has passed.
+  if (cue.consistency !== 'ALL' && r.answeredLocally !== true && op.invokeMs - cue.completeMs < (options.replicaLagMs ?? DEFAULT_REPLICA_LAG_MS)) return undefined;
   return cue;
 }
 

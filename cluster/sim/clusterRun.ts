@@ -162,6 +162,7 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
       ...answer.penalty,
       confidence: interval(answer.confidence),
       memories: answer.memories.map((m) => ({ id: m.record.id, confidence: interval(m.confidence) })),
+      ...(answer.readLocally === true ? { answeredLocally: true } : {}),
     };
   }
 

@@ -666,15 +666,11 @@ export class Engine {
   }
 
   indexUpsert(space: MemorySpace, record: MemoryRecord, embedding: Float32Array): void {
-    space.index.upsert(record.label, embedding);
-    space.labels.set(record.label, record.id);
-    space.indexDirty = true;
+    space.indexPut(record.id, record.label, embedding);
   }
 
   indexRemove(space: MemorySpace, label: number): void {
-    space.index.remove(label);
-    space.labels.delete(label);
-    space.indexDirty = true;
+    space.indexDrop(label);
   }
 
   async forget(spaceId: string, id: string, mode: ForgetMode = 'SUPPRESS', writeId?: string): Promise<ForgetOutcome> {

@@ -98,7 +98,10 @@ export class IndexCheckpointer {
       this.logger.error({ space: definition.id, counted: memories, recorded: counters.count }, 'memory count differs from the stored counter; using the count');
       space.counters = { ...counters, count: memories };
     }
-    for (const [label, id] of indexable) space.labels.set(label, id);
+    for (const [label, id] of indexable) {
+      space.labels.set(label, id);
+      space.labelOf.set(id, label);
+    }
 
     let replayedEntries = 0;
     let rebuilt = false;

@@ -108,6 +108,8 @@ export class MemorySpace {
   readonly summaries = new Map<string, RankSummary>();
   /** ANN label -> memory id; exactly the labels in the index. */
   readonly labels = new Map<number, string>();
+  /** Memory id -> its label in the index: the one current label of each indexed memory. */
+  readonly labelOf = new Map<string, number>();
   /** Whether the index has changed since its last checkpoint. */
   indexDirty = false;
   /** Stored memories per shard (in memory only; recovery counts them). */
@@ -132,6 +134,27 @@ export class MemorySpace {
 
   shardOf(id: string): number {
     return shardOf(id, this.definition.shards);
+  }
+
+  /** Indexes `id` at `label`, in place of any other label it had. */
+  indexPut(id: string, label: number, embedding: Float32Array): void {
+    // A memory stored again after its record was lost behind the engine (damage that
+    // anti-entropy repairs) gets a new label; its old vector goes, or searches would find
+    // the memory twice, once at its old embedding's similarity.
+    const previous = this.labelOf.get(id);
+    if (previous !== undefined && previous !== label) this.indexDrop(previous);
+    this.index.upsert(label, embedding);
+    this.labels.set(label, id);
+    this.labelOf.set(id, label);
+    this.indexDirty = true;
+  }
+
+  indexDrop(label: number): void {
+    const id = this.labels.get(label);
+    if (id !== undefined && this.labelOf.get(id) === label) this.labelOf.delete(id);
+    this.index.remove(label);
+    this.labels.delete(label);
+    this.indexDirty = true;
   }
 
   /** Writes the batch with its log entries and counters atomically, then applies its effects. */

@@ -56,7 +56,8 @@ export class LocalRecallSource implements RecallSource {
     const out: SourceHit[] = [];
     for (const hit of await this.space.index.search(embedding, k)) {
       const id = this.space.labels.get(hit.label);
-      if (id !== undefined) out.push({ id, similarity: hit.similarity });
+      // Only a memory's current label counts: one id, one similarity.
+      if (id !== undefined && this.space.labelOf.get(id) === hit.label) out.push({ id, similarity: hit.similarity });
     }
     return out;
   }

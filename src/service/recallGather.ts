@@ -32,6 +32,8 @@ export interface Coverage {
 export interface GatheredRecall extends RecallOutcome {
   coverage: Coverage;
   penalty: ReadPenalty;
+  /** This node answered from its own copies for the primaries (cluster/query/localReads.ts). */
+  readLocally?: boolean;
 }
 
 export interface GatherContext {
@@ -145,7 +147,7 @@ export async function gatherRecall(ctx: GatherContext, definition: SpaceDefiniti
     requireAnswers(coverage, source.firstError);
   }
   if (ctx.touch !== false) touchOwners(ctx, definition, outcome.memories.map((m) => m.record.id));
-  return penalised(outcome, coverage, ctx.partition());
+  return { ...penalised(outcome, coverage, ctx.partition()), readLocally: local !== null };
 }
 
 /**

@@ -78,4 +78,8 @@ export const regressionSeeds: readonly RegressionSeed[] = [
     options: { seed: 5, scenario: 'damage' },
     found: 'partial-result checker: a hedged recall answered by a current replica missed a ONE write acknowledged within the lag bound (only ALL writes, or older ones, are judged)',
   },
+  {
+    options: { seed: 2011, scenario: 'damage' },
+    found: 'a memory whose record was lost behind the engine and written again kept its old vector in the index under its old label, so a search found it twice and ranked it at the old similarity: a complete local recall missed it (re-indexing now drops the old label)',
+  },
 ];

@@ -125,6 +125,23 @@ describe('shard repair', () => {
     expect((await primary.engine.reader(primary.engine.space(SPACE)).record('m6'))!.content).toBe('memory 6');
   });
 
+  it('aRecordLostBehindTheEngineAndWrittenAgain_keepsOneLabel_andRecallFindsItAtItsOwnSimilarity', async () => {
+    const { primary, replica } = await pair();
+    // m7's record is lost on the replica; its vector stays in the index under its old label.
+    await replica.store.write([{ type: 'del', key: keys.memory(SPACE, 'm7') }]);
+    const moved = [0.3, -0.5, 0.7, 0.2];
+    await primary.engine.remember(SPACE, { id: 'm7', content: 'memory 7, moved', embedding: moved });
+    await ship(primary, replica);
+    const space = replica.engine.space(SPACE);
+    const labels = [...space.labels].filter(([, id]) => id === 'm7').map(([label]) => label);
+    expect(labels).toEqual([(await replica.engine.reader(space).record('m7'))!.label]);
+    const hits = await replica.engine.localSource(SPACE).search(new Float32Array(moved), 40);
+    expect(hits.filter((h) => h.id === 'm7')).toHaveLength(1);
+    expect(hits.find((h) => h.id === 'm7')!.similarity).toBeCloseTo(1, 5);
+    const recalled = await replica.engine.recall(SPACE, { embedding: moved }, { mode: 'SIMILARITY', maxResults: 3 });
+    expect(recalled.memories[0]!.record.id).toBe('m7');
+  });
+
   it('indexes a record that lost its digest entry', async () => {
     const { primary } = await pair();
     const before = await root(primary);
