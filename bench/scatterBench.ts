@@ -204,7 +204,7 @@ function overlap(a: (string[] | undefined)[], b: (string[] | undefined)[]): { me
   return { mean: rounds === 0 ? NaN : sum / rounds, rounds };
 }
 
-const QUERY_COUNTERS = ['engram_query_scatters_total', 'engram_query_hedges_total', 'engram_query_fallbacks_total', 'engram_query_missing_shards_total'] as const;
+const QUERY_COUNTERS = ['engram_query_scatters_total', 'engram_query_hedges_total', 'engram_query_fallbacks_total', 'engram_query_missing_shards_total', 'engram_query_local_reads_total'] as const;
 
 /** The gatherer's counters summed over the nodes, by metric and op: hedges and fallbacks are extra load the figures include. */
 async function queryCounters(cluster: LocalCluster): Promise<Map<string, number>> {
@@ -212,7 +212,7 @@ async function queryCounters(cluster: LocalCluster): Promise<Map<string, number>
   for (const node of cluster.nodes) {
     for (const sample of await scrapeMetrics(node.url)) {
       if (!(QUERY_COUNTERS as readonly string[]).includes(sample.name)) continue;
-      const key = `${sample.name} ${sample.labels['op'] ?? ''}`;
+      const key = `${sample.name} ${sample.labels['op'] ?? sample.labels['outcome'] ?? ''}`;
       out.set(key, (out.get(key) ?? 0) + sample.value);
     }
   }
@@ -415,6 +415,9 @@ export async function scatterGather(cluster: LocalCluster, options: ScatterBench
     rows.push(
       row('hedged sub-requests over the measured rounds', counted('engram_query_hedges_total'), '', {
         note: `engram_query_*, all nodes: scatters ${counted('engram_query_scatters_total')} (${byOp('engram_query_scatters_total')}); hedges by op: ${byOp('engram_query_hedges_total')}; fallbacks ${counted('engram_query_fallbacks_total')}; missing shards ${counted('engram_query_missing_shards_total')}`,
+      }),
+      row('primary reads answered from the entry node\'s own copies', counters['engram_query_local_reads_total local'] ?? 0, '', {
+        note: `engram_query_local_reads_total by outcome, all nodes: ${byOp('engram_query_local_reads_total')} (docs/query.md, local reads)`,
       }),
     );
     const overlaps: Record<string, unknown> = {};

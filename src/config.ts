@@ -267,6 +267,7 @@ const flagToEnv: Record<string, string> = {
   'max-replica-lag-ms': 'ENGRAM_MAX_REPLICA_LAG_MS',
   'partition-deadline-ms': 'ENGRAM_PARTITION_DEADLINE_MS',
   'scatter-deadline-ms': 'ENGRAM_SCATTER_DEADLINE_MS',
+  'local-reads': 'ENGRAM_LOCAL_READS',
   'settle-ms': 'ENGRAM_SETTLE_MS',
   'log-retention-entries': 'ENGRAM_LOG_RETENTION_ENTRIES',
   'log-level': 'ENGRAM_LOG_LEVEL',

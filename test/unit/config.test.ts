@@ -140,6 +140,13 @@ describe('loadConfig', () => {
 });
 
 describe('flagsToEnv', () => {
+  it('loadConfig_localReads_areOnByDefault_andTurnOffByVariableOrFlag_andRejectAnythingButABoolean', () => {
+    expect(loadConfig({}).query.localReads).toBe(true);
+    expect(loadConfig({ ENGRAM_LOCAL_READS: 'false' }).query.localReads).toBe(false);
+    expect(loadConfig({}, ['--local-reads', '0']).query.localReads).toBe(false);
+    expect(() => loadConfig({ ENGRAM_LOCAL_READS: 'sometimes' })).toThrow(/ENGRAM_LOCAL_READS/);
+  });
+
   it('flagsToEnv_whenInlineValueContainsEquals_keepsEverythingAfterTheFirst', () => {
     expect(flagsToEnv(['--nats-url=nats://u:p@h:4222/?a=b'])).toEqual({ ENGRAM_NATS_URL: 'nats://u:p@h:4222/?a=b' });
   });
