@@ -4,7 +4,7 @@
 // from its own copy with one search over the whole space instead of one per shard server.
 // The answer holds every write the primaries had acknowledged when the read began, as
 // their own answers would (cluster/replication/readPosition.ts). A primary that is slow to
-// name its position, names none, or a copy that does not catch up within the wait bound
+// name its position (past a few times that round trip's hedge delay), names none, or a copy that does not catch up within the wait bound
 // leaves the read to the scatter (distributedQuery.ts), so a local read never costs more
 // than its wait bound over the scatter.
 
@@ -95,7 +95,9 @@ export class LocalReads {
   private fence(space: string, node: string, group: readonly number[], headers: MessageHeaders, waitUntilMs: number): Promise<'current' | 'stale' | LocalReadVerdict> {
     return this.hooks.span('query.position', { 'engram.node': node, 'engram.shard': group.join(',') }, async () => {
       const sentMs = this.clock.nowMs();
-      const timeoutMs = Math.max(1, Math.round(this.latency.hedgeDelayMs(POSITION_OP)));
+      // A few hedge delays, but no longer than the initial delay once one is learned.
+      const hedge = this.latency.hedgeDelayMs(POSITION_OP);
+      const timeoutMs = Math.max(1, Math.round(Math.min(hedge * this.settings.localReadPositionFactor, Math.max(hedge, this.settings.hedgeInitialMs))));
       let answers: PositionAnswer[];
       try {
         answers = await this.hooks.watched(node, this.router.callOnce<PositionAnswer[]>(node, operations.position, { space, shards: group }, headers, timeoutMs));

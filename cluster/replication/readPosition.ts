@@ -8,7 +8,7 @@
 
 import { BadInputError } from '../../src/errors.js';
 import type { Epoch } from './epoch.js';
-import { commonPoint, type EpochHistory } from './epochHistory.js';
+import { commonPoint, historyUpTo, type EpochHistory } from './epochHistory.js';
 import type { ShardRole } from './shardMachine.js';
 
 /** What a position check needs of a shard's machine. */
@@ -25,6 +25,7 @@ export interface ReadPosition {
   shard: number;
   /** Every write the primary acknowledged is at or below this sequence. */
   last: number;
+  /** The epoch that wrote `last`, with its first sequence (none before any epoch). */
   history: [Epoch, number][];
   /** The primary holds its lease: its own answer would count as current. */
   current: boolean;
@@ -51,7 +52,10 @@ export function positionRequest(body: unknown): PositionRequest {
 /** This node's position for the shard when it leads it. */
 export function positionOf(shard: number, core: CopyPosition | undefined, nowMs: number): PositionAnswer {
   if (core?.role !== 'primary') return { shard, primary: false };
-  return { shard, last: core.lastSeq, history: core.history.map(([e, s]) => [e, s]), current: core.leaseHeld(nowMs) };
+  // The epoch that wrote the last entry is enough: two logs holding an entry of one epoch at
+  // one sequence hold the same entries up to it. So the answer stays small after many claims.
+  const history = historyUpTo(core.history, core.lastSeq).slice(-1);
+  return { shard, last: core.lastSeq, history, current: core.leaseHeld(nowMs) };
 }
 
 /** Positions of the shards asked; `copyAt` finds this node's machine for a shard. */

@@ -52,6 +52,20 @@ describe('read positions', () => {
     ]);
   });
 
+  it('aPositionNamesOnlyTheEpochThatWroteItsLastEntry_andAReplicaIsJudgedByItAsByTheWholeHistory', () => {
+    // E3 claimed at 50 and has written nothing yet: the last entry is E2's.
+    const primary = copy('primary', 49, [[E1, 1], [E2, 30], [E3, 50]]);
+    const [position] = answerPositions({ space: 's', shards: [0] }, () => primary, 0);
+    expect(position).toEqual({ shard: 0, last: 49, history: [[E2, 30]], current: true });
+    const p = position as { last: number; history: [Epoch, number][] };
+    expect(holdsThrough(copy('replica', 49, [[E1, 1], [E2, 30]]), p)).toBe(true);
+    expect(holdsThrough(copy('replica', 49, [[E1, 1], [E2, 30], [E3, 50]]), p)).toBe(true);
+    // The same sequences written by another epoch's primary.
+    expect(holdsThrough(copy('replica', 49, [[E1, 1], [[2, 'n9'], 30]]), p)).toBe(false);
+    expect(holdsThrough(copy('replica', 49, [[E1, 1]]), p)).toBe(false);
+    expect(holdsThrough(copy('replica', 48, [[E1, 1], [E2, 30]]), p)).toBe(false);
+  });
+
   it('aMalformedPositionRequest_isBadInput', () => {
     for (const body of [null, {}, { space: 's' }, { space: '', shards: [0] }, { space: 's', shards: [-1] }, { space: 's', shards: [0.5] }, { space: 's', shards: 'x' }, { space: 's', shards: new Array(1025).fill(0) }]) {
       expect(() => positionRequest(body)).toThrow(BadInputError);
@@ -164,6 +178,17 @@ describe('LocalReads', () => {
     const { result } = await h.prepare();
     expect(result).toBeNull();
     expect(h.verdicts).toEqual(['unanswered']);
+  });
+
+  it('oncePositionRoundTripsAreKnown_aPrimaryIsWaitedForAFewHedgeDelays_notTheInitialOne', async () => {
+    const h = harness({ primaries: ['n1', 'n2'] });
+    for (let i = 0; i < defaultQuerySettings.latencySamplesMin; i++) expect((await h.prepare()).result).toEqual({ stale: false });
+    h.delays.set('n2', null);
+    const { result, ms } = await h.prepare();
+    expect(result).toBeNull();
+    // Round trips of 1 ms: the hedge delay is its floor, 2 ms, and the wait three of them.
+    expect(ms).toBeGreaterThanOrEqual(defaultQuerySettings.hedgeMinMs * defaultQuerySettings.localReadPositionFactor);
+    expect(ms).toBeLessThanOrEqual(defaultQuerySettings.hedgeMinMs * defaultQuerySettings.localReadPositionFactor + 1);
   });
 
   it('aPrimaryWithoutItsLease_makesTheLocalAnswerStale', async () => {
