@@ -4,9 +4,9 @@
 // from its own copy with one search over the whole space instead of one per shard server.
 // The answer holds every write the primaries had acknowledged when the read began, as
 // their own answers would (cluster/replication/readPosition.ts). A primary that is slow to
-// name its position (past a few times that round trip's hedge delay), names none, or a copy that does not catch up within the wait bound
-// leaves the read to the scatter (distributedQuery.ts), so a local read never costs more
-// than its wait bound over the scatter.
+// name its position (past a few times that round trip's hedge delay) or names none, or a
+// copy that does not catch up within the wait bound, leaves the read to the scatter
+// (distributedQuery.ts), so a local read never costs more than its wait over the scatter.
 
 import type { NodeClock } from '../clock.js';
 import { whenTrue } from '../clock.js';
