@@ -13,6 +13,10 @@ import type { UnitStatus } from '../cluster/replication/replicationManager.js';
 import { DateTime, JSONScalar } from './scalars.js';
 import { shownVersion, siblingsOf } from '../cluster/conflict/memoryState.js';
 import type { VersionBody } from '../cluster/conflict/versionSet.js';
+import type { Access, Need } from '../src/auth/access.js';
+import type { KeyAdmin } from '../src/auth/keyAdmin.js';
+import { validateSpaceId } from '../src/engine/validation.js';
+import { authMutations, authQueries } from './authResolvers.js';
 
 // A type alias (not an interface) so it satisfies yoga's Record-shaped context constraint.
 export type RequestContext = {
@@ -21,6 +25,9 @@ export type RequestContext = {
   spaceHeader: string | null;
   /** Routing preferences from the request's headers. */
   request?: RequestOptions;
+  /** What the caller's API key allows; open when authentication is off. */
+  access: Access;
+  keys: KeyAdmin;
 };
 
 /** A stored record with the space it was read from. */
@@ -31,8 +38,11 @@ type WriteArgs = SpaceArgs & { options?: { consistency?: WriteConsistency | null
 
 const DEFAULT_PAGE_SIZE = 20;
 
-function spaceOf(args: SpaceArgs, context: RequestContext): string {
-  return context.service.resolveSpace(args.space, context.spaceHeader);
+/** The request's space, once the caller's key is known to allow `need` on it. */
+function spaceOf(args: SpaceArgs, context: RequestContext, need: Need = 'READ'): string {
+  const space = context.service.resolveSpace(args.space, context.spaceHeader);
+  context.access.require(space, need);
+  return space;
 }
 
 /** The client's request id travels as the write's id. */
@@ -108,30 +118,34 @@ export const resolvers = {
       const outcome = await context.service.recognize(space, args.cue, args.threshold, context.request);
       return { ...outcome, ...outcome.coverage, similar: recalled(outcome.similar, space) };
     },
-    spaces: (_: unknown, __: unknown, context: RequestContext) => context.service.spaces(),
+    spaces: (_: unknown, __: unknown, context: RequestContext) => context.service.spaces().filter((space) => context.access.sees(space.id)),
     cluster: (_: unknown, __: unknown, context: RequestContext) => context.service.cluster(),
+    ...authQueries,
   },
 
   Mutation: {
-    createSpace: (_: unknown, args: { id: string; dimension?: number | null; shards?: number | null }, context: RequestContext) =>
-      context.service.createSpace(args.id, args.dimension, args.shards),
+    createSpace: (_: unknown, args: { id: string; dimension?: number | null; shards?: number | null }, context: RequestContext) => {
+      context.access.require(validateSpaceId(args.id), 'WRITE');
+      return context.service.createSpace(args.id, args.dimension, args.shards);
+    },
     remember: async (_: unknown, args: WriteArgs & { memory: Parameters<NodeService['remember']>[1] }, context: RequestContext) => {
-      const space = spaceOf(args, context);
+      const space = spaceOf(args, context, 'WRITE');
       const outcome = await context.service.remember(space, withRequestId(args.memory, args), args.options?.consistency ?? 'ONE', context.request);
       return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
     },
     rememberEpisode: async (_: unknown, args: WriteArgs & { episode: Parameters<NodeService['rememberEpisode']>[1] }, context: RequestContext) => {
-      const space = spaceOf(args, context);
+      const space = spaceOf(args, context, 'WRITE');
       const outcome = await context.service.rememberEpisode(space, withRequestId(args.episode, args), args.options?.consistency ?? 'ONE', context.request);
       return { id: outcome.record.id, memory: view(outcome.record, space), changed: outcome.changed };
     },
     forget: (_: unknown, args: SpaceArgs & { id: string; mode?: 'SUPPRESS' | 'DELETE' | null }, context: RequestContext) =>
-      context.service.forget(spaceOf(args, context), args.id, args.mode ?? 'SUPPRESS', context.request),
+      context.service.forget(spaceOf(args, context, 'WRITE'), args.id, args.mode ?? 'SUPPRESS', context.request),
     consolidate: async (_: unknown, args: SpaceArgs, context: RequestContext) => {
-      const space = spaceOf(args, context);
+      const space = spaceOf(args, context, 'WRITE');
       const outcome = await context.service.consolidate(space, context.request);
       return { ...outcome, ...outcome.coverage, patterns: outcome.patterns.map((p) => patternView(p, space)) };
     },
+    ...authMutations,
   },
 
   Memory: {

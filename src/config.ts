@@ -5,6 +5,7 @@
 import { defaultReplicationSettings, type ReplicationSettings } from '../cluster/replication/replicationSettings.js';
 import { defaultAntiEntropyShellSettings, type AntiEntropyShellSettings } from '../cluster/antientropy/shellSettings.js';
 import { defaultQuerySettings, validateQuerySettings, type QuerySettings } from '../cluster/query/querySettings.js';
+import { defaultAuthSettings, isLoopback, type AuthMode, type AuthSettings } from './auth/authSettings.js';
 import { walkFlags } from './cliFlags.js';
 import { BadInputError } from './errors.js';
 import { boolean, integer, optional } from './envValues.js';
@@ -160,6 +161,10 @@ export interface Config {
   engine: EngineSettings;
   limits: LimitSettings;
   http: HttpSettings;
+  /** API keys (docs/security.md): ENGRAM_AUTH, ENGRAM_ADMIN_KEY_FILE. */
+  auth: AuthSettings;
+  /** `host:port` of a separate listener that serves only /metrics, without a key (ENGRAM_METRICS_ADDR). */
+  metricsAddr: string | undefined;
 }
 
 export const defaultEngineSettings: EngineSettings = {
@@ -230,6 +235,8 @@ export const defaultConfig: Config = {
   engine: defaultEngineSettings,
   limits: defaultLimitSettings,
   http: defaultHttpSettings,
+  auth: defaultAuthSettings,
+  metricsAddr: undefined,
 };
 
 /** Named presets. `test` checkpoints and flushes quickly so tests see effects sooner. */
@@ -282,6 +289,10 @@ const flagToEnv: Record<string, string> = {
   'max-connections': 'ENGRAM_MAX_CONNECTIONS',
   'max-in-flight-requests': 'ENGRAM_MAX_IN_FLIGHT_REQUESTS',
   'max-buffered-body-bytes': 'ENGRAM_MAX_BUFFERED_BODY_BYTES',
+  auth: 'ENGRAM_AUTH',
+  'admin-key-file': 'ENGRAM_ADMIN_KEY_FILE',
+  'metrics-addr': 'ENGRAM_METRICS_ADDR',
+  'key-rate-per-s': 'ENGRAM_KEY_RATE_PER_S',
 };
 
 /** Parses `--name value` and `--name=value` flags into the environment names they override. */
@@ -314,6 +325,28 @@ function querySettings(env: Record<string, string | undefined>, base: QuerySetti
   const hedgeMaxMs = Math.min(base.hedgeMaxMs, Math.floor(partitionDeadlineMs / 5));
   const localReads = boolean(env, 'ENGRAM_LOCAL_READS', base.localReads);
   return { ...base, partitionDeadlineMs, scatterDeadlineMs, localReads, hedgeMaxMs, hedgeMinMs: Math.min(base.hedgeMinMs, hedgeMaxMs), consolidationDeadlineMs: Math.max(base.consolidationDeadlineMs, scatterDeadlineMs) };
+}
+
+/** Keys are required on any address but loopback, unless ENGRAM_AUTH says otherwise. */
+function authSettings(env: Record<string, string | undefined>, host: string, base: AuthSettings): AuthSettings {
+  const raw = optional(env, 'ENGRAM_AUTH')?.toLowerCase();
+  if (raw !== undefined && raw !== 'off' && raw !== 'keys') throw new BadInputError(`ENGRAM_AUTH must be off or keys, got "${raw}"`);
+  const mode: AuthMode = raw === undefined ? (isLoopback(host) ? 'off' : 'keys') : raw;
+  return {
+    ...base,
+    mode,
+    adminKeyFile: optional(env, 'ENGRAM_ADMIN_KEY_FILE') ?? base.adminKeyFile,
+    defaultRatePerSecond: integer(env, 'ENGRAM_KEY_RATE_PER_S', base.defaultRatePerSecond, 1, base.maxRatePerSecond),
+  };
+}
+
+function metricsAddr(env: Record<string, string | undefined>, base: string | undefined): string | undefined {
+  const raw = optional(env, 'ENGRAM_METRICS_ADDR');
+  if (raw === undefined) return base;
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(raw) || Number(raw.slice(raw.lastIndexOf(':') + 1)) > 65535) {
+    throw new BadInputError(`ENGRAM_METRICS_ADDR must be host:port, for example 10.0.0.5:9464, got "${raw}"`);
+  }
+  return raw;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, argv: readonly string[] = [], base: Config = defaultConfig): Config {
@@ -354,6 +387,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     http: httpSettings(merged, base.http),
   };
+  config.auth = authSettings(merged, config.host, base.auth);
+  config.metricsAddr = metricsAddr(merged, base.metricsAddr);
   validateConfig(config);
   return config;
 }

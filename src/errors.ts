@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
+  | 'RATE_LIMITED'
   | 'UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
@@ -50,6 +51,27 @@ export class CopiesUnreachableError extends UnavailableError {
   override readonly name = 'CopiesUnreachableError';
   constructor(message: string, retryAfterMs: number) {
     super(message, retryAfterMs, { details: { copiesUnreachable: true } });
+  }
+}
+
+/** The request carries no valid API key. */
+export class UnauthenticatedError extends EngramError {
+  override readonly name = 'UnauthenticatedError';
+  readonly code = 'UNAUTHENTICATED' as const;
+}
+
+/** The key is valid but does not allow this operation on this space (or the space is not one it covers). */
+export class ForbiddenError extends EngramError {
+  override readonly name = 'ForbiddenError';
+  readonly code = 'FORBIDDEN' as const;
+}
+
+/** The key has used its request rate; `retryAfterMs` says when a token is next free. */
+export class RateLimitedError extends EngramError {
+  override readonly name = 'RateLimitedError';
+  readonly code = 'RATE_LIMITED' as const;
+  constructor(message: string, readonly retryAfterMs: number, options: { details?: Record<string, unknown> } = {}) {
+    super(message, { details: { ...options.details, retryAfterMs } });
   }
 }
 

@@ -35,6 +35,8 @@ export class NotPrimaryError extends Error {
 }
 
 export type RpcHandler = (body: unknown, headers: MessageHeaders) => Promise<unknown>;
+/** Runs before every handler; throws to refuse the request (the caller's key, checked again on the owner). */
+export type RpcGuard = (op: string, body: unknown, headers: MessageHeaders) => void;
 
 interface WireError {
   code: string;
@@ -52,13 +54,14 @@ function toWire(error: unknown): WireError {
 
 function fromWire(error: WireError): Error {
   if (error.code === 'NOT_PRIMARY') return new NotPrimaryError(error.primary ?? null, error.placementVersion ?? '');
-  const code = (['BAD_USER_INPUT', 'NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN', 'UNAVAILABLE'] as const).find((c) => c === error.code) ?? 'INTERNAL_SERVER_ERROR';
+  const code = (['BAD_USER_INPUT', 'NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'UNAVAILABLE'] as const).find((c) => c === error.code) ?? 'INTERNAL_SERVER_ERROR';
   return new RemoteError(code, error.message, error.details ?? {});
 }
 
 export class RpcServer {
   private readonly handlers = new Map<string, RpcHandler>();
   private subscription: Subscription | undefined;
+  private guard: RpcGuard | undefined;
 
   constructor(
     private readonly transport: Transport,
@@ -69,6 +72,10 @@ export class RpcServer {
 
   handle(op: string, handler: RpcHandler): void {
     this.handlers.set(op, handler);
+  }
+
+  setGuard(guard: RpcGuard): void {
+    this.guard = guard;
   }
 
   start(): void {
@@ -91,6 +98,7 @@ export class RpcServer {
           try {
             const handler = this.handlers.get(op);
             if (handler === undefined) throw new RemoteError('BAD_USER_INPUT', `Unknown operation ${op}`, {});
+            this.guard?.(op, request.body, message.headers);
             reply = { ok: (await handler(request.body, message.headers)) ?? null };
           } catch (error) {
             if (!(error instanceof EngramError) && !(error instanceof NotPrimaryError)) this.onError(error, op);

@@ -22,7 +22,11 @@ import { startTracing, stopTracing, traced } from '../telemetry.js';
 import { keys } from '../storage/keys.js';
 import type { KeyValueStore } from '../storage/keyValueStore.js';
 import { Store } from '../storage/store.js';
+import { Access, type Identity } from '../auth/access.js';
+import { KEY_ID_HEADER } from '../auth/rpcGuard.js';
 import { startClusterNode, type ClusterNode } from './clusterNode.js';
+import { startMetricsListener } from './metricsListener.js';
+import { openNodeAuth, type NodeAuth } from './nodeAuth.js';
 import { createErrorMasker, useErrorCodes } from './errorCodes.js';
 import { GraphiqlPage } from './graphiqlPage.js';
 import { useEdgeParams } from './graphqlParams.js';
@@ -45,6 +49,8 @@ export const fieldCosts: Record<string, number> = {
   'Mutation.forget': 10,
   'Mutation.createSpace': 10,
   'Mutation.consolidate': 500,
+  // One scrypt hash, about 40 ms of a core.
+  'Mutation.createApiKey': 50,
 };
 
 /**
@@ -115,6 +121,8 @@ export interface EngramNode {
   readonly service: NodeService;
   readonly server: Server;
   readonly logger: Logger;
+  /** The /metrics URL of ENGRAM_METRICS_ADDR's listener, when set. */
+  readonly metricsUrl: string | undefined;
   /** Graceful stop: refuse new requests, finish in-flight ones, flush and close storage. */
   close(): Promise<void>;
 }
@@ -157,7 +165,7 @@ const budgetedFields: BudgetedFields = {
   },
 };
 
-function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger) {
+function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger, auth: NodeAuth) {
   const schema = withResponseBudget(createSchema<EdgeContext>({ typeDefs: loadTypeDefs(), resolvers: tracedResolvers(resolvers) }), budgetedFields);
   return createYoga<EdgeServerContext, EdgeContext>({
     schema,
@@ -177,11 +185,13 @@ function createGraphqlHandler(config: Config, service: NodeService, metrics: Met
       // Yoga reports every client error here; unexpected ones are logged by the error masker.
       error: (...args: unknown[]) => logger.debug({ yoga: args.map(String) }),
     },
-    context: ({ request }) => ({
+    context: ({ request, engramIdentity }) => ({
       service,
       spaceHeader: request.headers.get('x-memory-space'),
-      request: requestOptions(request.headers),
+      request: requestOptions(request.headers, engramIdentity),
       responseBudget: new ResponseBudget(config.http.maxResponseBytes),
+      access: engramIdentity === undefined ? Access.open : new Access(engramIdentity),
+      keys: auth.keys,
     }),
     plugins: [
       useEdgeParams(),
@@ -229,9 +239,15 @@ function useOperationSpanName(): Plugin {
   };
 }
 
-/** Routing preferences from request headers: a replica read, and the trace context to carry. */
-function requestOptions(headers: Headers): RequestOptions {
-  const carried: Record<string, string> = {};
+/** With keys on, GraphiQL opens its headers editor with a place for the key, and never stores it. */
+function graphiqlKeyField(auth: NodeAuth) {
+  if (auth.authenticate === undefined) return {};
+  return { headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }, null, 2), defaultEditorToolsVisibility: 'headers' as const, isHeadersEditorEnabled: true, shouldPersistHeaders: false };
+}
+
+/** Routing preferences from request headers: a replica read, and the trace context and caller's key id to carry. */
+function requestOptions(headers: Headers, identity: Identity | undefined): RequestOptions {
+  const carried: Record<string, string> = identity === undefined ? {} : { [KEY_ID_HEADER]: identity.keyId };
   for (const name of ['traceparent', 'tracestate']) {
     const value = headers.get(name);
     if (value !== null) carried[name] = value;
@@ -256,13 +272,20 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     throw error;
   }
   logger = logger.child({ node: nodeId });
-  await startTracing(nodeId, logger);
   const metrics = new Metrics();
+  let auth: NodeAuth;
+  try {
+    auth = await openNodeAuth(config, store, metrics, logger);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  await startTracing(nodeId, logger);
 
   let graphql: GraphqlHandler | undefined;
   let stopping = false;
-  const graphiql = new GraphiqlPage(() => renderGraphiQL({ title: 'Engram', defaultQuery: EXAMPLE_QUERY }));
-  const edge = new HttpEdge({ config, nodeId, metrics, logger, graphiql, graphql: () => graphql, stopping: () => stopping });
+  const graphiql = new GraphiqlPage(() => renderGraphiQL({ title: 'Engram', defaultQuery: EXAMPLE_QUERY, ...graphiqlKeyField(auth) }));
+  const edge = new HttpEdge({ config, nodeId, metrics, logger, graphiql, graphql: () => graphql, stopping: () => stopping, ...(auth.authenticate === undefined ? {} : { authenticate: auth.authenticate }) });
   metrics.observeHttpEdge(edge);
   const server = edge.server;
 
@@ -274,6 +297,14 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     });
   });
   const port = (server.address() as AddressInfo).port;
+  let metricsListener: Server | undefined;
+  try {
+    metricsListener = config.metricsAddr === undefined ? undefined : await startMetricsListener(config.metricsAddr, metrics, logger);
+  } catch (error) {
+    await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+    await store.close();
+    throw error;
+  }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
   logger.info({ url }, 'engram node listening; recovering data');
 
@@ -291,7 +322,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   let clusterNode: ClusterNode | undefined;
   if (config.natsUrl !== undefined) {
     try {
-      clusterNode = await startClusterNode(config, nodeId, engine, metrics, logger);
+      clusterNode = await startClusterNode(config, nodeId, engine, metrics, logger, auth);
     } catch (error) {
       server.closeAllConnections();
       await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
@@ -301,7 +332,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   }
   const service = new NodeService(engine, config, metrics, clusterNode, Math.random, queryObserver(metrics));
   if (clusterNode !== undefined) await clusterNode.bind(service);
-  graphql = createGraphqlHandler(config, service, metrics, logger);
+  graphql = createGraphqlHandler(config, service, metrics, logger, auth);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
   let closing: Promise<void> | undefined;
@@ -314,6 +345,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       while (edge.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
+      if (metricsListener !== undefined) await new Promise<void>((resolveClose) => metricsListener.close(() => resolveClose()));
       await clusterNode?.stop();
       await engine.close();
       await stopTracing();
@@ -322,5 +354,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     return closing;
   };
 
-  return { nodeId, url, port, engine, service, server, logger, close };
+  const metricsAddress = metricsListener?.address() as AddressInfo | undefined;
+  const metricsUrl = metricsAddress === undefined ? undefined : `http://${metricsAddress.family === 'IPv6' ? `[${metricsAddress.address}]` : metricsAddress.address}:${metricsAddress.port}/metrics`;
+  return { nodeId, url, port, engine, service, server, logger, metricsUrl, close };
 }

@@ -11,6 +11,9 @@ import { realClock } from '../../cluster/clock.js';
 import { Router } from '../../cluster/routing/router.js';
 import { RpcServer } from '../../cluster/routing/rpc.js';
 import { NatsTransport } from '../../cluster/transport/natsTransport.js';
+import { KeySync } from '../../cluster/auth/keySync.js';
+import { rpcGuard } from '../auth/rpcGuard.js';
+import { observeKeySync, type NodeAuth } from './nodeAuth.js';
 import type { Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import type { ClusterServices, NodeService } from '../service/nodeService.js';
@@ -27,7 +30,7 @@ export interface ClusterNode extends ClusterServices {
 /** How often a node copies space definitions it lacks from a random peer. Default 5000 ms. */
 const CATALOG_SYNC_MS = 5000;
 
-export async function startClusterNode(config: Config, nodeId: string, engine: Engine, metrics: Metrics, logger: Logger): Promise<ClusterNode> {
+export async function startClusterNode(config: Config, nodeId: string, engine: Engine, metrics: Metrics, logger: Logger, auth: NodeAuth): Promise<ClusterNode> {
   const servers = config.natsUrl!.split(',').map((url) => url.trim()).filter(Boolean);
   const transport = await NatsTransport.connect({
     servers,
@@ -93,6 +96,18 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       })
     : undefined;
   replication.digestSource = antiEntropy;
+  // Every node holds the whole key table; the owner of a forwarded request checks its caller again.
+  rpc.setGuard(rpcGuard(auth.table, () => realClock.nowMs()));
+  const keySync = new KeySync({
+    table: auth.table,
+    router,
+    rpc,
+    clock: realClock,
+    random: Math.random,
+    settings: config.auth,
+    peers: () => membership.health().nodes.filter((m) => m.node !== nodeId && (m.state === 'ALIVE' || m.state === 'SUSPECT')).map((m) => m.node),
+  });
+  auth.keys.publisher = (records) => keySync.publish(records);
   let catalogTimer: NodeJS.Timeout | undefined;
   return {
     transport,
@@ -110,6 +125,8 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       await replication.start();
       await replication.whenSettled();
       antiEntropy?.start();
+      keySync.start();
+      observeKeySync(metrics, keySync);
       if (antiEntropy !== undefined) metrics.observeAntiEntropy(antiEntropy);
       catalogTimer = setInterval(() => void bound.syncCatalog(1), CATALOG_SYNC_MS);
       catalogTimer.unref();
@@ -117,6 +134,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
     },
     async stop() {
       clearInterval(catalogTimer);
+      keySync.stop();
       antiEntropy?.stop();
       replication.stop();
       membership.stop(true);

@@ -43,7 +43,7 @@ export function createErrorMasker(logger: Logger) {
 }
 
 /** The contract's codes; yoga's own request-level codes are all client mistakes. */
-const CONTRACT_CODES = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN', 'UNAVAILABLE', 'INTERNAL_SERVER_ERROR']);
+const CONTRACT_CODES = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL_SERVER_ERROR']);
 
 /**
  * Errors that never pass through masking (parse, validation, malformed requests) get a

@@ -25,6 +25,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { Access, type Identity } from '../auth/access.js';
+import type { AuthOutcome } from '../auth/authenticator.js';
 import type { Config } from '../config.js';
 import { extractContext, SpanKind, traced } from '../telemetry.js';
 import { jsonAccept } from './acceptHeader.js';
@@ -44,6 +46,8 @@ import { responseLimitMessage } from './responseBudget.js';
 /** What the edge hands yoga besides the request: the parameters it already parsed. */
 export interface EdgeServerContext {
   engramParams: GraphqlParams;
+  /** The caller's key, when authentication is on. */
+  engramIdentity: Identity | undefined;
 }
 
 /** The part of a yoga instance the edge uses. */
@@ -61,6 +65,8 @@ export interface HttpEdgeOptions {
   graphql(): GraphqlFetcher | undefined;
   /** Whether the node is shutting down. */
   stopping(): boolean;
+  /** Present when ENGRAM_AUTH=keys: every GraphQL request and /metrics need a key. */
+  authenticate?: (authorization: string | undefined) => Promise<AuthOutcome>;
 }
 
 const PATHS = ['/graphql', '/health/live', '/health/ready', '/metrics'];
@@ -233,7 +239,31 @@ export class HttpEdge {
       sendJson(response, 405, errorBody(`${target.pathname} answers GET and HEAD`, 'BAD_USER_INPUT', { reason: 'METHOD_NOT_ALLOWED' }), { allow: 'GET, HEAD' });
       return;
     }
+    if (target.pathname === '/metrics' && this.options.authenticate !== undefined) {
+      const outcome = await this.options.authenticate(request.headers.authorization);
+      if (!outcome.ok) return this.refuseKey(response, outcome, {});
+      if (!new Access(outcome.identity).mayReadMetrics()) {
+        this.refuse(response, 403, 'forbidden', '/metrics needs a METRICS key, the admin key, or an ADMIN key for every space', 'FORBIDDEN', { keyId: outcome.identity.keyId });
+        return;
+      }
+    }
     await this.handleOperational(response, target.pathname);
+  }
+
+  /** A request without a usable key: 401 with a Bearer challenge, 429 over the key's rate, 503 when checks are backed up. */
+  private refuseKey(response: ServerResponse, outcome: Extract<AuthOutcome, { ok: false }>, cors: Record<string, string>): void {
+    const keyId = outcome.keyId === undefined ? {} : { keyId: outcome.keyId };
+    this.options.logger.debug({ reason: outcome.reason, ...keyId }, 'request refused by API-key authentication');
+    if (outcome.reason === 'rate_limited') {
+      const retryAfterMs = outcome.retryAfterMs ?? 1000;
+      this.refuse(response, 429, 'rate_limited', outcome.message, 'RATE_LIMITED', { retryAfterMs, ...keyId }, { ...cors, 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
+      return;
+    }
+    if (outcome.reason === 'busy') {
+      this.refuse(response, 503, 'auth_busy', outcome.message, 'UNAVAILABLE', { retryAfterMs: outcome.retryAfterMs ?? 100 }, { ...cors, 'retry-after': '1' });
+      return;
+    }
+    this.refuse(response, 401, `key_${outcome.reason}`, outcome.message, 'UNAUTHENTICATED', { reason: outcome.reason.toUpperCase(), ...keyId }, { ...cors, 'www-authenticate': 'Bearer realm="engram"' });
   }
 
   private async handleOperational(response: ServerResponse, pathname: string): Promise<void> {
@@ -274,7 +304,18 @@ export class HttpEdge {
       return;
     }
     if (wantsGraphiql(method, request.headers.accept)) return this.options.graphiql.serve(request, response, cors);
-    if (method === 'GET') return this.execute(request, response, yoga, paramsFromSearch(target.searchParams, this.options.config.http.maxJsonDepth), cors);
+    let identity: Identity | undefined;
+    if (this.options.authenticate !== undefined) {
+      // Checked before the body is read, so a caller without a key costs no body buffering.
+      const outcome = await this.options.authenticate(request.headers.authorization);
+      if (!outcome.ok) {
+        request.resume();
+        this.refuseKey(response, outcome, cors);
+        return;
+      }
+      identity = outcome.identity;
+    }
+    if (method === 'GET') return this.execute(request, response, yoga, paramsFromSearch(target.searchParams, this.options.config.http.maxJsonDepth), cors, identity);
     if (method !== 'POST') {
       this.refuse(response, 405, 'method', `/graphql answers ${GRAPHQL_METHODS}`, 'BAD_USER_INPUT', { reason: 'METHOD_NOT_ALLOWED' }, { ...cors, allow: GRAPHQL_METHODS });
       return;
@@ -288,10 +329,10 @@ export class HttpEdge {
       });
       return;
     }
-    await this.executePost(request, response, yoga, cors);
+    await this.executePost(request, response, yoga, cors, identity);
   }
 
-  private async executePost(request: IncomingMessage, response: ServerResponse, yoga: GraphqlFetcher, cors: Record<string, string>): Promise<void> {
+  private async executePost(request: IncomingMessage, response: ServerResponse, yoga: GraphqlFetcher, cors: Record<string, string>, identity: Identity | undefined): Promise<void> {
     const { config, metrics, logger } = this.options;
     const outcome = await readRequestBody(request, { maxBytes: config.limits.maxBodyBytes, idleTimeoutMs: config.http.bodyIdleTimeoutMs, budget: this.budget });
     switch (outcome.kind) {
@@ -315,14 +356,14 @@ export class HttpEdge {
         return;
       case 'complete':
         try {
-          await this.execute(request, response, yoga, paramsFromJsonBody(outcome.body, config.http.maxJsonDepth), cors);
+          await this.execute(request, response, yoga, paramsFromJsonBody(outcome.body, config.http.maxJsonDepth), cors, identity);
         } finally {
           this.budget.release(outcome.heldBytes);
         }
     }
   }
 
-  private async execute(request: IncomingMessage, response: ServerResponse, yoga: GraphqlFetcher, params: ParamsOutcome, cors: Record<string, string>): Promise<void> {
+  private async execute(request: IncomingMessage, response: ServerResponse, yoga: GraphqlFetcher, params: ParamsOutcome, cors: Record<string, string>, identity: Identity | undefined): Promise<void> {
     const { metrics } = this.options;
     if (!params.ok) {
       if (params.limit !== undefined) metrics.operationLimitRejections.inc({ limit: params.limit });
@@ -347,24 +388,28 @@ export class HttpEdge {
     if (accept !== undefined) headers.set('accept', accept);
     this.inFlightCount++;
     try {
-      await this.forward(request, response, yoga, params.params, headers, cors);
+      await this.forward(request, response, yoga, { engramParams: params.params, engramIdentity: identity }, headers, cors);
     } finally {
       this.inFlightCount--;
     }
   }
 
-  private async forward(request: IncomingMessage, response: ServerResponse, yoga: GraphqlFetcher, params: GraphqlParams, headers: Headers, cors: Record<string, string>): Promise<void> {
+  private async forward(request: IncomingMessage, response: ServerResponse, yoga: GraphqlFetcher, context: EdgeServerContext, headers: Headers, cors: Record<string, string>): Promise<void> {
     const method = request.method ?? 'GET';
     // The operation span continues the client's traceparent; the operation name is set once parsed.
     const { result, payload } = await traced(
       'graphql',
       async (span) => {
-        const fetched = await yoga.fetch(YOGA_URL, { method, headers }, { engramParams: params });
+        const fetched = await yoga.fetch(YOGA_URL, { method, headers }, context);
         const bytes = Buffer.from(await fetched.arrayBuffer());
         span.setAttribute('http.response.status_code', fetched.status);
         return { result: fetched, payload: bytes };
       },
-      { kind: SpanKind.SERVER, parent: extractContext(Object.fromEntries(headers.entries())), attributes: { 'http.request.method': method, 'engram.node': this.options.nodeId } },
+      {
+        kind: SpanKind.SERVER,
+        parent: extractContext(Object.fromEntries(headers.entries())),
+        attributes: { 'http.request.method': method, 'engram.node': this.options.nodeId, ...(context.engramIdentity === undefined ? {} : { 'engram.key.id': context.engramIdentity.keyId }) },
+      },
     );
     const maxResponseBytes = this.options.config.http.maxResponseBytes;
     if (payload.length > maxResponseBytes) {

@@ -18,6 +18,7 @@
 //   H <space> <shard:u16> <cut:u64> <id>  a write cut off a divergent log, until it is merged back
 //   X <space> <id>                 tombstone of a deleted memory (its version set, JSON)
 //   D <space> <shard:u16> <leaf:u16> <id>  anti-entropy digest of a record or tombstone
+//   Y <key id>                     API key (JSON; a salted hash, never the secret)
 
 const SEP = Buffer.from([0]);
 /** Dates are stored as ms + this offset so negative (pre-1970) times still sort correctly. */
@@ -76,6 +77,8 @@ export const keys = {
   space: (space: string) => compose('S', [space], false),
   allSpaces: () => prefixRange(Buffer.from('S\0')),
   spaceState: (space: string) => compose('P', [space], false),
+  apiKey: (id: string) => compose('Y', [id], false),
+  allApiKeys: () => prefixRange(Buffer.from('Y\0')),
 
   memory: (space: string, id: string) => compose('M', [space, id], false),
   memories: (space: string) => compose('M', [space], true),

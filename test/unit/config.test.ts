@@ -195,3 +195,23 @@ describe('validateConfig', () => {
     expect(badInput(() => validateConfig({ ...defaultConfig, limits: { ...defaultConfig.limits, maxResults: 0 } }))).toContain('maxResults');
   });
 });
+
+describe('authentication settings', () => {
+  it('requires keys on any address but loopback unless ENGRAM_AUTH says otherwise', () => {
+    expect(loadConfig({}).auth.mode).toBe('off');
+    expect(loadConfig({ ENGRAM_HOST: '::1' }).auth.mode).toBe('off');
+    expect(loadConfig({ ENGRAM_HOST: '0.0.0.0' }).auth.mode).toBe('keys');
+    expect(loadConfig({ ENGRAM_HOST: '10.0.0.5' }).auth.mode).toBe('keys');
+    expect(loadConfig({ ENGRAM_HOST: '0.0.0.0', ENGRAM_AUTH: 'off' }).auth.mode).toBe('off');
+    expect(loadConfig({}, ['--auth', 'keys', '--admin-key-file', '/etc/engram/admin.key']).auth).toMatchObject({ mode: 'keys', adminKeyFile: '/etc/engram/admin.key' });
+    expect(badInput(() => loadConfig({ ENGRAM_AUTH: 'password' }))).toContain('ENGRAM_AUTH');
+  });
+
+  it('reads the metrics address and the default key rate', () => {
+    expect(loadConfig({ ENGRAM_METRICS_ADDR: '10.0.0.5:9464' }).metricsAddr).toBe('10.0.0.5:9464');
+    expect(loadConfig({ ENGRAM_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toBe('[::1]:9464');
+    for (const bad of ['9464', 'host:', 'host:99999', 'a b:1']) expect(badInput(() => loadConfig({ ENGRAM_METRICS_ADDR: bad }))).toContain('ENGRAM_METRICS_ADDR');
+    expect(loadConfig({ ENGRAM_KEY_RATE_PER_S: '50' }).auth.defaultRatePerSecond).toBe(50);
+    expect(badInput(() => loadConfig({ ENGRAM_KEY_RATE_PER_S: '0' }))).toContain('ENGRAM_KEY_RATE_PER_S');
+  });
+});
