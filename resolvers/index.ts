@@ -17,6 +17,8 @@ import type { Access, Need } from '../src/auth/access.js';
 import type { KeyAdmin } from '../src/auth/keyAdmin.js';
 import { validateSpaceId } from '../src/engine/validation.js';
 import { authMutations, authQueries } from './authResolvers.js';
+import { nodeMutations } from './nodeResolvers.js';
+import type { NodeAdmin } from '../src/server/nodeAdmin.js';
 
 // A type alias (not an interface) so it satisfies yoga's Record-shaped context constraint.
 export type RequestContext = {
@@ -28,6 +30,7 @@ export type RequestContext = {
   /** What the caller's API key allows; open when authentication is off. */
   access: Access;
   keys: KeyAdmin;
+  nodeAdmin: NodeAdmin;
 };
 
 /** A stored record with the space it was read from. */
@@ -146,6 +149,7 @@ export const resolvers = {
       return { ...outcome, ...outcome.coverage, patterns: outcome.patterns.map((p) => patternView(p, space)) };
     },
     ...authMutations,
+    ...nodeMutations,
   },
 
   Memory: {

@@ -2,6 +2,7 @@
 // values; a command-line flag of the same meaning overrides each one. Relations between
 // fields are validated at start-up so a bad setting fails fast with a clear message.
 
+import { defaultDrainSettings, type DrainSettings } from '../cluster/replication/drain.js';
 import { defaultReplicationSettings, type ReplicationSettings } from '../cluster/replication/replicationSettings.js';
 import { defaultAntiEntropyShellSettings, type AntiEntropyShellSettings } from '../cluster/antientropy/shellSettings.js';
 import { defaultQuerySettings, validateQuerySettings, type QuerySettings } from '../cluster/query/querySettings.js';
@@ -158,6 +159,8 @@ export interface Config {
   logLevel: string;
   /** Time allowed for in-flight requests on SIGTERM before the process exits. Default 10,000 ms. */
   shutdownGraceMs: number;
+  /** Handing shards to other copies before a node leaves (cluster/replication/drain.ts); ENGRAM_DRAIN_TIMEOUT_MS. */
+  drain: DrainSettings;
   engine: EngineSettings;
   limits: LimitSettings;
   http: HttpSettings;
@@ -232,6 +235,7 @@ export const defaultConfig: Config = {
   query: defaultQuerySettings,
   logLevel: 'info',
   shutdownGraceMs: 10_000,
+  drain: defaultDrainSettings,
   engine: defaultEngineSettings,
   limits: defaultLimitSettings,
   http: defaultHttpSettings,
@@ -248,6 +252,8 @@ export const presets = {
     port: 0,
     logLevel: 'warn',
     shutdownGraceMs: 2000,
+    // Test clusters often stop every node at once, when a drain has nobody to hand off to.
+    drain: { ...defaultDrainSettings, timeoutMs: 3000 },
     engine: { ...defaultEngineSettings, touchFlushIntervalMs: 100, indexCheckpointIntervalMs: 5000 },
   },
 } satisfies Record<string, Config>;
@@ -293,6 +299,7 @@ const flagToEnv: Record<string, string> = {
   'admin-key-file': 'ENGRAM_ADMIN_KEY_FILE',
   'metrics-addr': 'ENGRAM_METRICS_ADDR',
   'key-rate-per-s': 'ENGRAM_KEY_RATE_PER_S',
+  'drain-timeout-ms': 'ENGRAM_DRAIN_TIMEOUT_MS',
 };
 
 /** Parses `--name value` and `--name=value` flags into the environment names they override. */
@@ -378,6 +385,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     query: querySettings(merged, base.query),
     logLevel: optional(merged, 'ENGRAM_LOG_LEVEL') ?? base.logLevel,
+    drain: { ...base.drain, timeoutMs: integer(merged, 'ENGRAM_DRAIN_TIMEOUT_MS', base.drain.timeoutMs, 0, 600_000) },
     engine: {
       ...base.engine,
       defaultDimension: integer(merged, 'ENGRAM_EMBEDDING_DIM', base.engine.defaultDimension, 1, base.engine.maxDimension),

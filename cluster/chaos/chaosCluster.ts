@@ -215,6 +215,8 @@ export class ChaosCluster implements ChaosFaultTarget {
       ENGRAM_AUTO_CREATE_SPACES: 'false',
       // "became primary" is logged at info; the claims come from there.
       ENGRAM_LOG_LEVEL: 'info',
+      // The whole cluster stops at once at the end of a run: a drain has nobody to hand off to.
+      ENGRAM_DRAIN_TIMEOUT_MS: '2000',
     };
   }
 

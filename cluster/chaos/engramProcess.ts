@@ -16,8 +16,8 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 
 /** Longest wait for a node to log "engram node ready". tsx compiles on start, and on a loaded 2-core machine five nodes starting at once take 15-25 s. */
 export const NODE_START_TIMEOUT_MS = 60_000;
-/** Longest wait after SIGTERM before SIGKILL: a node drains in-flight requests for up to 10 s (shutdownGraceMs), then closes RocksDB. */
-export const NODE_STOP_TIMEOUT_MS = 15_000;
+/** Longest wait after SIGTERM before SIGKILL: a node drains (ENGRAM_DRAIN_TIMEOUT_MS, 2 s here), finishes in-flight requests for up to 10 s (shutdownGraceMs), then closes RocksDB. */
+export const NODE_STOP_TIMEOUT_MS = 17_000;
 /** Longest wait for a SIGKILLed process to be reaped. */
 const KILL_TIMEOUT_MS = 5000;
 /** Log lines kept in memory for the message of a failed start: the last few say why. */

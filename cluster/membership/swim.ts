@@ -426,10 +426,12 @@ export class Swim {
 
   private onUpdateAboutSelf(update: MemberUpdate, out: Directive[]): void {
     if (this.selfState === 'LEFT') return;
-    if ((update.state === 'SUSPECT' || update.state === 'DEAD') && update.incarnation >= this.incarnation) {
+    // LEFT too: a node that left and came back (a drain, a rolling restart) rejoins this way.
+    if (update.state !== 'ALIVE' && update.incarnation >= this.incarnation) {
       // Refute: a higher incarnation overrides every older rumour about us.
       this.incarnation = update.incarnation + 1;
-      this.adjustAwareness(1);
+      // Being suspected says something about this node's health; an old LEFT does not.
+      if (update.state !== 'LEFT') this.adjustAwareness(1);
       this.broadcasts.enqueue({ node: this.self, state: 'ALIVE', incarnation: this.incarnation, meta: this.meta });
       out.push({ type: 'refuted', incarnation: this.incarnation });
     }

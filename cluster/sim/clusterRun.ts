@@ -253,6 +253,34 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
     void this.startNode(id);
   }
 
+  drainAndReplace(downMs: number): void {
+    const id = this.busiestPrimary();
+    const node = id === undefined ? null : this.live.get(id);
+    if (id === undefined || node == null) return;
+    this.draining.add(id);
+    void node.drain(this.config.drain).finally(() => {
+      this.draining.delete(id);
+      if (this.live.get(id) !== node) return;
+      this.crash(id);
+      this.stores.set(id, new MemoryStore());
+      this.network.at(this.network.nowMs + downMs, () => this.restart(id));
+    });
+  }
+
+  /** Nodes in the middle of a drain. */
+  private readonly draining = new Set<string>();
+
+  /** The running node (not paused, not draining) that leads the most shards; ties go to the lower id. */
+  private busiestPrimary(): string | undefined {
+    let best: { id: string; led: number } | undefined;
+    for (const [id, node] of this.live) {
+      if (node == null || this.paused.has(id) || this.draining.has(id)) continue;
+      const led = node.replication.heldShards().filter((held) => held.role === 'primary').length;
+      if (best === undefined || led > best.led) best = { id, led };
+    }
+    return best?.id;
+  }
+
   pause(id: string): void {
     if (this.live.get(id) == null) return;
     this.network.pause(id);

@@ -1,12 +1,12 @@
 // Fault schedules of a simulated run, one per scenario, all drawn from the run's seed:
 // Engram's five partition scenarios (a clean majority|minority split, an asymmetric split,
 // flapping links, cascading failures, congestion) plus kill -9 and restart, pause (SIGSTOP),
-// clock skew, and a random mix of them. A schedule only describes the faults; `healAll`
+// clock skew, a random mix of them, and drains of nodes whose disks are then replaced. A schedule only describes the faults; `healAll`
 // ends every one of them, so the liveness phase starts from a whole cluster.
 
 import type { SeededRandom } from './random.js';
 
-export const scenarios = ['split', 'asymmetric', 'flapping', 'cascading', 'congestion', 'kill', 'pause', 'skew', 'mix', 'crash-on-cut', 'damage', 'split-damage'] as const;
+export const scenarios = ['split', 'asymmetric', 'flapping', 'cascading', 'congestion', 'kill', 'pause', 'skew', 'mix', 'crash-on-cut', 'damage', 'split-damage', 'drain'] as const;
 export type Scenario = (typeof scenarios)[number];
 
 /**
@@ -33,6 +33,12 @@ export interface FaultTarget {
   crashOnCut(count: number, downMs: number): void;
   /** Deletes or alters a share of `node`'s records directly in its store, behind the log. */
   damage(node: string, fraction: number, draw: () => number): void;
+  /**
+   * Drains the node that leads the most shards (it hands them off and leaves), then stops it,
+   * replaces its disk with an empty one, and starts it again after `downMs`: nothing
+   * acknowledged may have depended on the disk that went.
+   */
+  drainAndReplace(downMs: number): void;
 }
 
 export interface FaultStep {
@@ -122,6 +128,14 @@ export function faultSchedule(scenario: Scenario, nodes: readonly string[], rand
         { atMs: startMs + durationMs / 2, label: 'heal', run: (t) => t.heal() },
         { atMs: startMs + durationMs - 1, label: `damage 20% of ${victim}'s records`, run: (t) => t.damage(victim, 0.2, () => draw.next()) },
       ];
+    }
+    case 'drain': {
+      const steps: FaultStep[] = [];
+      for (let at = startMs + random.between(0, 2000); at < end - 3000; at += random.between(4000, 7000)) {
+        const downMs = random.between(500, 3000);
+        steps.push({ atMs: at, label: `drain the busiest primary, replace its disk, start it empty ${downMs.toFixed(0)} ms later`, run: (t) => t.drainAndReplace(downMs) });
+      }
+      return steps;
     }
     case 'kill': {
       const steps: FaultStep[] = [];

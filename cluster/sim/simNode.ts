@@ -10,6 +10,7 @@ import { ClusterMembership, type MembershipClock } from '../membership/clusterMe
 import { defaultMembershipConfig, type MembershipConfig } from '../membership/membershipConfig.js';
 import { AntiEntropyManager } from '../antientropy/antiEntropyManager.js';
 import { EngineStorage } from '../replication/engineStorage.js';
+import { drainNode, drainPorts, type DrainOutcome, type DrainSettings } from '../replication/drain.js';
 import { ReplicationManager, type ReplicationObserver } from '../replication/replicationManager.js';
 import type { ShardCore, ShardCoreOptions } from '../replication/shardCore.js';
 import type { ReplicationStorage } from '../replication/storagePort.js';
@@ -90,6 +91,9 @@ export class SimNode {
     readonly membership: ClusterMembership,
     private readonly rpc: RpcServer,
     readonly antiEntropy: AntiEntropyManager | undefined,
+    private readonly router: Router,
+    private readonly clock: MembershipClock,
+    private readonly logger: Logger,
   ) {}
 
   static async start(options: SimNodeOptions): Promise<SimNode> {
@@ -163,10 +167,17 @@ export class SimNode {
     membership.start();
     await replication.start();
     antiEntropy?.start();
-    const node = new SimNode(id, engine, service, replication, membership, rpc, antiEntropy);
+    const node = new SimNode(id, engine, service, replication, membership, rpc, antiEntropy, router, clock, logger);
     const bound = service;
     node.stopCatalog = clock.every(CATALOG_SYNC_MS, () => void bound.syncCatalog(1));
     return node;
+  }
+
+  /** Hands the shards this node leads to other copies and leaves the cluster, as a real node's drain does. */
+  drain(settings: DrainSettings): Promise<DrainOutcome> {
+    const { membership } = this;
+    const parts = { nodeId: this.id, clock: this.clock, logger: this.logger, spaces: () => this.engine.listSpaces().map((space) => space.id), replication: this.replication, membership, router: this.router };
+    return drainNode(this.id, drainPorts({ ...parts, leave: () => membership.stop(true) }), settings);
   }
 
   /** Stops everything without a goodbye, as a crash does; the store is closed by the caller. */

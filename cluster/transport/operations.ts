@@ -20,6 +20,11 @@ export const operations = {
   position: 'repl.position',
 } as const;
 
+/** Node administration: an admin asks a node to drain (hand its shards off) and leave. */
+export const adminOperations = {
+  drain: 'node.drain',
+} as const;
+
 /**
  * Anti-entropy operations (cluster/antientropy/messages.ts, message version 2): a primary
  * reads a replica's hash-tree nodes (`ae.tree`), the sub-bucket hashes of differing leaves

@@ -9,7 +9,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { adminIdentity, identityOf, type Identity } from './access.js';
 import type { AuthSettings } from './authSettings.js';
-import { parseToken, secretMatches, tokenDigest } from './keyRecord.js';
+import { keyState, parseToken, secretMatches, tokenDigest } from './keyRecord.js';
 import type { KeyTable } from './keyTable.js';
 
 export type AuthRefusal = 'missing' | 'invalid' | 'expired' | 'revoked' | 'busy' | 'rate_limited';
@@ -127,8 +127,8 @@ export class Authenticator {
     }
     // Read again: the key may have been revoked while its secret was checked.
     const current = this.options.table.get(parsed.id) ?? record;
-    if (current.revokedAt !== null) return refusal('revoked', current.id);
-    if (current.expiresAt !== null && current.expiresAt <= this.options.nowMs()) return refusal('expired', current.id);
+    const state = keyState(current, this.options.nowMs());
+    if (state !== 'active') return refusal(state, current.id);
     const rate = current.ratePerSecond ?? this.options.settings.defaultRatePerSecond;
     const wait = this.limiter.take(current.id, rate, Math.max(1, rate * this.options.settings.burstSeconds), this.options.nowMs());
     if (wait > 0) return { ok: false, reason: 'rate_limited', message: `The API key ${current.id} is over its rate of ${rate} requests a second`, retryAfterMs: wait, keyId: current.id };

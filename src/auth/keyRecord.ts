@@ -54,6 +54,12 @@ export function isKeyId(value: unknown): value is string {
   return typeof value === 'string' && KEY_ID.test(value);
 }
 
+/** Whether a key is in force at `nowMs`: revocation first, then expiry. */
+export function keyState(record: Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt'>, nowMs: number): 'active' | 'revoked' | 'expired' {
+  if (record.revokedAt !== null) return 'revoked';
+  return record.expiresAt !== null && record.expiresAt <= nowMs ? 'expired' : 'active';
+}
+
 /** The same key seen twice: equal fields, and the earliest revocation of the two. */
 export function mergeKeyRecord(a: ApiKeyRecord, b: ApiKeyRecord): ApiKeyRecord {
   const revokedAt = a.revokedAt === null ? b.revokedAt : b.revokedAt === null ? a.revokedAt : Math.min(a.revokedAt, b.revokedAt);

@@ -7,22 +7,30 @@
 
 import type { MessageHeaders } from '../../cluster/transport/transport.js';
 import { UnauthenticatedError } from '../errors.js';
+import { adminOperations } from '../../cluster/transport/operations.js';
 import { Access, ADMIN_KEY_ID, identityOf, OPERATION_NEEDS } from './access.js';
+import { keyState } from './keyRecord.js';
 import type { KeyTable } from './keyTable.js';
 
 /** NATS header that carries the caller's key id between nodes (never the secret). */
 export const KEY_ID_HEADER = 'engram-key-id';
 
+/** Operations on a node as a whole; the owner asks for node administration again. */
+const NODE_OPERATIONS: ReadonlySet<string> = new Set(Object.values(adminOperations));
+
 export function rpcGuard(table: KeyTable, nowMs: () => number) {
   return (op: string, body: unknown, headers: MessageHeaders): void => {
     const keyId = headers[KEY_ID_HEADER];
     const need = OPERATION_NEEDS[op];
-    if (keyId === undefined || need === undefined || keyId === ADMIN_KEY_ID) return;
+    const nodeOperation = NODE_OPERATIONS.has(op);
+    if (keyId === undefined || (need === undefined && !nodeOperation) || keyId === ADMIN_KEY_ID) return;
     const record = table.get(keyId);
     if (record === undefined) throw new UnauthenticatedError('The API key is not known to the node that owns this data', { details: { keyId } });
-    if (record.revokedAt !== null) throw new UnauthenticatedError('The API key has been revoked', { details: { keyId } });
-    if (record.expiresAt !== null && record.expiresAt <= nowMs()) throw new UnauthenticatedError('The API key has expired', { details: { keyId } });
+    const state = keyState(record, nowMs());
+    if (state !== 'active') throw new UnauthenticatedError(`The API key has ${state === 'revoked' ? 'been revoked' : 'expired'}`, { details: { keyId } });
+    const access = new Access(identityOf(record));
+    if (nodeOperation) return access.requireNodeAdmin();
     const space = (body as { space?: unknown } | null)?.space;
-    if (typeof space === 'string') new Access(identityOf(record)).require(space, need);
+    if (typeof space === 'string' && need !== undefined) access.require(space, need);
   };
 }

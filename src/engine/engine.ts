@@ -22,12 +22,11 @@ import { emptyMemoryError, prepareEpisode, prepareMemory, type EpisodeInput, typ
 import { SerialQueue } from './serialQueue.js';
 import { LocalRecallSource, type RecallSource, type SourceHit } from './recallSource.js';
 import { runRecall, type CueInput, type RecallOptionsInput, type RecallOutcome, type RecognitionOutcome } from './recall.js';
-import { encodeEmbedding, encodeRecord } from './recordCodec.js';
+import { decodeEmbedding, encodeEmbedding, encodeRecord } from './recordCodec.js';
 import { AdjacencyCache, SpaceReader } from './spaceReader.js';
 import { eventTime, type Association, type EpisodeFields, type MemoryRecord, type SpaceDefinition, type VectorClock } from './types.js';
 import { validateCount, validateMemoryId, validateSpaceId, validateUnit, validateWriteId } from './validation.js';
 import { compare, tick } from './vectorClock.js';
-import { decodeEmbedding } from './recordCodec.js';
 import { stageDigest } from './digestIndex.js';
 import { blankRecord, localTombstone, localVersion, sameJson, writeApplied, type RetiredDrops } from './writeVersions.js';
 import { legacyTombstone, mergeCopies, stateOfRecord } from '../../cluster/conflict/memoryState.js';
@@ -497,10 +496,7 @@ export class Engine {
       const tombstones = await reader.tombstones(ids.filter((id) => !stored.has(id)));
       const storedEmbeddings = await reader.embeddings(ids.filter((id) => stored.get(id)?.hasEmbedding));
       const searched = group.filter((intent) => intent.embedding !== null);
-      const hits = await space.index.searchMany(
-        searched.map((intent) => intent.embedding!),
-        this.settings.maxLinksPerMemory + 1,
-      );
+      const hits = await space.index.searchMany(searched.map((intent) => intent.embedding!), this.settings.maxLinksPerMemory + 1);
       const remote = await this.remoteHits(space, searched);
       const context: GroupContext = {
         now,
@@ -514,6 +510,8 @@ export class Engine {
       const done: { intent: StoreIntent; outcome: StoreOutcome }[] = [];
       for (const intent of group) {
         try {
+          // A write checked before a fence and queued after it would miss the claimant's catch-up: refuse it, the router retries.
+          if (!this.ownsShard(space.id, space.shardOf(intent.id))) throw new UnavailableError('This node stopped leading the shard before the write was made; retrying it is safe', 50);
           const staged = new MutationBatch(space, now, batch);
           const outcome = await this.stageStore(space, staged, intent, context);
           batch.absorb(staged);

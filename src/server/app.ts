@@ -27,6 +27,8 @@ import { KEY_ID_HEADER } from '../auth/rpcGuard.js';
 import { startClusterNode, type ClusterNode } from './clusterNode.js';
 import { startMetricsListener } from './metricsListener.js';
 import { openNodeAuth, type NodeAuth } from './nodeAuth.js';
+import { NodeAdmin } from './nodeAdmin.js';
+import type { DrainOutcome } from '../../cluster/replication/drain.js';
 import { createErrorMasker, useErrorCodes } from './errorCodes.js';
 import { GraphiqlPage } from './graphiqlPage.js';
 import { useEdgeParams } from './graphqlParams.js';
@@ -123,8 +125,10 @@ export interface EngramNode {
   readonly logger: Logger;
   /** The /metrics URL of ENGRAM_METRICS_ADDR's listener, when set. */
   readonly metricsUrl: string | undefined;
-  /** Graceful stop: refuse new requests, finish in-flight ones, flush and close storage. */
+  /** Graceful stop: in cluster mode drain first, then refuse new requests, finish in-flight ones, flush and close storage. */
   close(): Promise<void>;
+  /** Resolves once the node has stopped, whoever stopped it (a signal, or a drain an admin asked for). */
+  readonly stopped: Promise<void>;
 }
 
 async function resolveNodeId(store: KeyValueStore, configured: string | undefined, logger: Logger): Promise<string> {
@@ -165,7 +169,7 @@ const budgetedFields: BudgetedFields = {
   },
 };
 
-function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger, auth: NodeAuth) {
+function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger, auth: NodeAuth, nodeAdmin: NodeAdmin) {
   const schema = withResponseBudget(createSchema<EdgeContext>({ typeDefs: loadTypeDefs(), resolvers: tracedResolvers(resolvers) }), budgetedFields);
   return createYoga<EdgeServerContext, EdgeContext>({
     schema,
@@ -192,6 +196,7 @@ function createGraphqlHandler(config: Config, service: NodeService, metrics: Met
       responseBudget: new ResponseBudget(config.http.maxResponseBytes),
       access: engramIdentity === undefined ? Access.open : new Access(engramIdentity),
       keys: auth.keys,
+      nodeAdmin,
     }),
     plugins: [
       useEdgeParams(),
@@ -284,8 +289,9 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
 
   let graphql: GraphqlHandler | undefined;
   let stopping = false;
+  let draining = false;
   const graphiql = new GraphiqlPage(() => renderGraphiQL({ title: 'Engram', defaultQuery: EXAMPLE_QUERY, ...graphiqlKeyField(auth) }));
-  const edge = new HttpEdge({ config, nodeId, metrics, logger, graphiql, graphql: () => graphql, stopping: () => stopping, ...(auth.authenticate === undefined ? {} : { authenticate: auth.authenticate }) });
+  const edge = new HttpEdge({ config, nodeId, metrics, logger, graphiql, graphql: () => graphql, stopping: () => stopping, draining: () => draining, ...(auth.authenticate === undefined ? {} : { authenticate: auth.authenticate }) });
   metrics.observeHttpEdge(edge);
   const server = edge.server;
 
@@ -332,12 +338,24 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   }
   const service = new NodeService(engine, config, metrics, clusterNode, Math.random, queryObserver(metrics));
   if (clusterNode !== undefined) await clusterNode.bind(service);
-  graphql = createGraphqlHandler(config, service, metrics, logger, auth);
+  let closing: Promise<void> | undefined;
+  let drained: Promise<DrainOutcome> | undefined;
+  // A drain hands the shards off, then stops the node; readiness fails meanwhile, so balancers stop sending.
+  const drainSelf = (): Promise<DrainOutcome> => {
+    if (clusterNode === undefined) return Promise.reject(new Error('an embedded node does not drain'));
+    draining = true;
+    drained ??= clusterNode.drain().finally(() => setImmediate(() => void close()));
+    return drained;
+  };
+  if (clusterNode !== undefined) clusterNode.onDrainRequest = drainSelf;
+  graphql = createGraphqlHandler(config, service, metrics, logger, auth, new NodeAdmin(nodeId, clusterNode, drainSelf, config.drain.timeoutMs));
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
-  let closing: Promise<void> | undefined;
+  let markStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolveStopped) => (markStopped = resolveStopped));
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      if (clusterNode !== undefined) await drainSelf().catch((error: unknown) => logger.warn({ err: error }, 'drain failed; leaving anyway'));
       stopping = true;
       const closed = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
       server.closeIdleConnections();
@@ -350,11 +368,11 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await engine.close();
       await stopTracing();
       logger.info({}, 'engram node stopped');
-    })();
+    })().finally(markStopped);
     return closing;
   };
 
   const metricsAddress = metricsListener?.address() as AddressInfo | undefined;
   const metricsUrl = metricsAddress === undefined ? undefined : `http://${metricsAddress.family === 'IPv6' ? `[${metricsAddress.address}]` : metricsAddress.address}:${metricsAddress.port}/metrics`;
-  return { nodeId, url, port, engine, service, server, logger, metricsUrl, close };
+  return { nodeId, url, port, engine, service, server, logger, metricsUrl, close, stopped };
 }

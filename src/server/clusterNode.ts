@@ -12,6 +12,8 @@ import { Router } from '../../cluster/routing/router.js';
 import { RpcServer } from '../../cluster/routing/rpc.js';
 import { NatsTransport } from '../../cluster/transport/natsTransport.js';
 import { KeySync } from '../../cluster/auth/keySync.js';
+import { drainNode, drainPorts, type DrainOutcome } from '../../cluster/replication/drain.js';
+import { adminOperations } from '../../cluster/transport/operations.js';
 import { rpcGuard } from '../auth/rpcGuard.js';
 import { observeKeySync, type NodeAuth } from './nodeAuth.js';
 import type { Config } from '../config.js';
@@ -24,6 +26,10 @@ export interface ClusterNode extends ClusterServices {
   transport: NatsTransport;
   /** Starts serving once the node service exists. */
   bind(service: NodeService): Promise<void>;
+  /** Leaves the cluster after handing the shards this node leads to other copies. */
+  drain(): Promise<DrainOutcome>;
+  /** What runs a drain another node asks for (the node's own drain and stop). */
+  onDrainRequest: (() => Promise<DrainOutcome>) | undefined;
   stop(): Promise<void>;
 }
 
@@ -109,7 +115,14 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
   });
   auth.keys.publisher = (records) => keySync.publish(records);
   let catalogTimer: NodeJS.Timeout | undefined;
-  return {
+  let left = false;
+  const leave = () => {
+    if (!left) membership.stop(true);
+    left = true;
+  };
+  const ports = drainPorts({ nodeId, clock: realClock, logger, leave, spaces: () => engine.listSpaces().map((space) => space.id), replication, membership, router });
+  let draining: Promise<DrainOutcome> | undefined;
+  const node: ClusterNode = {
     transport,
     membership,
     replication,
@@ -132,14 +145,24 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       catalogTimer.unref();
       logger.info({ servers, cluster: config.cluster, seeds: config.seeds, replicationFactor: config.replicationFactor }, 'joined the cluster over NATS');
     },
+    drain() {
+      draining ??= drainNode(nodeId, ports, config.drain);
+      return draining;
+    },
+    onDrainRequest: undefined,
     async stop() {
       clearInterval(catalogTimer);
       keySync.stop();
       antiEntropy?.stop();
       replication.stop();
-      membership.stop(true);
+      leave();
       rpc.stop();
       await transport.close();
     },
   };
+  rpc.handle(adminOperations.drain, () => {
+    if (node.onDrainRequest === undefined) return Promise.reject(new Error('the node is not ready to drain'));
+    return node.onDrainRequest();
+  });
+  return node;
 }

@@ -65,6 +65,8 @@ export interface HttpEdgeOptions {
   graphql(): GraphqlFetcher | undefined;
   /** Whether the node is shutting down. */
   stopping(): boolean;
+  /** Whether the node is handing its shards off before it leaves: not ready, still serving. */
+  draining?: () => boolean;
   /** Present when ENGRAM_AUTH=keys: every GraphQL request and /metrics need a key. */
   authenticate?: (authorization: string | undefined) => Promise<AuthOutcome>;
 }
@@ -274,8 +276,9 @@ export class HttpEdge {
         return;
       case '/health/ready': {
         const stopping = this.options.stopping();
-        const ready = this.options.graphql() !== undefined && !stopping;
-        sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : stopping ? 'stopping' : 'recovering', node: nodeId });
+        const draining = this.options.draining?.() === true;
+        const ready = this.options.graphql() !== undefined && !stopping && !draining;
+        sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : stopping ? 'stopping' : draining ? 'draining' : 'recovering', node: nodeId });
         return;
       }
       case '/metrics': {

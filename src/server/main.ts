@@ -1,5 +1,6 @@
 // Process entry point: configuration from the environment and flags, one node, and a
-// graceful stop on SIGTERM or SIGINT (finish in-flight requests, flush, close RocksDB).
+// graceful stop on SIGTERM or SIGINT (in cluster mode drain first, then finish in-flight
+// requests, flush, close RocksDB).
 
 import './productionMode.js'; // must stay first: sets NODE_ENV before graphql loads
 import { loadConfig } from '../config.js';
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A drain an admin asked for stops the node; the process ends with it.
+  void node.stopped.then(() => process.exit(0));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('unhandledRejection', (error) => node.logger.error({ err: error }, 'unhandled rejection'));

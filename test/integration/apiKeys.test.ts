@@ -166,6 +166,18 @@ describe('API keys on one node', () => {
     expect(listed.every((key) => key.spaces.every((space) => space === 'space-a'))).toBe(true);
   });
 
+  it('lets only the admin key, or an ADMIN key for every space, drain a node; an embedded node has none to drain', async () => {
+    const spaceAdmin = await newKey(['space-a'], 'ADMIN');
+    for (const key of [spaceAdmin.secret, (await newKey(['*'], 'READ')).secret]) {
+      const refused = await postGraphql(node.url, `mutation { drain(node: "${node.nodeId}") { node } }`, {}, bearer(key));
+      expect(refused.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    }
+    const embedded = await postGraphql(node.url, `mutation { drain(node: "${node.nodeId}") { node } }`, {}, admin);
+    expect(embedded.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect(embedded.body.data).toEqual({ drain: null });
+    expect((await fetch(node.url.replace(/\/graphql$/, '/health/ready'))).status).toBe(200);
+  });
+
   it('keeps /metrics behind a METRICS key and /health open', async () => {
     const base = node.url.replace(/\/graphql$/, '');
     expect((await fetch(`${base}/health/live`)).status).toBe(200);

@@ -82,7 +82,8 @@ export class Harness {
   async spawnNode(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; logs: string[] }> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
       cwd: repoRoot,
-      env: { ...process.env, ENGRAM_DATA_DIR: dataDir, ENGRAM_PORT: '0', ENGRAM_LOG_LEVEL: 'info', ...env },
+      // A short drain bound: tests often stop every node at once, when a drain has nobody to hand off to.
+      env: { ...process.env, ENGRAM_DATA_DIR: dataDir, ENGRAM_PORT: '0', ENGRAM_LOG_LEVEL: 'info', ENGRAM_DRAIN_TIMEOUT_MS: '5000', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.children.push(child);

@@ -207,6 +207,26 @@ describe('engine in memory', () => {
     }
   });
 
+  it('write_queuedAfterTheNodeStoppedLeadingItsShard_isRefusedAndWritesNothing', async () => {
+    // A fence can land between a write's primary check and its place in the queue; the log it reported must stay whole.
+    const { engine, store } = await openSimulated(new MemoryStore(), 'fenced');
+    try {
+      await engine.createSpace('sim', DIM);
+      let leads = true;
+      engine.ownsShard = () => leads;
+      await engine.remember('sim', { id: 'before', content: 'while leading', embedding: vector(1, 0) });
+      const seq = engine.space('sim').shardSeqs[0];
+      const before = await dump(store);
+      leads = false;
+      await expect(engine.remember('sim', { id: 'after', content: 'after the fence', embedding: vector(2, 0) })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      expect(engine.space('sim').shardSeqs[0]).toBe(seq);
+      expect(await dump(store)).toEqual(before);
+      expect(await engine.getMemory('sim', 'after')).toBeNull();
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('close_thenReopenOfTheStore_opensAnEngineOnTheSameData', async () => {
     const store = new MemoryStore();
     const first = await openSimulated(store, 'first');

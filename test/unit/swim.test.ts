@@ -64,6 +64,19 @@ describe('Swim', () => {
     expect(swim.awareness).toBe(1);
   });
 
+  it('onLeftAboutSelf_afterARestart_refutesAndTheOthersSeeItAliveAgain', () => {
+    // b remembers a's LEFT from a's previous life; a restarted with incarnation 0.
+    const b = core('b', ['a']);
+    b.onMessage('a', { v: 1, type: 'sync', reply: false, members: [{ node: 'a', state: 'LEFT', incarnation: 1 }] }, 0);
+    expect(b.stateOf('a')).toBe('LEFT');
+    const a = core('a', ['b']);
+    const out = a.onMessage('b', { v: 1, type: 'sync', reply: true, members: [{ node: 'a', state: 'LEFT', incarnation: 1 }, { node: 'b', state: 'ALIVE', incarnation: 0 }] }, 10);
+    expect(out).toContainEqual({ type: 'refuted', incarnation: 2 });
+    expect(a.awareness).toBe(0);
+    b.onMessage('a', { v: 1, type: 'sync', reply: false, members: a.view().map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation })) }, 20);
+    expect(b.stateOf('a')).toBe('ALIVE');
+  });
+
   it('suspicion_endsSoonerWithIndependentConfirmations', () => {
     const deadAt = (confirmers: string[]) => {
       const swim = core('a', ['b', 'c', 'd', 'e', 'f']);
