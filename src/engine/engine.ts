@@ -510,8 +510,8 @@ export class Engine {
       const done: { intent: StoreIntent; outcome: StoreOutcome }[] = [];
       for (const intent of group) {
         try {
-          // A write checked before a fence and queued after it would miss the claimant's catch-up: refuse it, the router retries.
-          if (!this.ownsShard(space.id, space.shardOf(intent.id))) throw new UnavailableError('This node stopped leading the shard before the write was made; retrying it is safe', 50);
+          // A client write checked before a fence and queued after it would miss the claimant's catch-up: refuse it, the router retries. Merges and repairs run on any copy.
+          if (intent.exact === undefined && !this.ownsShard(space.id, space.shardOf(intent.id))) throw new UnavailableError('This node stopped leading the shard before the write was made; retrying it is safe', 50);
           const staged = new MutationBatch(space, now, batch);
           const outcome = await this.stageStore(space, staged, intent, context);
           batch.absorb(staged);

@@ -207,7 +207,7 @@ describe('engine in memory', () => {
     }
   });
 
-  it('write_queuedAfterTheNodeStoppedLeadingItsShard_isRefusedAndWritesNothing', async () => {
+  it('write_queuedAfterTheNodeStoppedLeadingItsShard_isRefusedAndWritesNothing_whileMergesStillApply', async () => {
     // A fence can land between a write's primary check and its place in the queue; the log it reported must stay whole.
     const { engine, store } = await openSimulated(new MemoryStore(), 'fenced');
     try {
@@ -222,6 +222,10 @@ describe('engine in memory', () => {
       expect(engine.space('sim').shardSeqs[0]).toBe(seq);
       expect(await dump(store)).toEqual(before);
       expect(await engine.getMemory('sim', 'after')).toBeNull();
+      // Merges (a claimant's hand-backs, a restore) and repairs run on copies that do not lead.
+      const kept = (await engine.getMemory('sim', 'before'))!;
+      expect(await engine.mergeRecord('sim', 'merged', { ...kept, id: 'merged', label: -1 }, new Float32Array(vector(3, 0)))).toBe(true);
+      expect((await engine.getMemory('sim', 'merged'))?.version).toEqual(kept.version);
     } finally {
       await engine.close();
     }
