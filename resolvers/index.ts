@@ -18,6 +18,8 @@ import type { KeyAdmin } from '../src/auth/keyAdmin.js';
 import { validateSpaceId } from '../src/engine/validation.js';
 import { authMutations, authQueries } from './authResolvers.js';
 import { nodeMutations } from './nodeResolvers.js';
+import { backupMutations, backupQueries } from './backupResolvers.js';
+import type { BackupService } from '../src/backup/backupService.js';
 import type { NodeAdmin } from '../src/server/nodeAdmin.js';
 
 // A type alias (not an interface) so it satisfies yoga's Record-shaped context constraint.
@@ -31,6 +33,7 @@ export type RequestContext = {
   access: Access;
   keys: KeyAdmin;
   nodeAdmin: NodeAdmin;
+  backup: BackupService;
 };
 
 /** A stored record with the space it was read from. */
@@ -124,6 +127,7 @@ export const resolvers = {
     spaces: (_: unknown, __: unknown, context: RequestContext) => context.service.spaces().filter((space) => context.access.sees(space.id)),
     cluster: (_: unknown, __: unknown, context: RequestContext) => context.service.cluster(),
     ...authQueries,
+    ...backupQueries,
   },
 
   Mutation: {
@@ -150,6 +154,7 @@ export const resolvers = {
     },
     ...authMutations,
     ...nodeMutations,
+    ...backupMutations,
   },
 
   Memory: {

@@ -20,6 +20,11 @@ export const operations = {
   position: 'repl.position',
 } as const;
 
+/** Online backup: a page of a shard's snapshot, read on the node that holds the session (src/backup). */
+export const backupOperations = {
+  page: 'op.backupPage',
+} as const;
+
 /** Node administration: an admin asks a node to drain (hand its shards off) and leave. */
 export const adminOperations = {
   drain: 'node.drain',

@@ -110,4 +110,5 @@ export const OPERATION_NEEDS: Record<string, Need> = {
   'op.writePatterns': 'WRITE',
   'op.merge': 'WRITE',
   'op.createSpace': 'WRITE',
+  'op.backupPage': 'ADMIN',
 };

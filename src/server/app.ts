@@ -28,6 +28,8 @@ import { startClusterNode, type ClusterNode } from './clusterNode.js';
 import { startMetricsListener } from './metricsListener.js';
 import { openNodeAuth, type NodeAuth } from './nodeAuth.js';
 import { NodeAdmin } from './nodeAdmin.js';
+import { BackupService } from '../backup/backupService.js';
+import { BackupSessions, defaultBackupSettings } from '../backup/backupSessions.js';
 import type { DrainOutcome } from '../../cluster/replication/drain.js';
 import { createErrorMasker, useErrorCodes } from './errorCodes.js';
 import { GraphiqlPage } from './graphiqlPage.js';
@@ -169,7 +171,7 @@ const budgetedFields: BudgetedFields = {
   },
 };
 
-function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger, auth: NodeAuth, nodeAdmin: NodeAdmin) {
+function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger, auth: NodeAuth, nodeAdmin: NodeAdmin, backup: BackupService) {
   const schema = withResponseBudget(createSchema<EdgeContext>({ typeDefs: loadTypeDefs(), resolvers: tracedResolvers(resolvers) }), budgetedFields);
   return createYoga<EdgeServerContext, EdgeContext>({
     schema,
@@ -197,6 +199,7 @@ function createGraphqlHandler(config: Config, service: NodeService, metrics: Met
       access: engramIdentity === undefined ? Access.open : new Access(engramIdentity),
       keys: auth.keys,
       nodeAdmin,
+      backup,
     }),
     plugins: [
       useEdgeParams(),
@@ -348,7 +351,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     return drained;
   };
   if (clusterNode !== undefined) clusterNode.onDrainRequest = drainSelf;
-  graphql = createGraphqlHandler(config, service, metrics, logger, auth, new NodeAdmin(nodeId, clusterNode, drainSelf, config.drain.timeoutMs));
+  const backup = new BackupService(engine, service, new BackupSessions(engine, defaultBackupSettings), config.limits, clusterNode);
+  graphql = createGraphqlHandler(config, service, metrics, logger, auth, new NodeAdmin(nodeId, clusterNode, drainSelf, config.drain.timeoutMs), backup);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
   let markStopped: () => void = () => undefined;
@@ -365,6 +369,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await closed;
       if (metricsListener !== undefined) await new Promise<void>((resolveClose) => metricsListener.close(() => resolveClose()));
       await clusterNode?.stop();
+      await backup.sessions.closeAll();
       await engine.close();
       await stopTracing();
       logger.info({}, 'engram node stopped');
