@@ -35,13 +35,15 @@ export interface LoadReport {
   failures: string[];
   /** Acknowledged ids, in order. */
   ids: string[];
+  /** Acknowledged writes by the node that took them. */
+  byTarget: Record<string, number>;
   latenciesMs: number[];
 }
 
 const REMEMBER = 'mutation($space: ID!, $memory: MemoryInput!, $options: WriteOptions) { remember(space: $space, memory: $memory, options: $options) { id } }';
 
 export class LightLoad {
-  private readonly report: LoadReport = { sent: 0, acknowledged: 0, failed: 0, retried: 0, skipped: 0, failures: [], ids: [], latenciesMs: [] };
+  private readonly report: LoadReport = { sent: 0, acknowledged: 0, failed: 0, retried: 0, skipped: 0, failures: [], ids: [], latenciesMs: [], byTarget: {} };
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private sequence = 0;
@@ -71,6 +73,16 @@ export class LightLoad {
     return this.report.acknowledged;
   }
 
+  /** The ids acknowledged so far. */
+  acknowledgedIds(): string[] {
+    return [...this.report.ids];
+  }
+
+  /** Acknowledged writes so far by the node that took them. */
+  acknowledgedBy(): Record<string, number> {
+    return { ...this.report.byTarget };
+  }
+
   private fire(): void {
     if (this.inFlight.size >= MAX_IN_FLIGHT) {
       this.report.skipped++;
@@ -93,6 +105,7 @@ export class LightLoad {
       if (outcome === 'ok') {
         this.report.acknowledged++;
         this.report.ids.push(id);
+        this.report.byTarget[url] = (this.report.byTarget[url] ?? 0) + 1;
         this.report.latenciesMs.push(performance.now() - started);
         return;
       }

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAuthSettings } from '../../src/config.js';
+import { defaultAuthSettings } from '../../src/auth/authSettings.js';
 import { verifyBackupFile } from '../../src/backup/backupFile.js';
 import { LightLoad } from '../../ops/runbook/lightLoad.js';
 import { gqlData, Harness, postGraphql, repoRoot, type TestNode } from '../support/node.js';
