@@ -4,5 +4,5 @@
 import type { RequestContext } from './index.js';
 
 export const nodeMutations = {
-  drain: (_: unknown, args: { node: string }, context: RequestContext) => context.nodeAdmin.drain(context.access, args.node, context.request?.headers ?? {}),
+  drain: (_: unknown, args: { node?: string | null }, context: RequestContext) => context.nodeAdmin.drain(context.access, args.node ?? null, context.request?.headers ?? {}),
 };

@@ -111,7 +111,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
     clock: realClock,
     random: Math.random,
     settings: config.auth,
-    peers: () => membership.health().nodes.filter((m) => m.node !== nodeId && (m.state === 'ALIVE' || m.state === 'SUSPECT')).map((m) => m.node),
+    peers: () => membership.liveMembers().filter((m) => m.id !== nodeId).map((m) => m.id),
   });
   auth.keys.publisher = (records) => keySync.publish(records);
   let catalogTimer: NodeJS.Timeout | undefined;

@@ -16,7 +16,7 @@ export class Metrics {
 
   readonly requests = new client.Counter({
     name: 'engram_graphql_requests_total',
-    help: 'GraphQL operations by root field and outcome',
+    help: 'GraphQL operations by root field and outcome: ok, rejected (every error was the caller\'s: input, key, rate), error (the service failed)',
     labelNames: ['operation', 'outcome'] as const,
     registers: [this.registry],
   });

@@ -22,8 +22,10 @@ export class NodeAdmin {
     private readonly drainTimeoutMs: number,
   ) {}
 
-  async drain(access: Access, target: string, headers: MessageHeaders): Promise<DrainOutcome> {
+  /** Drains `target`, or this node when it is null. */
+  async drain(access: Access, requested: string | null, headers: MessageHeaders): Promise<DrainOutcome> {
     access.requireNodeAdmin();
+    const target = requested ?? this.nodeId;
     if (this.cluster === undefined) throw new BadInputError('This node runs embedded (no ENGRAM_NATS_URL): there is no cluster to hand its data to; stop it with SIGTERM');
     if (target === this.nodeId) return this.drainSelf();
     if (target.length > MAX_NODE_ID_LENGTH || !this.isLiveMember(target)) throw new NotFoundError(`No live cluster member is named "${target.slice(0, MAX_NODE_ID_LENGTH)}"`, { details: { node: target.slice(0, MAX_NODE_ID_LENGTH) } });

@@ -13,6 +13,21 @@ export function rootFieldName(document: DocumentNode, operationName: string | nu
   return first.name.value.startsWith('__') ? 'introspection' : first.name.value;
 }
 
+/** Codes of errors the caller made (input, keys, rates): `rejected`, not a failure of the service. */
+const CLIENT_CODES: ReadonlySet<string> = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'RATE_LIMITED', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST']);
+
+/** `ok`; `rejected` when every error is the caller's; `error` when any is the service's (the SLO counts these). */
+export function outcomeOf(errors: readonly ResultError[] | undefined): 'ok' | 'rejected' | 'error' {
+  if (errors === undefined || errors.length === 0) return 'ok';
+  // The code reaches `extensions` only when the result is formatted; an EngramError carries it already.
+  return errors.every((error) => CLIENT_CODES.has(String(error.extensions?.['code'] ?? error.originalError?.code))) ? 'rejected' : 'error';
+}
+
+interface ResultError {
+  extensions?: Record<string, unknown>;
+  originalError?: { code?: unknown } | null;
+}
+
 export function useRequestMetrics(metrics: Metrics): Plugin {
   return {
     onExecute({ args }) {
@@ -20,8 +35,8 @@ export function useRequestMetrics(metrics: Metrics): Plugin {
       const operation = rootFieldName(args.document, args.operationName);
       return {
         onExecuteDone({ result }) {
-          const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
-          metrics.requests.inc({ operation, outcome: failed ? 'error' : 'ok' });
+          const errors = 'errors' in result && Array.isArray(result.errors) ? (result.errors as ResultError[]) : undefined;
+          metrics.requests.inc({ operation, outcome: outcomeOf(errors) });
           metrics.requestDuration.observe({ operation }, (performance.now() - started) / 1000);
         },
       };

@@ -89,6 +89,18 @@ function expectHandOff(survivors: Node[], drained: string, from: Map<string, num
   }
 }
 
+/** The busiest primary, the others, and a light write load on the others, running. */
+async function underLoad(idPrefix: string) {
+  const { value: led } = await eventually(20_000, () => primaries(nodes.get('da')!.url));
+  const victim = busiest(led);
+  const survivors = [...nodes.values()].filter((n) => n.id !== victim);
+  const victimShards = [...led].filter(([, node]) => node === victim).map(([shard]) => shard);
+  const load = new LightLoad({ targets: () => survivors.map((n) => n.url), space: SPACE, dimension: 8, ratePerSecond: 40, idPrefix });
+  load.start();
+  await eventually(10_000, async () => expect(load.acknowledged).toBeGreaterThan(20));
+  return { victim, survivors, victimShards, load, from: new Map(survivors.map((n) => [n.id, n.logs.length])) };
+}
+
 beforeAll(async () => {
   nats = await startNatsServer();
   await Promise.all(['da', 'db', 'dc'].map((id) => spawn(id)));
@@ -111,14 +123,7 @@ describe('drain', () => {
   });
 
   it('hands every shard a node leads to another copy under load, forwarded from another node, and the node exits', async () => {
-    const { value: led } = await eventually(20_000, () => primaries(nodes.get('da')!.url));
-    const victim = busiest(led);
-    const survivors = [...nodes.values()].filter((n) => n.id !== victim);
-    const victimShards = [...led].filter(([, node]) => node === victim).map(([shard]) => shard);
-    const load = new LightLoad({ targets: () => survivors.map((n) => n.url), space: SPACE, dimension: 8, ratePerSecond: 40, idPrefix: 'drain' });
-    load.start();
-    await eventually(10_000, async () => expect(load.acknowledged).toBeGreaterThan(20));
-    const from = new Map(survivors.map((n) => [n.id, n.logs.length]));
+    const { victim, survivors, victimShards, load, from } = await underLoad('drain');
     const result = await gqlData(survivors[0]!.url, `mutation { drain(node: "${victim}") { node shardsMoved shardsNotMoved timedOut elapsedMs } }`);
     expect(result.drain).toMatchObject({ node: victim, shardsMoved: victimShards.length, shardsNotMoved: 0, timedOut: false });
     const exit = await waitForExit(nodes.get(victim)!.child);
@@ -142,14 +147,7 @@ describe('drain', () => {
   }, 120_000);
 
   it('drains on SIGTERM before it stops', async () => {
-    const { value: led } = await eventually(20_000, () => primaries(nodes.get('da')!.url));
-    const victim = busiest(led);
-    const survivors = [...nodes.values()].filter((n) => n.id !== victim);
-    const victimShards = [...led].filter(([, node]) => node === victim).map(([shard]) => shard);
-    const load = new LightLoad({ targets: () => survivors.map((n) => n.url), space: SPACE, dimension: 8, ratePerSecond: 40, idPrefix: 'sigterm' });
-    load.start();
-    await eventually(10_000, async () => expect(load.acknowledged).toBeGreaterThan(20));
-    const from = new Map(survivors.map((n) => [n.id, n.logs.length]));
+    const { victim, survivors, victimShards, load, from } = await underLoad('sigterm');
     const victimNode = nodes.get(victim)!;
     const victimFrom = victimNode.logs.length;
     victimNode.child.kill('SIGTERM');

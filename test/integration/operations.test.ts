@@ -358,6 +358,8 @@ describe('cluster, health, metrics and GraphiQL', () => {
     const has = (name: string, label: string, nonZero = true) =>
       text.split('\n').some((line) => line.startsWith(`${name}{`) && line.includes(label) && (!nonZero || !/ 0$/.test(line)));
     expect(has('engram_graphql_requests_total', 'operation="remember"')).toBe(true);
+    // A caller's mistake is rejected, not a failure of the service.
+    expect(text).not.toMatch(/engram_graphql_requests_total\{[^}]*outcome="error"[^}]*\} [1-9]/);
     expect(has('engram_graphql_request_duration_seconds_count', 'operation="recall"')).toBe(true);
     expect(has('engram_memories', 'space="ops"')).toBe(true);
     expect(has('engram_recall_duration_seconds_count', 'mode="HYBRID"')).toBe(true);
