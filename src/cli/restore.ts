@@ -1,15 +1,16 @@
-// `npm run restore -- --url URL --in FILE [--space ID] [--as NEW_ID] [--key KEY | --key-file FILE]`:
+// `npm run restore -- --url URL --in FILE [--space ID] [--as NEW_ID] [--merge] [--key KEY | --key-file FILE]`:
 // restores a backup file (docs/backup.md) into a running node or cluster. The whole file is
 // checked first (checksum, structure, counts); then each space is created with its
-// dimension and shards (or must exist empty with the same ones) and its records are merged
-// in bounded batches, keeping their version clocks. A restore repeated, or resumed after a
-// failure, merges the same records again and changes nothing that is already there.
+// dimension and shards (or must exist empty with the same ones; with --merge, not empty)
+// and its records are merged in bounded batches, keeping their version clocks. A restore
+// run again with --merge after a failure merges the same records again and changes nothing
+// that is already there.
 
 import { forEachRecordBatch, verifyBackupFile, type BackupSummary } from '../backup/backupFile.js';
 import { AdminClientError, adminRequest, parseAdminFlags, runCommand, type AdminTarget } from './adminClient.js';
 import { Progress } from './progress.js';
 
-const USAGE = 'usage: npm run restore -- --url http://host:port --in FILE [--space ID] [--as NEW_ID] [--key KEY | --key-file FILE]';
+const USAGE = 'usage: npm run restore -- --url http://host:port --in FILE [--space ID] [--as NEW_ID] [--merge] [--key KEY | --key-file FILE]';
 /** Records per request: within the server's 2,000 and a few hundred milliseconds of merging. */
 const BATCH_LINES = 500;
 /** Bytes per request: far under the 8 MiB body limit. */
@@ -24,7 +25,7 @@ interface SpaceInfo {
   memoryCount: number;
 }
 
-async function prepareSpace(target: AdminTarget, id: string, definition: BackupSummary['spaces'][number]['definition']): Promise<void> {
+async function prepareSpace(target: AdminTarget, id: string, definition: BackupSummary['spaces'][number]['definition'], merge: boolean): Promise<void> {
   const { spaces } = await adminRequest<{ spaces: SpaceInfo[] }>(target, '{ spaces { id dimension shards memoryCount } }');
   const existing = spaces.find((s) => s.id === id);
   if (existing === undefined) {
@@ -34,7 +35,7 @@ async function prepareSpace(target: AdminTarget, id: string, definition: BackupS
   if (existing.dimension !== definition.dimension || existing.shards !== definition.shards) {
     throw new AdminClientError(`space "${id}" exists with dimension ${existing.dimension} and ${existing.shards} shards; the backup has ${definition.dimension} and ${definition.shards}. Restore it under another id with --as`, 'BAD_USER_INPUT');
   }
-  if (existing.memoryCount > 0) throw new AdminClientError(`space "${id}" already holds ${existing.memoryCount} memories; restore into an empty space, or under another id with --as`, 'BAD_USER_INPUT');
+  if (existing.memoryCount > 0 && !merge) throw new AdminClientError(`space "${id}" already holds ${existing.memoryCount} memories; restore into an empty space, under another id with --as, or merge into it with --merge (to finish a restore that stopped)`, 'BAD_USER_INPUT');
 }
 
 async function sendBatch(target: AdminTarget, space: string, lines: string[]): Promise<number> {
@@ -54,8 +55,10 @@ runCommand(async () => {
   let inPath: string | undefined;
   let space: string | undefined;
   let as: string | undefined;
+  let merge = false;
   const target = parseAdminFlags(process.argv.slice(2), USAGE, (flag, value) => {
-    if (flag === '--in') inPath = value();
+    if (flag === '--merge') merge = true;
+    else if (flag === '--in') inPath = value();
     else if (flag === '--space') space = value();
     else if (flag === '--as') as = value();
     else return false;
@@ -73,7 +76,7 @@ runCommand(async () => {
   let bytes = 0;
   for (const entry of chosen) {
     const id = as ?? entry.definition.id;
-    await prepareSpace(target, id, entry.definition);
+    await prepareSpace(target, id, entry.definition, merge);
     await forEachRecordBatch(inPath, entry.definition.id, BATCH_LINES, BATCH_BYTES, async (lines) => {
       done += await sendBatch(target, id, lines);
       bytes += lines.reduce((sum, line) => sum + line.length + 1, 0);

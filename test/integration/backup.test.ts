@@ -100,6 +100,10 @@ describe('backup and restore', () => {
       const again = await run('restore', ['--url', base(target), '--in', file, ...args]);
       expect(again.code).not.toBe(0);
       expect(again.stderr).toContain('already holds');
+      // --merge finishes a restore that stopped: merging the same records again changes nothing.
+      const merged = await run('restore', ['--url', base(target), '--in', file, '--merge', ...args]);
+      expect(merged.code).toBe(0);
+      expect(await contents(target, targetSpace)).toEqual(restored);
     }
   }, 120_000);
 

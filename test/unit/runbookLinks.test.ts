@@ -2,10 +2,10 @@
 // A runbook_url is RUNBOOK_BASE (which stands for the repository root, ops/README.md says how
 // to change it) followed by a path in this repository and a GitHub-style anchor. The test
 // strips the base, finds the file, and matches the anchor against the file's headings with
-// GitHub's slug rules. Links inside docs/runbook/alerts.md to its own sections must resolve;
-// links between the other runbooks are checked once those are written.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// GitHub's slug rules. Every relative link in docs/runbook/ must reach a file that exists,
+// and a heading in it when it names one; each procedure has the sections a runbook needs.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -115,6 +115,32 @@ describe('runbook links', () => {
     const internal = linkTargets(markdown).filter((target) => target.startsWith('#') || target.startsWith('alerts.md#'));
     expect(internal.length).toBeGreaterThan(0);
     for (const target of internal) expect([...own], `broken link ${target}`).toContain(target.slice(target.indexOf('#') + 1));
+  });
+
+  it('everyRelativeLinkInTheRunbooks_reachesAFileAndHeadingThatExist', () => {
+    const directory = join(repoRoot, 'docs/runbook');
+    let checked = 0;
+    for (const file of readdirSync(directory).filter((name) => name.endsWith('.md'))) {
+      const markdown = readFileSync(join(directory, file), 'utf8');
+      for (const target of linkTargets(markdown).filter((t) => !/^[a-z]+:/.test(t))) {
+        const [path, anchor] = target.split('#') as [string, string | undefined];
+        const linked = path === '' ? join(directory, file) : resolve(dirname(join(directory, file)), path);
+        expect(existsSync(linked), `${file}: ${target}`).toBe(true);
+        if (anchor !== undefined && linked.endsWith('.md')) expect([...anchors(readFileSync(linked, 'utf8'))], `${file}: ${target}`).toContain(anchor);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it('everyProcedure_hasTheSectionsOfARunbook_andAScriptThatRunsIt', async () => {
+    const { procedures } = await import('../../ops/runbook/procedures.js');
+    const sections = ['When to use it', 'Prerequisites', 'Steps', 'Verify', 'Roll back', 'Troubleshooting', 'Run it locally'];
+    for (const name of Object.keys(procedures)) {
+      const markdown = readFileSync(join(repoRoot, 'docs/runbook', `${name}.md`), 'utf8');
+      expect(sectionHeadings(markdown), name).toEqual(sections);
+      expect(markdown, name).toContain(`npm run runbook -- ${name}`);
+    }
   });
 
   it('slug_followsGitHubRules', () => {
