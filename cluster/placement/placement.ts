@@ -56,6 +56,10 @@ export class Placement {
     return this.members.length;
   }
 
+  has(id: string): boolean {
+    return this.members.some((member) => member.id === id);
+  }
+
   /** Members ordered best first for `unit`; ties (vanishingly rare) break by id. */
   private ranked(unit: string): PlacementMember[] {
     return this.members

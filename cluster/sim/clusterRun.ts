@@ -209,9 +209,22 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
     return count;
   }
 
+  /**
+   * Copies a write concern promises: a share of the shard's configured copies, which a
+   * drained node leaves (it announced LEFT) until every running node places shards on it
+   * again. While it is coming back the promise counts it out: weaker for a moment, never wrong.
+   */
   promisedCopies(consistency: WriteConcern): number {
-    return copiesNeeded(consistency, Math.min(this.plan.replicationFactor, this.plan.nodes));
+    for (const id of [...this.departed]) {
+      // Back: drained, stopped, started again, and placed on by every running node.
+      const back = !this.draining.has(id) && this.live.get(id) != null && [...this.live.values()].every((node) => node == null || node.replication.placement.has(id));
+      if (back) this.departed.delete(id);
+    }
+    return copiesNeeded(consistency, Math.min(this.plan.replicationFactor, this.plan.nodes - this.departed.size));
   }
+
+  /** Drained nodes not yet seen back by every running node. */
+  private readonly departed = new Set<string>();
 
   nowMs(): number {
     return this.network.nowMs;
@@ -258,6 +271,7 @@ export class ClusterRun implements WorkloadTarget, FaultTarget {
     const node = id === undefined ? null : this.live.get(id);
     if (id === undefined || node == null) return;
     this.draining.add(id);
+    this.departed.add(id);
     void node.drain(this.config.drain).finally(() => {
       this.draining.delete(id);
       if (this.live.get(id) !== node) return;

@@ -110,11 +110,13 @@ export class Workload {
       this.history.complete(opId, 'fail', { completeMs: this.target.nowMs() });
       return;
     }
+    // The configured copies may change while the write waits (a drained node leaves or returns): the weaker promise holds.
+    const promisedAtInvoke = this.target.promisedCopies(consistency);
     const outcome = await this.timed(state === 'paused' ? new Promise<never>(() => undefined) : this.target.remember(node, space, id, token, embedding, consistency));
     const completeMs = this.target.nowMs();
     if (outcome.kind === 'ok') {
       const version = outcome.value.version;
-      const promised = this.target.promisedCopies(consistency);
+      const promised = Math.min(promisedAtInvoke, this.target.promisedCopies(consistency));
       this.history.complete(opId, 'ok', { completeMs, value: outcome.value.content ?? token, version, copiesAtAck: this.target.copiesHolding(space, id, version), promisedCopies: promised });
       this.ackedSinceMark++;
       this.lastWrite.set(`${process}\0${space}`, { id, embedding, opId });

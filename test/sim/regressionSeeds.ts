@@ -82,4 +82,12 @@ export const regressionSeeds: readonly RegressionSeed[] = [
     options: { seed: 2011, scenario: 'damage' },
     found: 'a memory whose record was lost behind the engine and written again kept its old vector in the index under its old label, so a search found it twice and ranked it at the old similarity: a complete local recall missed it (re-indexing now drops the old label)',
   },
+  {
+    options: { seed: 3077, scenario: 'drain' },
+    found: 'under-replication checker: ALL writes acknowledged by the two nodes left after a drain were judged against three copies (a drained node leaves the configured copies until every node places shards on it again, and a write is held to the weaker promise of its start and end)',
+  },
+  {
+    options: { seed: 3085, scenario: 'drain' },
+    found: 'under-replication checker: an ALL write begun while a drained node was out and acknowledged just after every node placed shards on it again was judged against three copies',
+  },
 ];
