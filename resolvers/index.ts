@@ -20,6 +20,8 @@ import { authMutations, authQueries } from './authResolvers.js';
 import { nodeMutations } from './nodeResolvers.js';
 import { backupMutations, backupQueries } from './backupResolvers.js';
 import type { BackupService } from '../src/backup/backupService.js';
+import type { BatchService } from '../src/service/batchService.js';
+import type { MemoryInput } from '../src/engine/memoryInput.js';
 import type { NodeAdmin } from '../src/server/nodeAdmin.js';
 
 // A type alias (not an interface) so it satisfies yoga's Record-shaped context constraint.
@@ -34,6 +36,7 @@ export type RequestContext = {
   keys: KeyAdmin;
   nodeAdmin: NodeAdmin;
   backup: BackupService;
+  batch: BatchService;
 };
 
 /** A stored record with the space it was read from. */
@@ -155,6 +158,8 @@ export const resolvers = {
     ...authMutations,
     ...nodeMutations,
     ...backupMutations,
+    rememberBatch: (_: unknown, args: WriteArgs & { space?: string | null; memories: MemoryInput[] }, context: RequestContext) =>
+      context.batch.rememberBatch(spaceOf(args, context, 'WRITE'), args.memories, args.options?.consistency ?? 'ONE', context.request?.headers ?? {}),
   },
 
   Memory: {

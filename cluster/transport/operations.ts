@@ -20,6 +20,11 @@ export const operations = {
   position: 'repl.position',
 } as const;
 
+/** A batch write: one shard's part of a `rememberBatch`, on that shard's primary (src/service/batchService.ts). */
+export const batchOperations = {
+  rememberBatch: 'op.rememberBatch',
+} as const;
+
 /** Online backup: a page of a shard's snapshot, read on the node that holds the session (src/backup). */
 export const backupOperations = {
   page: 'op.backupPage',

@@ -111,4 +111,5 @@ export const OPERATION_NEEDS: Record<string, Need> = {
   'op.merge': 'WRITE',
   'op.createSpace': 'WRITE',
   'op.backupPage': 'ADMIN',
+  'op.rememberBatch': 'WRITE',
 };

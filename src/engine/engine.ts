@@ -18,6 +18,7 @@ import { engineRuntime, type EngineOptions, type EngineRuntime } from './engineR
 import type { IndexKind, IndexProvider } from './spaceIndex.js';
 import { deleteAssociations, deleteIndexEntries, putAssociation, putIndexedRecord } from './recordIndexes.js';
 import { MemorySpace, MutationBatch } from './memorySpace.js';
+import { memoryDraft, prepareBatch } from './batchWrites.js';
 import { emptyMemoryError, prepareEpisode, prepareMemory, type EpisodeInput, type MemoryInput, type PreparedEpisode, type PreparedMemory } from './memoryInput.js';
 import { SerialQueue } from './serialQueue.js';
 import { LocalRecallSource, type RecallSource, type SourceHit } from './recallSource.js';
@@ -35,8 +36,7 @@ import { chooseLinks } from './linkChoice.js';
 import type { VectorHit } from './vectorMath.js';
 
 export const DEFAULT_SPACE = 'default';
-/** Confidence of a memory stored without one: Engram's MEDIUM level. */
-export const DEFAULT_CONFIDENCE = 0.5;
+export { DEFAULT_CONFIDENCE } from './batchWrites.js';
 export { DEFAULT_DECAY_RATE } from './writeVersions.js';
 export type { ConsolidationOutcome, PatternOutcome } from './patternWrites.js';
 
@@ -374,32 +374,32 @@ export class Engine {
 
   async remember(spaceId: string, input: MemoryInput): Promise<StoreOutcome> {
     this.assertOpen();
-    const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareMemory(input, dimension, this.limits));
-    const { id, content, embedding, confidence, tags, metadata, empty } = prepared;
+    // Every check before the space is created: a refused write leaves nothing behind.
     const writeId = validateWriteId(input.writeId, this.limits);
-    return this.store(space, id ?? this.runtime.newId(), id === null, embedding, (existing, now) => {
-      if (existing === null) {
-        // Only an update may omit both; a new memory must have something to recall it by.
-        if (empty) throw emptyMemoryError();
-        return blankRecord('MEMORY', { content, confidence: confidence ?? DEFAULT_CONFIDENCE, tags: tags ?? [], metadata: metadata ?? null }, now);
-      }
-      return {
-        ...existing,
-        content: content ?? existing.content,
-        confidence: confidence ?? existing.confidence,
-        tags: tags ?? existing.tags,
-        metadata: metadata === undefined ? existing.metadata : metadata,
-        suppressed: false,
-      };
-    }, false, writeId);
+    const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareMemory(input, dimension, this.limits));
+    return this.store(space, prepared.id ?? this.runtime.newId(), prepared.id === null, prepared.embedding, memoryDraft(prepared), false, writeId);
+  }
+
+  /** Every memory of a batch or none: all are validated first, then committed as one group. */
+  async rememberMany(spaceId: string, inputs: readonly MemoryInput[]): Promise<StoreOutcome[]> {
+    this.assertOpen();
+    const writeIds = inputs.map((input) => validateWriteId(input.writeId, this.limits));
+    const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => {
+      const items = prepareBatch(inputs, dimension, this.limits);
+      return { items, empty: items.some((item) => item.empty) };
+    });
+    const group: StoreIntent[] = [];
+    const outcomes = prepared.items.map((item, i) => new Promise<StoreOutcome>((resolve, reject) => group.push({ id: item.id ?? this.runtime.newId(), generated: item.id === null, embedding: item.embedding, build: memoryDraft(item), ...(writeIds[i] === undefined ? {} : { writeId: writeIds[i] }), resolve, reject })));
+    void space.queue.run(() => this.commitStores(space, group, true));
+    return Promise.all(outcomes);
   }
 
   async rememberEpisode(spaceId: string, input: EpisodeInput): Promise<StoreOutcome> {
     this.assertOpen();
+    const writeId = validateWriteId(input.writeId, this.limits);
     const { space, prepared } = await this.validatedWrite(spaceId, (dimension) => prepareEpisode(input, dimension, this.limits));
     const { id, embedding, confidence, tags, metadata } = prepared;
     const episode: EpisodeFields = { ...prepared.episode, when: prepared.episode.when ?? this.now() };
-    const writeId = validateWriteId(input.writeId, this.limits);
     return this.store(space, id ?? this.runtime.newId(), id === null, embedding, (existing, at) => {
       const base = existing ?? blankRecord('EPISODE', { content: episode.what, confidence, tags, metadata }, at);
       return { ...base, kind: 'EPISODE', content: episode.what, confidence, tags, metadata, episode, suppressed: false };
@@ -465,12 +465,6 @@ export class Engine {
   }
 
   /**
-   * Group commit: every store waiting in the space's queue is staged against one read of
-   * the stored state and one batched link search, then committed as one RocksDB batch.
-   * Each store is staged separately, so one invalid request fails alone; a failed commit
-   * fails the whole group and writes nothing.
-   */
-  /**
    * Link candidates in shards of the space that this node holds no copy of, so a sharded
    * space links as one shard would. A shard that does not answer in time gives no links;
    * the write still commits.
@@ -486,7 +480,13 @@ export class Engine {
     }
   }
 
-  private async commitStores(space: MemorySpace, group: StoreIntent[]): Promise<void> {
+  /**
+   * Group commit: every store waiting in the space's queue is staged against one read of
+   * the stored state and one batched link search, then committed as one RocksDB batch.
+   * Each store is staged separately, so one invalid request fails alone, unless the group
+   * is `atomic` (a batch); a failed commit fails the whole group and writes nothing.
+   */
+  private async commitStores(space: MemorySpace, group: StoreIntent[], atomic = false): Promise<void> {
     const reader = this.reader(space);
     const now = this.now();
     try {
@@ -517,6 +517,7 @@ export class Engine {
           batch.absorb(staged);
           done.push({ intent, outcome });
         } catch (error) {
+          if (atomic) throw error;
           intent.reject(error);
         }
       }

@@ -29,6 +29,7 @@ import { startMetricsListener } from './metricsListener.js';
 import { openNodeAuth, type NodeAuth } from './nodeAuth.js';
 import { NodeAdmin } from './nodeAdmin.js';
 import { BackupService } from '../backup/backupService.js';
+import { BatchService } from '../service/batchService.js';
 import { BackupSessions, defaultBackupSettings } from '../backup/backupSessions.js';
 import type { DrainOutcome } from '../../cluster/replication/drain.js';
 import { createErrorMasker, useErrorCodes } from './errorCodes.js';
@@ -39,7 +40,7 @@ import { useLimitMetrics } from './limitMetrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { queryObserver } from './queryMetrics.js';
 import { Metrics } from './metrics.js';
-import { useOperationLimits, type CostModel, type WordCost } from './operationLimits.js';
+import { useOperationLimits, type CostModel, type ItemCost, type WordCost } from './operationLimits.js';
 import { useRequestMetrics } from './requestMetrics.js';
 import { BUDGETED_FIELDS, BYTES_PER_NUMBER, ResponseBudget, useResponseBudget, withResponseBudget, type BudgetContext, type BudgetedFields } from './responseBudget.js';
 
@@ -55,6 +56,16 @@ export const fieldCosts: Record<string, number> = {
   'Mutation.consolidate': 500,
   // One scrypt hash, about 40 ms of a core.
   'Mutation.createApiKey': 50,
+  // A page reads up to 512 KiB of a snapshot; a restore request merges up to 2,000 records.
+  'Query.backupShard': 50,
+  'Mutation.restoreRecords': 500,
+  'Mutation.drain': 10,
+  // Plus 4 an item (itemCosts): a batch shares one request, one validation and one group commit a shard.
+  'Mutation.rememberBatch': 10,
+};
+
+export const itemCosts: Record<string, ItemCost> = {
+  'Mutation.rememberBatch': { argument: 'memories', costPerItem: 4 },
 };
 
 /**
@@ -79,7 +90,7 @@ export function defaultListSizes(config: Config): Record<string, number> {
 }
 
 function costModel(config: Config): CostModel {
-  return { wordCosts, defaultListSizes: defaultListSizes(config), countWords: (text) => new Set(tokenize(text)).size };
+  return { wordCosts, itemCosts, defaultListSizes: defaultListSizes(config), countWords: (text) => new Set(tokenize(text)).size };
 }
 
 const EXAMPLE_QUERY = `# Engram: remember, then recall by cue.
@@ -171,7 +182,7 @@ const budgetedFields: BudgetedFields = {
   },
 };
 
-function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger, auth: NodeAuth, nodeAdmin: NodeAdmin, backup: BackupService) {
+function createGraphqlHandler(config: Config, service: NodeService, metrics: Metrics, logger: Logger, auth: NodeAuth, nodeAdmin: NodeAdmin, backup: BackupService, batch: BatchService) {
   const schema = withResponseBudget(createSchema<EdgeContext>({ typeDefs: loadTypeDefs(), resolvers: tracedResolvers(resolvers) }), budgetedFields);
   return createYoga<EdgeServerContext, EdgeContext>({
     schema,
@@ -200,6 +211,7 @@ function createGraphqlHandler(config: Config, service: NodeService, metrics: Met
       keys: auth.keys,
       nodeAdmin,
       backup,
+      batch,
     }),
     plugins: [
       useEdgeParams(),
@@ -352,7 +364,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   };
   if (clusterNode !== undefined) clusterNode.onDrainRequest = drainSelf;
   const backup = new BackupService(engine, service, new BackupSessions(engine, defaultBackupSettings), config.limits, clusterNode);
-  graphql = createGraphqlHandler(config, service, metrics, logger, auth, new NodeAdmin(nodeId, clusterNode, drainSelf, config.drain.timeoutMs), backup);
+  const batch = new BatchService(engine, config.limits, clusterNode);
+  graphql = createGraphqlHandler(config, service, metrics, logger, auth, new NodeAdmin(nodeId, clusterNode, drainSelf, config.drain.timeoutMs), backup, batch);
   logger.info({ url, dataDir: resolve(config.dataDir), mode: config.natsUrl === undefined ? 'embedded' : 'cluster' }, 'engram node ready');
 
   let markStopped: () => void = () => undefined;

@@ -30,6 +30,8 @@ export interface ClusterNode extends ClusterServices {
   drain(): Promise<DrainOutcome>;
   /** What runs a drain another node asks for (the node's own drain and stop). */
   onDrainRequest: (() => Promise<DrainOutcome>) | undefined;
+  /** Operations outside the node service that the router runs here when this node owns them. */
+  localOperations: Map<string, (body: unknown) => Promise<unknown>>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
   if (config.rack !== undefined) meta['rack'] = config.rack;
   if (config.zone !== undefined) meta['zone'] = config.zone;
   let router: Router | undefined;
+  const localOperations = new Map<string, (body: unknown) => Promise<unknown>>();
   const measured = metrics.membershipListener();
   const listener = {
     ...measured,
@@ -84,6 +87,8 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
     local: (op, body) => {
       if (service === undefined) throw new Error('the node service is not bound yet');
       if (op === 'repl.status') return Promise.resolve(replication.status((body as { space: string }).space));
+      const extra = localOperations.get(op);
+      if (extra !== undefined) return extra(body);
       return service.runLocal(op.replace(/^op\./, ''), body);
     },
   });
@@ -150,6 +155,7 @@ export async function startClusterNode(config: Config, nodeId: string, engine: E
       return draining;
     },
     onDrainRequest: undefined,
+    localOperations,
     async stop() {
       clearInterval(catalogTimer);
       keySync.stop();

@@ -33,7 +33,7 @@ import type { ASTVisitor, DocumentNode, GraphQLSchema, OperationDefinitionNode, 
 import type { Plugin } from 'graphql-yoga';
 import { fragmentsOf, OperationMeasurer, ResolvedCostModel, scopeOf, type CostModel, type Measure } from './operationMeasurer.js';
 
-export type { CostModel, WordCost } from './operationMeasurer.js';
+export type { CostModel, ItemCost, WordCost } from './operationMeasurer.js';
 export { defaultOperationLimits, type OperationLimits } from './operationLimitSettings.js';
 import type { OperationLimits } from './operationLimitSettings.js';
 

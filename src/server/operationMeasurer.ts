@@ -24,7 +24,9 @@
  *        cost(field) = own(field) + multiplier(field) * cost(child selections)
  *    own(field) is `costs["Parent.field"]`, or 1 if there is no entry, plus,
  *    for a field in `wordCosts`, its cost per word times the distinct words of
- *    the text argument it names (e.g. `recall(cue: { text })`).
+ *    the text argument it names (e.g. `recall(cue: { text })`), and for a field
+ *    in `itemCosts`, its cost per item times the items of the list argument it
+ *    names (e.g. `rememberBatch(memories: [...])`).
  *    multiplier(field) is 1 for a field that does not return a list. For a
  *    list field it is the list-size estimate, the first integer found among:
  *      a. the field's own `first`/`last`/`limit`/`maxResults` argument, or
@@ -51,10 +53,18 @@ export interface WordCost {
   costPerWord: number;
 }
 
+/** How a field's list argument is priced: `costPerItem` for each item of the list at `argument` (a batch write). */
+export interface ItemCost {
+  argument: string;
+  costPerItem: number;
+}
+
 /** Optional parts of the cost formula at the top of this file. */
 export interface CostModel {
   /** Extra cost for the words of a text argument, by `"Type.field"`. */
   wordCosts?: Record<string, WordCost>;
+  /** Extra cost for each item of a list argument, by `"Type.field"`. */
+  itemCosts?: Record<string, ItemCost>;
   /** Distinct words of a text. Default: distinct whitespace-separated words, case-folded. */
   countWords?: (text: string) => number;
   /** List size of a field whose size argument is omitted or null (the resolver's default page), by `"Type.field"`. */
@@ -164,11 +174,13 @@ function defaultCountWords(text: string): number {
 /** A CostModel with its paths split and its defaults filled in, built once per plugin. */
 export class ResolvedCostModel {
   readonly wordCosts: ReadonlyMap<string, { path: readonly string[]; costPerWord: number }>;
+  readonly itemCosts: ReadonlyMap<string, ItemCost>;
   readonly countWords: (text: string) => number;
   readonly defaultListSizes: Readonly<Record<string, number>>;
 
   constructor(model: CostModel) {
     this.wordCosts = new Map(Object.entries(model.wordCosts ?? {}).map(([coordinate, rule]) => [coordinate, { path: rule.argument.split('.'), costPerWord: rule.costPerWord }]));
+    this.itemCosts = new Map(Object.entries(model.itemCosts ?? {}));
     this.countWords = model.countWords ?? defaultCountWords;
     this.defaultListSizes = model.defaultListSizes ?? {};
   }
@@ -266,14 +278,15 @@ export class OperationMeasurer {
       : emptyMeasure();
 
     const words = inIntrospection || coordinate === undefined ? { value: 0, variable: false } : this.wordCost(node, coordinate);
+    const items = inIntrospection || coordinate === undefined ? { value: 0, variable: false } : this.itemCost(node, coordinate);
     const ownCost = (coordinate === undefined ? undefined : this.costs[coordinate]) ?? 1;
     const addsDepth = !(inIntrospection && name === 'ofType');
     return {
       depth: children.depth + (addsDepth ? 1 : 0),
       aliases: children.aliases + (node.alias ? 1 : 0),
-      cost: inIntrospection ? 0 : ownCost + (words.value ?? 0) + multiplier * children.cost,
+      cost: inIntrospection ? 0 : ownCost + (words.value ?? 0) + (items.value ?? 0) + multiplier * children.cost,
       directives: children.directives + countDirectives(node.directives),
-      variableDependent: !inIntrospection && (own.variable || words.variable || children.variableDependent),
+      variableDependent: !inIntrospection && (own.variable || words.variable || items.variable || children.variableDependent),
     };
   }
 
@@ -305,6 +318,18 @@ export class OperationMeasurer {
     const text = valueAt(arg.value, path, this.scope);
     if (text === UNKNOWN) return { value: 0, variable: true };
     return { value: typeof text === 'string' ? rule.costPerWord * this.model.countWords(text) : 0, variable: false };
+  }
+
+  /** Cost of the items of the field's priced list argument; a list in an unknown variable costs 0 until execution. */
+  private itemCost(node: FieldNode, coordinate: string): Priced {
+    const rule = this.model.itemCosts.get(coordinate);
+    if (rule === undefined) return { value: 0, variable: false };
+    const arg = node.arguments?.find((a) => a.name.value === rule.argument);
+    if (arg === undefined) return { value: 0, variable: false };
+    if (arg.value.kind === Kind.LIST) return { value: rule.costPerItem * arg.value.values.length, variable: false };
+    const list = valueAt(arg.value, [], this.scope);
+    if (list === UNKNOWN) return { value: 0, variable: true };
+    return { value: Array.isArray(list) ? rule.costPerItem * list.length : 0, variable: false };
   }
 
   private fragment(name: string, inIntrospection: boolean, hint: number | undefined): Measure {

@@ -364,11 +364,11 @@ export class NodeService {
     validateSpaceId(space);
     if (this.clusterServices === undefined) return this.handlers[op]!({ space, [field]: input, consistency }) as Promise<StoreOutcome>;
     if (input == null || typeof input !== 'object') throw new BadInputError(`${field} is required`, { details: { field } });
-    const definition = await this.definitionForWrite(space, field as 'memory' | 'episode', input, false);
-    // The id is fixed here, so the write and every retry of it go to the same shard.
-    const id = input.id == null ? randomUUID() : validateMemoryId(input.id, this.engine.limits);
-    // So is the write's identity: a retry on another primary is recognised as the same write.
+    // The write's identity is fixed (and checked) before a space is created: a retry on another primary is the same write.
     const writeId = validateWriteId(input.writeId, this.engine.limits) ?? randomUUID();
+    const definition = await this.definitionForWrite(space, field as 'memory' | 'episode', input, false);
+    // So is the id, so the write and every retry of it go to the same shard.
+    const id = input.id == null ? randomUUID() : validateMemoryId(input.id, this.engine.limits);
     return this.route(space, shardOf(id, definition.shards), op, { space, [field]: { ...input, id, writeId }, consistency }, request, true);
   }
 

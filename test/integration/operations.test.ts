@@ -155,6 +155,14 @@ describe('memories pagination', () => {
     const response = await node.post(`{ memories(space: "pages", after: "%%%") { totalCount } }`);
     expect(response.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
+  it('remember_toANewSpaceWithAnInvalidRequestId_isRefusedAndCreatesNoSpace', async () => {
+    // Found by the fuzz test: the space was created before the request id was checked.
+    for (const field of ['remember(space: "never-made", memory: { content: "x" }', 'rememberEpisode(space: "never-made", episode: { what: "x" }']) {
+      const response = await node.post(`mutation($r: String) { ${field}, options: { requestId: $r }) { id } }`, { r: '\udc00x' });
+      expect(response.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    expect(((await node.gql('{ spaces { id } }')).spaces as { id: string }[]).map((s) => s.id)).not.toContain('never-made');
+  });
 });
 
 describe('recall', () => {

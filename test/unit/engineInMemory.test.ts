@@ -231,6 +231,27 @@ describe('engine in memory', () => {
     }
   });
 
+  it('rememberMany_isAllOrNothing_whenOneItemFailsWhileTheGroupIsStaged', async () => {
+    const { engine, store } = await openSimulated(new MemoryStore(), 'batch');
+    try {
+      await engine.createSpace('sim', DIM, 2);
+      const space = engine.space('sim');
+      const ids = Array.from({ length: 8 }, (_, i) => `b-${i}`);
+      // Only shard 0 is led here, so the items of shard 1 fail at staging; none of the batch may commit.
+      engine.ownsShard = (_, shard) => shard === 0;
+      expect(new Set(ids.map((id) => space.shardOf(id))).size).toBe(2);
+      const before = await dump(store);
+      await expect(engine.rememberMany('sim', ids.map((id, i) => ({ id, content: id, embedding: vector(i, 0) })))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      expect(await dump(store)).toEqual(before);
+      engine.ownsShard = () => true;
+      const outcomes = await engine.rememberMany('sim', ids.map((id, i) => ({ id, content: id, embedding: vector(i, 0) })));
+      expect(outcomes.map((o) => o.record.id)).toEqual(ids);
+      expect(space.shardSeqs.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(ids.length);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('close_thenReopenOfTheStore_opensAnEngineOnTheSameData', async () => {
     const store = new MemoryStore();
     const first = await openSimulated(store, 'first');
