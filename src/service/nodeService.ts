@@ -455,16 +455,16 @@ export class NodeService {
   private async localMerge(b: Body): Promise<number> {
     const space = String(b['space']);
     const consistency = consistencyOf(b['consistency'] ?? 'ONE');
+    let merged = 0;
     const shards = new Set<number>();
-    // Concurrent merges share group commits; merges commute, so their order does not matter.
-    const merges = (b['orphans'] as Orphan[]).map((orphan) => {
+    for (const orphan of b['orphans'] as Orphan[]) {
       const shard = this.engine.space(space).shardOf(orphan.id);
       this.assertPrimary(space, shard, consistency);
       shards.add(shard);
-      const embedding = orphan.copy?.embedding == null ? null : decodeEmbedding(Buffer.from(orphan.copy.embedding, 'base64'));
-      return this.engine.mergeRecord(space, orphan.id, orphan.copy?.record ?? null, embedding, orphan.deletedVersion);
-    });
-    const merged = (await Promise.all(merges)).filter(Boolean).length;
+      const copy = orphan.copy;
+      const embedding = copy?.embedding == null ? null : decodeEmbedding(Buffer.from(copy.embedding, 'base64'));
+      if (await this.engine.mergeRecord(space, orphan.id, copy?.record ?? null, embedding, orphan.deletedVersion)) merged++;
+    }
     // Unchanged merges still wait for the copies of what is stored: the sender deletes its copy next.
     for (const shard of shards) await this.replication?.waitFor(space, shard, this.engine.space(space).shardSeqs[shard]!, consistency);
     return merged;
